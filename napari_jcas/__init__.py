@@ -1,0 +1,1 @@
+"""napari-jcas: review and clean noisy segmentation labels in napari."""

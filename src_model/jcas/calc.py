@@ -1,0 +1,125 @@
+"""Class-affinity loss correction (CALC): noise-transition matrices and corrected losses.
+
+Convention everywhere: ``T[i, j] = P(noisy = j | clean = i)``, rows sum to 1. For the
+affinity matrix T_A, index 0 is "different class" and 1 is "same class".
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+EPS = 1e-7
+
+
+class TransitionMatrix(nn.Module):
+    """A learned row-stochastic, diagonally dominant transition matrix (VolMinNet form).
+
+    ``T = rownorm(I + sigmoid(W) * (1 - I))`` with a free matrix W.
+
+    Parameters
+    ----------
+    size : int
+        Number of rows and columns.
+    init : float
+        Initial value of every entry of W; -2 gives off-diagonal weights of 0.12.
+    """
+
+    def __init__(self, size: int, init: float = -2.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((size, size), float(init)))
+        self.register_buffer("identity", torch.eye(size))
+
+    def forward(self) -> torch.Tensor:
+        """Return T, ``(size, size)``."""
+        raw = self.identity + torch.sigmoid(self.weight) * (1 - self.identity)
+        return raw / raw.sum(dim=1, keepdim=True)
+
+
+def class_loss(logits: torch.Tensor, labels: torch.Tensor, transition: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy on the noisy labels, forward-corrected by ``transition`` when given.
+
+    ``L_C = mean over labelled pixels of -log((softmax(z) T_C)[y~])``.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``(B, K, H, W)``.
+    labels : torch.Tensor
+        ``(B, H, W)`` int64 noisy class indices, -1 for ignore.
+    transition : torch.Tensor, optional
+        ``(K, K)`` T_C; plain cross-entropy without it.
+    """
+    logits = logits.float()
+    if transition is None:
+        return F.cross_entropy(logits, labels, ignore_index=-1)
+    noisy_probability = torch.einsum("bchw,cj->bjhw", logits.softmax(dim=1), transition)
+    log_probability = noisy_probability.clamp(min=EPS).log().contiguous()
+    return F.nll_loss(log_probability, labels, ignore_index=-1)
+
+
+def affinity_loss(
+    affinity: torch.Tensor, same: torch.Tensor, valid: torch.Tensor, transition: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Binary cross-entropy of pair affinities against the noisy pair labels, optionally corrected.
+
+    The probability that the noisy labels call a pair "same" is
+    ``p = (1 - a) T_A[0, 1] + a T_A[1, 1]`` (``p = a`` without correction).
+
+    Parameters
+    ----------
+    affinity, same, valid : torch.Tensor
+        Same shapes: predicted affinities in [0, 1], pair labels in {0, 1}, and 0/1 weights.
+    transition : torch.Tensor, optional
+        ``(2, 2)`` T_A.
+
+    Returns
+    -------
+    loss_sum, pair_count : torch.Tensor
+        Summed loss over valid pairs and their number (so callers can average over offsets).
+    """
+    affinity = affinity.float()
+    if transition is not None:
+        affinity = (1 - affinity) * transition[0, 1] + affinity * transition[1, 1]
+    probability = affinity.clamp(EPS, 1 - EPS)
+    loss = F.binary_cross_entropy(probability, same, reduction="none")
+    return (loss * valid).sum(), valid.sum()
+
+
+def volume_loss(*transitions: torch.Tensor) -> torch.Tensor:
+    """VolMinNet volume term: the sum of ``log det T`` (minimised)."""
+    return sum(torch.linalg.slogdet(t)[1] for t in transitions)
+
+
+def implied_affinity_transition(class_transition: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """The 2 x 2 affinity transition implied by T_C when two pixels' classes are drawn from ``prior``.
+
+    With ``T_i`` the i-th row of T_C and classes corrupted independently:
+    ``s_same = sum_i pi_i^2 <T_i, T_i> / sum_i pi_i^2`` = P(noisy same | clean same), and
+    ``s_diff = sum_{i != m} pi_i pi_m <T_i, T_m> / sum_{i != m} pi_i pi_m`` = P(noisy same | clean different).
+
+    Parameters
+    ----------
+    class_transition : torch.Tensor
+        ``(K, K)`` T_C.
+    prior : torch.Tensor
+        ``(K,)`` class probabilities pi.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[[1 - s_diff, s_diff], [1 - s_same, s_same]]``, in T_A's index order.
+    """
+    inner = class_transition @ class_transition.T
+    weights = prior[:, None] * prior[None, :]
+    diagonal = torch.diagonal(weights)
+    s_same = (diagonal * torch.diagonal(inner)).sum() / diagonal.sum().clamp(min=EPS)
+    off = weights - torch.diag(diagonal)
+    s_diff = (off * inner).sum() / off.sum().clamp(min=EPS)
+    return torch.stack([torch.stack([1 - s_diff, s_diff]), torch.stack([1 - s_same, s_same])])
+
+
+def consistency_loss(class_transition: torch.Tensor, affinity_transition: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Class-affinity consistency ``L_CACR = mean((g - T_A)^2)``, g from :func:`implied_affinity_transition`."""
+    implied = implied_affinity_transition(class_transition, prior)
+    return ((implied - affinity_transition) ** 2).mean()

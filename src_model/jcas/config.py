@@ -1,0 +1,115 @@
+"""Training settings: methods, presets and every weight of the objective."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from .affinity import DEFAULT_OFFSETS
+from .errors import JCASInputError
+
+#: What each method switches on: DAR, the affinity loss, the class transition T_C and the
+#: affinity transition T_A (with the consistency term when both are on).
+METHODS = {
+    "jcas": dict(use_dar=True, use_affinity=True, use_class_transition=True, use_affinity_transition=True),
+    "ce": dict(use_dar=False, use_affinity=False, use_class_transition=False, use_affinity_transition=False),
+    "fc": dict(use_dar=False, use_affinity=False, use_class_transition=True, use_affinity_transition=False),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (stored in every checkpoint).
+
+    Epochs: an epoch draws ``max(number of slices, min_samples_per_epoch)`` random crops.
+    Methods with a transition matrix train ``epochs_warmup`` epochs without correction,
+    then ``epochs_correction`` with it; the plain baseline trains the sum of both.
+    """
+
+    method: str = "jcas"
+    preset: str = "standard"
+    network: str = "unet"
+    width: int = 16
+    embedding_dim: int = 16
+    use_dar: bool = True
+    use_affinity: bool = True
+    use_class_transition: bool = True
+    use_affinity_transition: bool = True
+    affinity: str = "local"  # "local" pairs at offsets, or "global" pairs on a grid
+    offsets: tuple[int, ...] = DEFAULT_OFFSETS
+    grid: int = 32
+    pair_samples: int = 0  # global affinity only: random pairs per image; 0 = exact full grid
+    epochs_warmup: int = 30
+    epochs_correction: int = 30
+    min_samples_per_epoch: int = 64
+    batch_size: int = 8
+    crop: int = 128
+    learning_rate: float = 2e-3
+    transition_learning_rate: float = 1e-2
+    weight_decay: float = 1e-4
+    transition_init: float = -2.0
+    weight_aux: float = 0.1
+    weight_affinity: float = 1.0
+    weight_volume: float = 0.01
+    weight_consistency: float = 0.01
+    seed: int = 0
+    device: str = "auto"
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs of both stages together."""
+        return self.epochs_warmup + self.epochs_correction
+
+    @property
+    def uses_correction(self) -> bool:
+        """Whether a second, loss-corrected stage follows the warm-up."""
+        return self.use_class_transition or self.use_affinity_transition
+
+    def to_dict(self) -> dict:
+        """Plain dictionary (for checkpoints and logs)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are rejected."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise JCASInputError(f"unknown training settings {sorted(unknown)}")
+        values = dict(values)
+        if "offsets" in values:
+            values["offsets"] = tuple(values["offsets"])
+        return cls(**values)
+
+
+PRESETS = {
+    "fast": TrainConfig(preset="fast", epochs_warmup=4, epochs_correction=4, crop=96),
+    "standard": TrainConfig(preset="standard"),
+}
+
+
+def make_config(method: str = "jcas", preset: str = "standard", **overrides) -> TrainConfig:
+    """Build a config from a method, a preset and any field overrides.
+
+    Parameters
+    ----------
+    method : {"jcas", "ce", "fc"}
+        JCAS, the plain cross-entropy baseline, or forward correction only (T_C).
+    preset : {"fast", "standard"}
+        Schedule and crop size.
+    **overrides
+        Any :class:`TrainConfig` field; ``epochs=N`` scales both stages to N epochs in all.
+    """
+    if method not in METHODS:
+        raise JCASInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    if preset not in PRESETS:
+        raise JCASInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+    config = replace(PRESETS[preset], method=method, **METHODS[method])
+    epochs = overrides.pop("epochs", None)
+    config = replace(config, **overrides)
+    if epochs is not None:
+        if epochs < 1:
+            raise JCASInputError(f"epochs must be at least 1, got {epochs}.")
+        warmup = max(1, epochs // 2) if config.uses_correction and epochs > 1 else epochs
+        config = replace(config, epochs_warmup=warmup, epochs_correction=epochs - warmup)
+    if config.affinity not in ("local", "global"):
+        raise JCASInputError(f"affinity must be 'local' or 'global', got {config.affinity!r}.")
+    return config

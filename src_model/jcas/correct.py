@@ -1,0 +1,194 @@
+"""Correction: corrected masks, disagreement heatmaps and ranked candidate regions.
+
+Images are processed slice by slice and, within a slice, in overlapping tiles, so memory
+stays bounded for large images (a 4096 x 4096 slice needs a few hundred MB).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
+from .checkpoint import check_channels
+from .data import as_slices, channels_of, check_pair, normalise
+from .device import autocast
+from .model import JCASModel
+from .regions import Region, find_regions, rank, select_regions
+
+TILE = 512
+MARGIN = 64
+
+
+@dataclass
+class Correction:
+    """What the model proposes for one image or stack.
+
+    Attributes
+    ----------
+    corrected : numpy.ndarray
+        The mask's shape and dtype, in its label values: the drawn mask with the selected
+        regions replaced by the model's labels.
+    class_disagreement : numpy.ndarray
+        float32 in [0, 1], mask's shape: ``1 - p(drawn label)``.
+    affinity_disagreement : numpy.ndarray
+        float32 in [0, 1], mask's shape: how much each pixel's learned affinities contradict
+        those implied by the drawn mask.
+    region_map : numpy.ndarray
+        int32, mask's shape: 0 outside candidates, else the id of a :class:`Region`.
+    regions : list of Region
+        Candidates, ranked by score (highest first).
+    """
+
+    corrected: np.ndarray
+    class_disagreement: np.ndarray
+    affinity_disagreement: np.ndarray
+    region_map: np.ndarray
+    regions: list[Region] = field(default_factory=list)
+
+
+@dataclass
+class SliceMaps:
+    """Per-pixel outputs of one 2D slice: proposed class indices ``(H, W)`` and the two heatmaps."""
+
+    proposed: np.ndarray
+    class_disagreement: np.ndarray
+    affinity_disagreement: np.ndarray
+
+
+def correct(model: JCASModel, image: np.ndarray, mask: np.ndarray, **options) -> Correction:
+    """Correct ``mask`` for ``image``; see :func:`iter_correct` for the arguments."""
+    generator = iter_correct(model, image, mask, **options)
+    while True:
+        try:
+            next(generator)
+        except StopIteration as done:
+            return done.value
+
+
+def iter_correct(
+    model: JCASModel,
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    min_area: int = 1,
+    min_score: float = 0.0,
+    tile: int = TILE,
+) -> Iterator[tuple[int, int]]:
+    """Correct slice by slice, yielding ``(slices done, slices in all)``; returns a :class:`Correction`.
+
+    Parameters
+    ----------
+    model : JCASModel
+    image : numpy.ndarray
+        ``(H, W)``, ``(H, W, C)``, ``(Z, H, W)`` or ``(Z, H, W, C)``.
+    mask : numpy.ndarray
+        ``(H, W)`` or ``(Z, H, W)``, the drawn labels in the values the model knows.
+    min_area : int
+        Candidate regions smaller than this keep the drawn labels.
+    min_score : float
+        Candidate regions whose mean disagreement is below this keep the drawn labels
+        (0 = replace every region where the model's argmax differs).
+    tile : int
+        Side of the tiles a large slice is cut into.
+    """
+    image, mask = np.asarray(image), np.asarray(mask)
+    check_pair(image, mask)
+    check_channels(model, channels_of(image, mask))
+    label_map = model.label_map
+    slices = as_slices(image, mask)
+    corrected = mask.copy()
+    class_map = np.zeros(mask.shape, dtype=np.float32)
+    affinity_map = np.zeros(mask.shape, dtype=np.float32)
+    region_map = np.zeros(mask.shape, dtype=np.int32)
+    regions: list[Region] = []
+    views = (lambda a, z: a) if mask.ndim == 2 else (lambda a, z: a[z])
+    for z, (image_slice, mask_slice) in enumerate(slices):
+        maps = predict_slice(model, image_slice, label_map.encode(mask_slice), tile=tile)
+        proposed = label_map.decode(maps.proposed, mask.dtype)
+        proposed = np.where(mask_slice == label_map.ignore_value, mask_slice, proposed)
+        found_map, found = find_regions(mask_slice, proposed, maps.class_disagreement, z, len(regions) + 1)
+        keep = select_regions(found, min_area, min_score)
+        kept_ids = np.array([0] + [r.index for r in keep])
+        renumber = np.zeros(len(regions) + len(found) + 1, dtype=np.int32)
+        renumber[kept_ids[1:]] = np.arange(len(regions) + 1, len(regions) + len(keep) + 1)
+        found_map = renumber[found_map]
+        keep = [_renumbered(r, int(renumber[r.index])) for r in keep]
+        views(corrected, z)[...] = np.where(found_map > 0, proposed, mask_slice)
+        views(class_map, z)[...] = maps.class_disagreement
+        views(affinity_map, z)[...] = maps.affinity_disagreement
+        views(region_map, z)[...] = found_map
+        regions.extend(keep)
+        yield z + 1, len(slices)
+    return Correction(corrected, class_map, affinity_map, region_map, rank(regions))
+
+
+def _renumbered(region: Region, index: int) -> Region:
+    return replace(region, index=index)
+
+
+@torch.no_grad()
+def predict_slice(model: JCASModel, image: np.ndarray, labels: np.ndarray, tile: int = TILE) -> SliceMaps:
+    """Proposed classes and heatmaps of one slice, computed tile by tile.
+
+    Parameters
+    ----------
+    model : JCASModel
+    image : numpy.ndarray
+        ``(H, W)`` or ``(H, W, C)``.
+    labels : numpy.ndarray
+        ``(H, W)`` drawn class indices, -1 for ignore.
+    tile : int
+        Tile side; each tile is computed with a margin of context on every side.
+    """
+    model.eval()
+    normalised = normalise(image, model.in_channels)
+    height, width = labels.shape
+    proposed = np.zeros((height, width), dtype=np.int64)
+    class_map = np.zeros((height, width), dtype=np.float32)
+    affinity_map = np.zeros((height, width), dtype=np.float32)
+    labels_t = torch.from_numpy(labels)
+    global_stats = _global_statistics(model, normalised, labels_t, tile) if model.config.affinity == "global" else None
+    for inner, outer, prediction in _tiles(model, normalised, tile):
+        crop = tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))
+        tile_labels = labels_t[outer].to(model.device)
+        probability = prediction.probabilities()[0]
+        drawn = tile_labels.clamp(min=0)
+        p_drawn = torch.gather(probability, 0, drawn[None])[0]
+        class_disagreement = torch.where(tile_labels >= 0, 1 - p_drawn, torch.zeros_like(p_drawn))
+        if global_stats is None:
+            affinity = local_affinity_disagreement(prediction.unit, tile_labels[None], model.config.offsets)[0]
+        else:
+            unit = prediction.unit[0].flatten(1)
+            affinity = global_affinity_disagreement(unit, tile_labels.flatten(), global_stats).view(tile_labels.shape)
+        proposed[inner] = probability.argmax(dim=0)[crop].cpu().numpy()
+        class_map[inner] = class_disagreement[crop].clamp(0, 1).cpu().numpy()
+        affinity_map[inner] = affinity[crop].clamp(0, 1).cpu().numpy()
+    return SliceMaps(proposed, class_map, affinity_map)
+
+
+def _tiles(model: JCASModel, normalised: np.ndarray, tile: int):
+    """Yield ``(inner, outer, prediction)`` for each tile: the region it fills, the region it saw, the output."""
+    height, width = normalised.shape[-2:]
+    for y in range(0, height, tile):
+        for x in range(0, width, tile):
+            inner = (slice(y, min(y + tile, height)), slice(x, min(x + tile, width)))
+            outer = (slice(max(0, y - MARGIN), min(y + tile + MARGIN, height)),
+                     slice(max(0, x - MARGIN), min(x + tile + MARGIN, width)))
+            batch = torch.from_numpy(np.ascontiguousarray(normalised[(slice(None),) + outer]))[None].to(model.device)
+            with autocast(model.device):
+                prediction = model.predict(batch)
+            yield inner, outer, prediction
+
+
+def _global_statistics(model: JCASModel, normalised: np.ndarray, labels: torch.Tensor, tile: int) -> dict:
+    """Sums over the whole slice for the global affinity disagreement (a first pass over the tiles)."""
+    total: dict[str, torch.Tensor] = {}
+    for inner, outer, prediction in _tiles(model, normalised, tile):
+        crop = tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))
+        unit = prediction.unit[0][(slice(None),) + crop].flatten(1)
+        stats = global_affinity_statistics(unit, labels[inner].flatten().to(model.device), model.label_map.num_classes)
+        total = {k: total.get(k, 0) + v for k, v in stats.items()}
+    return total

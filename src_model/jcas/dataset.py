@@ -1,0 +1,138 @@
+"""A torch Dataset of random 2D training crops, streamed from arrays or files."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .data import FilePair, as_slices, channels_of, check_pair, normalise
+from .io import read_array
+from .labels import IGNORE_INDEX, LabelMap
+
+Loader = Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Volume:
+    """One image/mask pair (2D or a stack), loaded on demand.
+
+    Attributes
+    ----------
+    name : str
+        For messages.
+    load : callable
+        Returns ``(image, mask)`` arrays.
+    slices : int
+        Number of 2D slices.
+    channels : int
+        1 or 3.
+    """
+
+    name: str
+    load: Loader
+    slices: int
+    channels: int
+
+
+def volumes_from_arrays(images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> list[Volume]:
+    """Check in-memory pairs and wrap them as volumes."""
+    volumes = []
+    for index, (image, mask) in enumerate(zip(images, masks, strict=True)):
+        image, mask = np.asarray(image), np.asarray(mask)
+        check_pair(image, mask, name=f"pair {index}")
+        volumes.append(Volume(f"pair {index}", lambda i=image, m=mask: (i, m), len(as_slices(image, mask)),
+                              channels_of(image, mask)))
+    return volumes
+
+
+def volumes_from_files(pairs: Sequence[FilePair]) -> list[Volume]:
+    """Check file pairs once and wrap them as volumes that read from disk when used."""
+    volumes = []
+    for pair in pairs:
+        image, mask = read_array(pair.image), read_array(pair.mask)
+        name = f"{pair.image.name} / {pair.mask.name}"
+        check_pair(image, mask, name=name)
+        loader = lru_cache(maxsize=1)(lambda p=pair: (read_array(p.image), read_array(p.mask)))
+        volumes.append(Volume(name, loader, len(as_slices(image, mask)), channels_of(image, mask)))
+    return volumes
+
+
+def scan_labels(volumes: Sequence[Volume]) -> tuple[LabelMap, np.ndarray]:
+    """Label values of all masks and their class frequencies.
+
+    Returns
+    -------
+    label_map : LabelMap
+    frequencies : numpy.ndarray
+        ``(K,)`` float64, fraction of labelled pixels per class (the noisy prior pi).
+    """
+    masks = [volume.load()[1] for volume in volumes]
+    label_map = LabelMap.from_masks(masks)
+    counts = np.zeros(label_map.num_classes)
+    for mask in masks:
+        encoded = label_map.encode(mask)
+        counts += np.bincount(encoded[encoded >= 0].ravel(), minlength=label_map.num_classes)
+    return label_map, counts / counts.sum()
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Random crops of the 2D slices of some volumes, with random flips.
+
+    Item ``i`` is a crop of slice ``i mod (number of slices)``, drawn with a generator
+    seeded by ``(seed, epoch, i)`` so that a run is reproducible.
+
+    Parameters
+    ----------
+    volumes : sequence of Volume
+    label_map : LabelMap
+    crop : int
+        Side of the square crops; smaller slices are padded (labels with ignore).
+    length : int
+        Number of items per epoch.
+    seed : int
+    """
+
+    def __init__(self, volumes: Sequence[Volume], label_map: LabelMap, crop: int, length: int, seed: int):
+        self.index = [(v, z) for v, volume in enumerate(volumes) for z in range(volume.slices)]
+        self.volumes = list(volumes)
+        self.label_map = label_map
+        self.crop = crop
+        self.length = length
+        self.seed = seed
+        self.epoch = 0
+        self.channels = max(volume.channels for volume in volumes)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return an image crop ``(C, crop, crop)`` float32 and labels ``(crop, crop)`` int64 (-1 = ignore)."""
+        volume_index, z = self.index[item % len(self.index)]
+        image, mask = as_slices(*self.volumes[volume_index].load())[z]
+        image = normalise(image, self.channels)
+        labels = self.label_map.encode(mask)
+        rng = np.random.default_rng([self.seed, self.epoch, item])
+        image, labels = pad_to(image, labels, self.crop)
+        y = rng.integers(0, labels.shape[0] - self.crop + 1)
+        x = rng.integers(0, labels.shape[1] - self.crop + 1)
+        image = image[:, y:y + self.crop, x:x + self.crop]
+        labels = labels[y:y + self.crop, x:x + self.crop]
+        if rng.random() < 0.5:
+            image, labels = image[:, :, ::-1], labels[:, ::-1]
+        if rng.random() < 0.5:
+            image, labels = image[:, ::-1], labels[::-1]
+        return torch.from_numpy(image.copy()), torch.from_numpy(labels.copy())
+
+
+def pad_to(image: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pad ``(C, H, W)`` image (reflect) and ``(H, W)`` labels (ignore) to at least ``size`` per side."""
+    pad_y, pad_x = max(0, size - labels.shape[0]), max(0, size - labels.shape[1])
+    if not pad_y and not pad_x:
+        return image, labels
+    mode = "reflect" if min(labels.shape) > max(pad_y, pad_x) else "edge"
+    image = np.pad(image, ((0, 0), (0, pad_y), (0, pad_x)), mode=mode)
+    labels = np.pad(labels, ((0, pad_y), (0, pad_x)), constant_values=IGNORE_INDEX)
+    return image, labels

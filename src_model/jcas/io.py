@@ -1,0 +1,173 @@
+"""Reading and writing image and mask files (PNG, TIFF, NIfTI), atomically.
+
+Readers return plain numpy arrays; NIfTI readers also return the affine so that
+writers can keep the geometry of the input.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import JCASInputError
+
+PNG_SUFFIXES = (".png",)
+TIFF_SUFFIXES = (".tif", ".tiff")
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+SUPPORTED_SUFFIXES = PNG_SUFFIXES + TIFF_SUFFIXES + NIFTI_SUFFIXES
+
+
+def file_suffix(path: str | os.PathLike) -> str:
+    """Return the lower-case suffix of ``path``, with ``.nii.gz`` kept whole."""
+    name = Path(path).name.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else Path(name).suffix
+
+
+def file_stem(path: str | os.PathLike) -> str:
+    """Return the file name without its (possibly double) suffix."""
+    name = Path(path).name
+    return name[: len(name) - len(file_suffix(path))]
+
+
+def is_supported(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has a suffix this package can read."""
+    return file_suffix(path) in SUPPORTED_SUFFIXES
+
+
+def read_array(path: str | os.PathLike) -> np.ndarray:
+    """Read an image or mask file into an array.
+
+    Parameters
+    ----------
+    path : path-like
+        A PNG, TIFF (2D, RGB or a stack) or NIfTI file.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)``, ``(H, W, C)`` or ``(Z, H, W)``. NIfTI volumes are returned with
+        their last axis first, ``(Z, H, W)``, so that slices run along axis 0.
+    """
+    return read_with_affine(path)[0]
+
+
+def read_with_affine(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a file and, for NIfTI, its 4 x 4 affine (``None`` for other formats)."""
+    path = Path(path)
+    if not path.is_file():
+        raise JCASInputError(f"{path}: no such file. Check the path.")
+    suffix = file_suffix(path)
+    try:
+        if suffix in PNG_SUFFIXES:
+            from PIL import Image
+
+            with Image.open(path) as handle:
+                return np.asarray(handle), None
+        if suffix in TIFF_SUFFIXES:
+            import tifffile
+
+            return np.asarray(tifffile.imread(path)), None
+        if suffix in NIFTI_SUFFIXES:
+            import nibabel
+
+            volume = nibabel.load(str(path))
+            data = np.asanyarray(volume.dataobj)
+            return nifti_to_slices(data), np.asarray(volume.affine)
+    except JCASInputError:
+        raise
+    except Exception as error:  # unreadable or truncated file
+        raise JCASInputError(f"{path}: cannot be read as {suffix} ({error}). Is the file complete?") from error
+    raise JCASInputError(
+        f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}."
+    )
+
+
+def nifti_to_slices(data: np.ndarray) -> np.ndarray:
+    """Move a NIfTI volume's slice axis (the last, for 3D) to the front: (X, Y, Z) -> (Z, X, Y)."""
+    return np.moveaxis(data, -1, 0) if data.ndim == 3 else data
+
+
+def slices_to_nifti(data: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`nifti_to_slices`."""
+    return np.moveaxis(data, 0, -1) if data.ndim == 3 else data
+
+
+def write_array(
+    path: str | os.PathLike,
+    data: np.ndarray,
+    *,
+    affine: np.ndarray | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``data`` to ``path`` atomically, in the format its suffix names.
+
+    The file is written to a temporary name in the same folder and renamed into
+    place, so a failure never leaves a half-written file behind.
+
+    Parameters
+    ----------
+    path : path-like
+        Target file (.png, .tif, .tiff, .nii, .nii.gz).
+    data : numpy.ndarray
+        ``(H, W)``, ``(H, W, C)`` or ``(Z, H, W)`` array.
+    affine : numpy.ndarray, optional
+        4 x 4 NIfTI affine; identity when missing.
+    overwrite : bool
+        Replace an existing file. Without it an existing file raises
+        :class:`~jcas.errors.JCASInputError`.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise JCASInputError(f"{path} exists; refusing to overwrite it. Choose another path or allow overwriting.")
+    suffix = file_suffix(path)
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise JCASInputError(f"{path}: cannot write {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(handle)
+    try:
+        _write_now(Path(temporary), np.asarray(data), suffix, affine)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | None) -> None:
+    if suffix in PNG_SUFFIXES:
+        from PIL import Image
+
+        if data.ndim not in (2, 3) or data.dtype not in (np.uint8, np.uint16):
+            raise JCASInputError(
+                f"PNG holds 2D uint8 or uint16 data, got {data.dtype} {data.shape}; write a .tif instead."
+            )
+        Image.fromarray(data).save(path, format="PNG")
+    elif suffix in TIFF_SUFFIXES:
+        import tifffile
+
+        tifffile.imwrite(path, data, compression="zlib")
+    else:
+        import nibabel
+
+        volume = nibabel.Nifti1Image(slices_to_nifti(data), np.eye(4) if affine is None else affine)
+        nibabel.save(volume, str(path))
+
+
+def write_bytes_atomic(path: str | os.PathLike, payload: bytes, *, overwrite: bool = True) -> Path:
+    """Write raw bytes atomically (used for CSV, JSON and checkpoints)."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise JCASInputError(f"{path} exists; refusing to overwrite it. Choose another path or allow overwriting.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

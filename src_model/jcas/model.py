@@ -1,0 +1,91 @@
+"""A trained JCAS model: network, transition matrices, label values and settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .dar import grid_dar, local_dar, unit_embedding
+from .labels import LabelMap
+from .networks import NetworkOutput, build_network
+from .calc import TransitionMatrix
+
+
+@dataclass
+class Prediction:
+    """The model's view of a batch of images.
+
+    Attributes
+    ----------
+    output : NetworkOutput
+        Raw network output (logits Q ``(B, K, H, W)``, embedding, auxiliary logits).
+    unit : torch.Tensor
+        ``(B, D, H, W)`` unit non-negative embeddings.
+    rectified : torch.Tensor or None
+        ``(B, K, H, W)`` DAR-rectified logits P, ``None`` without DAR.
+    """
+
+    output: NetworkOutput
+    unit: torch.Tensor
+    rectified: torch.Tensor | None
+
+    def probabilities(self) -> torch.Tensor:
+        """``(B, K, H, W)``: ``(softmax(P) + softmax(Q)) / 2`` with DAR, else ``softmax(Q)``."""
+        probability = self.output.logits.float().softmax(dim=1)
+        if self.rectified is None:
+            return probability
+        return 0.5 * (probability + self.rectified.softmax(dim=1))
+
+
+class JCASModel(nn.Module):
+    """Network plus the learned transition matrices, with the label values it was trained on.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    label_map : LabelMap
+    in_channels : int
+        1 (grey) or 3 (RGB).
+    """
+
+    def __init__(self, config: TrainConfig, label_map: LabelMap, in_channels: int):
+        super().__init__()
+        self.config = config
+        self.label_map = label_map
+        self.in_channels = in_channels
+        classes = label_map.num_classes
+        self.network = build_network(config.network, in_channels, classes, config.embedding_dim, config.width)
+        self.class_transition = TransitionMatrix(classes, config.transition_init)
+        self.affinity_transition = TransitionMatrix(2, config.transition_init)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are."""
+        return next(self.parameters()).device
+
+    def predict(self, images: torch.Tensor) -> Prediction:
+        """Run the network (and DAR, when configured).
+
+        Parameters
+        ----------
+        images : torch.Tensor
+            ``(B, C, H, W)`` normalised images.
+        """
+        output = self.network(images)
+        unit = unit_embedding(output.embedding)
+        rectified = None
+        if self.config.use_dar:
+            if self.config.affinity == "local":
+                rectified = local_dar(output.logits, unit, self.config.offsets)
+            else:
+                rectified = grid_dar(output.logits, unit, self.config.grid)
+        return Prediction(output, unit, rectified)
+
+    def save(self, path: str | Path, overwrite: bool = True) -> Path:
+        """Save a checkpoint (see :func:`jcas.checkpoint.save_checkpoint`)."""
+        from .checkpoint import save_checkpoint
+
+        return save_checkpoint(self, path, overwrite=overwrite)

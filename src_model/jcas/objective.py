@@ -1,0 +1,98 @@
+"""The training objective: class, affinity, volume and consistency terms for one batch."""
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from .affinity import neighbour_affinities, neighbour_pair_labels
+from .calc import affinity_loss, class_loss, consistency_loss, volume_loss
+from .config import TrainConfig
+from .dar import unit_embedding
+from .model import JCASModel, Prediction
+
+
+def batch_losses(
+    model: JCASModel, prediction: Prediction, labels: torch.Tensor, corrected: bool, prior: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """All loss terms of one batch, and their weighted sum under ``"total"``.
+
+    Parameters
+    ----------
+    model : JCASModel
+    prediction : Prediction
+        From ``model.predict(images)``.
+    labels : torch.Tensor
+        ``(B, H, W)`` int64 noisy class indices, -1 for ignore.
+    corrected : bool
+        Stage 2: apply the transition matrices and add the volume and consistency terms.
+    prior : torch.Tensor
+        ``(K,)`` class frequencies of the noisy labels.
+    """
+    config = model.config
+    class_t = model.class_transition() if corrected and config.use_class_transition else None
+    affinity_t = model.affinity_transition() if corrected and config.use_affinity_transition else None
+    output = prediction.output
+    losses = {"class": class_loss(output.logits, labels, class_t)}
+    if prediction.rectified is not None:
+        losses["class_dar"] = class_loss(prediction.rectified, labels, class_t)
+    if output.aux_logits is not None:
+        small = F.interpolate(labels[:, None].float(), size=output.aux_logits.shape[-2:], mode="nearest")
+        losses["aux"] = config.weight_aux * class_loss(output.aux_logits, small[:, 0].long(), class_t)
+    if config.use_affinity:
+        losses["affinity"] = config.weight_affinity * pair_loss(config, prediction.unit, output.embedding, labels, affinity_t)
+    if class_t is not None or affinity_t is not None:
+        present = [t for t in (class_t, affinity_t) if t is not None]
+        losses["volume"] = config.weight_volume * volume_loss(*present)
+    if class_t is not None and affinity_t is not None:
+        losses["consistency"] = config.weight_consistency * consistency_loss(class_t, affinity_t, prior)
+    losses["total"] = sum(losses.values())
+    return losses
+
+
+def pair_loss(
+    config: TrainConfig, unit: torch.Tensor, embedding: torch.Tensor, labels: torch.Tensor,
+    transition: torch.Tensor | None,
+) -> torch.Tensor:
+    """Mean (corrected) affinity loss over the configured pairs: local offsets or a global grid."""
+    if config.affinity == "local":
+        total, count = unit.new_zeros(()), unit.new_zeros(())
+        pairs = neighbour_affinities(unit, config.offsets)
+        for (affinity, _, _, _), (same, valid, _, _) in zip(pairs, neighbour_pair_labels(labels, config.offsets)):
+            loss, pairs_counted = affinity_loss(affinity, same, valid, transition)
+            total, count = total + loss, count + pairs_counted
+        return total / count.clamp(min=1)
+    return global_pair_loss(embedding, labels, config.grid, config.pair_samples, transition)
+
+
+def global_pair_loss(
+    embedding: torch.Tensor, labels: torch.Tensor, grid: int, samples: int, transition: torch.Tensor | None
+) -> torch.Tensor:
+    """Affinity loss over all pairs of a ``grid x grid`` resampling (exact), or ``samples`` random pairs.
+
+    Parameters
+    ----------
+    embedding : torch.Tensor
+        ``(B, D, H, W)`` raw embeddings (resampled, then made unit).
+    labels : torch.Tensor
+        ``(B, H, W)`` class indices, -1 for ignore (resampled by nearest neighbour).
+    samples : int
+        0 for the exact loss over all N^2 ordered pairs; else that many uniformly drawn
+        pairs per image (an unbiased estimate of the same mean).
+    """
+    unit = unit_embedding(F.interpolate(embedding.float(), size=(grid, grid), mode="bilinear", align_corners=False))
+    small = F.interpolate(labels[:, None].float(), size=(grid, grid), mode="nearest")[:, 0].long()
+    unit, small = unit.flatten(2), small.flatten(1)
+    if samples:
+        count = unit.shape[-1]
+        first = torch.randint(count, (unit.shape[0], samples), device=unit.device)
+        second = torch.randint(count, (unit.shape[0], samples), device=unit.device)
+        gather = lambda t, idx: torch.gather(t, -1, idx.unsqueeze(1).expand(-1, t.shape[1], -1))  # noqa: E731
+        affinity = (gather(unit, first) * gather(unit, second)).sum(dim=1)
+        label_i, label_j = torch.gather(small, 1, first), torch.gather(small, 1, second)
+    else:
+        affinity = torch.bmm(unit.transpose(1, 2), unit)
+        label_i, label_j = small[:, :, None], small[:, None, :]
+    same = (label_i == label_j).float()
+    valid = ((label_i >= 0) & (label_j >= 0)).float()
+    total, count = affinity_loss(affinity, same.expand_as(affinity), valid.expand_as(affinity), transition)
+    return total / count.clamp(min=1)

@@ -1,0 +1,104 @@
+"""Candidate corrections: connected regions where the corrected mask differs from the drawn one."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage
+
+#: 8-connectivity in 2D.
+CONNECTIVITY = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class Region:
+    """One candidate correction.
+
+    Attributes
+    ----------
+    index : int
+        Id of the region in :attr:`Correction.region_map` (1-based).
+    slice : int
+        Slice along the first axis (0 for a 2D image).
+    bbox : tuple of int
+        ``(y0, x0, y1, x1)`` half-open box within the slice.
+    area : int
+        Pixels.
+    old_label, new_label : int
+        Drawn and proposed label values.
+    score : float
+        Mean disagreement over the region, in [0, 1]; higher = more likely a real error.
+    """
+
+    index: int
+    slice: int
+    bbox: tuple[int, int, int, int]
+    area: int
+    old_label: int
+    new_label: int
+    score: float
+
+    def to_row(self) -> dict:
+        """A flat dictionary for CSV files."""
+        row = asdict(self)
+        row["y0"], row["x0"], row["y1"], row["x1"] = row.pop("bbox")
+        return row
+
+
+REGION_FIELDS = ("index", "slice", "y0", "x0", "y1", "x1", "area", "old_label", "new_label", "score")
+
+
+def find_regions(
+    drawn: np.ndarray, proposed: np.ndarray, score_map: np.ndarray, slice_index: int, first_index: int
+) -> tuple[np.ndarray, list[Region]]:
+    """Label the connected regions of one slice where ``proposed`` differs from ``drawn``.
+
+    A region has one old and one new label; 8-connected.
+
+    Parameters
+    ----------
+    drawn, proposed : numpy.ndarray
+        ``(H, W)`` label values.
+    score_map : numpy.ndarray
+        ``(H, W)`` float disagreement; a region's score is its mean.
+    slice_index : int
+        Stored in each region.
+    first_index : int
+        Id of the first region found.
+
+    Returns
+    -------
+    region_map : numpy.ndarray
+        ``(H, W)`` int32, 0 outside regions, else the region's id.
+    regions : list of Region
+        In id order.
+    """
+    region_map = np.zeros(drawn.shape, dtype=np.int32)
+    regions: list[Region] = []
+    changed = drawn != proposed
+    if not changed.any():
+        return region_map, regions
+    pairs = np.unique(np.stack([drawn[changed], proposed[changed]]), axis=1)
+    for old, new in pairs.T:
+        components, count = ndimage.label(changed & (drawn == old) & (proposed == new), structure=CONNECTIVITY)
+        boxes = ndimage.find_objects(components)
+        areas = np.bincount(components.ravel(), minlength=count + 1)
+        sums = np.bincount(components.ravel(), weights=score_map.ravel(), minlength=count + 1)
+        for label in range(1, count + 1):
+            index = first_index + len(regions)
+            box = boxes[label - 1]
+            inside = components[box] == label
+            region_map[box][inside] = index
+            regions.append(Region(index, slice_index, (box[0].start, box[1].start, box[0].stop, box[1].stop),
+                                  int(areas[label]), int(old), int(new), float(sums[label] / areas[label])))
+    return region_map, regions
+
+
+def select_regions(regions: list[Region], min_area: int, min_score: float) -> list[Region]:
+    """Keep the regions at least ``min_area`` pixels large and ``min_score`` strong."""
+    return [r for r in regions if r.area >= min_area and r.score >= min_score]
+
+
+def rank(regions: list[Region]) -> list[Region]:
+    """Sort by score, highest first (ties: larger area first)."""
+    return sorted(regions, key=lambda r: (-r.score, -r.area, r.index))
