@@ -86,9 +86,19 @@ def affinity_loss(
     return (loss * valid).sum(), valid.sum()
 
 
-def volume_loss(*transitions: torch.Tensor) -> torch.Tensor:
-    """VolMinNet volume term: the sum of ``log det T`` (minimised)."""
-    return sum(torch.linalg.slogdet(t)[1] for t in transitions)
+#: Smallest determinant the volume term still pushes down. Without a floor ``log det T`` is
+#: unbounded below as T's rows become equal, the term swamps the loss and T collapses
+#: (method.md, "What a first prototype found").
+VOLUME_FLOOR = 0.1
+
+
+def volume_loss(*transitions: torch.Tensor, floor: float = VOLUME_FLOOR) -> torch.Tensor:
+    """VolMinNet volume term, bounded: the sum of ``log max(det T, floor)`` (minimised).
+
+    The matrices of :class:`TransitionMatrix` are diagonally dominant, so their determinants
+    are positive; below ``floor`` the term is constant and no longer shrinks T.
+    """
+    return sum(torch.log(torch.linalg.det(t).clamp(min=floor)) for t in transitions)
 
 
 def implied_affinity_transition(class_transition: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:

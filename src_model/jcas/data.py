@@ -104,8 +104,8 @@ def match_folders(images_dir: str | os.PathLike, masks_dir: str | os.PathLike) -
     JCASInputError
         A missing or empty folder, or files without a partner (listed).
     """
-    images = _supported_files(images_dir, "images")
-    masks = _supported_files(masks_dir, "masks")
+    images = supported_files(images_dir, "images")
+    masks = supported_files(masks_dir, "masks")
     lonely_images = sorted(set(images) - set(masks))
     lonely_masks = sorted(set(masks) - set(images))
     if lonely_images or lonely_masks:
@@ -119,11 +119,13 @@ def match_folders(images_dir: str | os.PathLike, masks_dir: str | os.PathLike) -
     return [FilePair(stem, images[stem], masks[stem]) for stem in sorted(images)]
 
 
-def _supported_files(folder: str | os.PathLike, what: str) -> dict[str, Path]:
+def supported_files(folder: str | os.PathLike, what: str) -> dict[str, Path]:
+    """``{stem: path}`` of the readable, non-hidden files of ``folder``; errors for a missing or empty folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise JCASInputError(f"{what} folder {folder} does not exist.")
-    files = {file_stem(p): p for p in sorted(folder.iterdir()) if p.is_file() and is_supported(p)}
+    files = {file_stem(p): p for p in sorted(folder.iterdir())
+             if p.is_file() and is_supported(p) and not p.name.startswith(".")}
     if not files:
         raise JCASInputError(f"{what} folder {folder} holds no PNG, TIFF or NIfTI files.")
     return files

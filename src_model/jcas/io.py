@@ -148,7 +148,8 @@ def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | N
     elif suffix in TIFF_SUFFIXES:
         import tifffile
 
-        tifffile.imwrite(path, data, compression="zlib")
+        colour = data.ndim == 3 and data.shape[-1] in (3, 4) and data.dtype == np.uint8
+        tifffile.imwrite(path, data, compression="zlib", photometric="rgb" if colour else "minisblack")
     else:
         import nibabel
 

@@ -1,0 +1,77 @@
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from jcas.cli import main
+from jcas.io import read_array, write_array
+
+
+def digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def folders(tmp_path, mni):
+    images, masks = mni
+    values = np.array([0, 3, 7], dtype=np.uint8)  # labels as a user drew them
+    for z in range(images.shape[0]):
+        write_array(tmp_path / "images" / f"slice{z}.png", images[z])
+        write_array(tmp_path / "clean" / f"slice{z}.png", values[masks[z]])
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_simulate_train_correct_evaluate_cleans_real_slices(folders, capsys):
+    tmp = folders
+    assert main(["simulate-noise", "--masks", str(tmp / "clean"), "--out", str(tmp / "noisy"),
+                 "--kind", "mixed", "--fraction", "0.5", "--seed", "1"]) == 0
+    inputs = digest(tmp / "images") | digest(tmp / "noisy")
+    assert main(["train", "--images", str(tmp / "images"), "--masks", str(tmp / "noisy"), "--model",
+                 str(tmp / "model.pt"), "--preset", "fast", "--seed", "0"]) == 0
+    assert main(["correct", "--model", str(tmp / "model.pt"), "--images", str(tmp / "images"), "--masks",
+                 str(tmp / "noisy"), "--out", str(tmp / "out")]) == 0
+    assert inputs == digest(tmp / "images") | digest(tmp / "noisy"), "inputs must never change"
+    corrected = read_array(tmp / "out" / "slice3.png")
+    assert corrected.shape == (233, 197) and set(np.unique(corrected)) <= {0, 3, 7}
+    assert read_array(tmp / "out" / "disagreement" / "slice3.tif").dtype == np.float32
+    header = (tmp / "out" / "regions.csv").read_text().splitlines()[0]
+    assert header.startswith("stem,index,slice,y0,x0,y1,x1,area,old_label,new_label,score")
+
+    assert main(["evaluate", "--pred", str(tmp / "out"), "--truth", str(tmp / "clean"), "--noisy", str(tmp / "noisy"),
+                 "--heatmaps", str(tmp / "out" / "disagreement"), "--json", str(tmp / "scores.json")]) == 0
+    scores = json.loads((tmp / "scores.json").read_text())
+    assert scores["mean_dice"] > scores["mean_dice_noisy"] + 0.03
+    assert scores["heatmap_auroc"] > 0.7
+
+
+def test_outputs_are_never_overwritten_without_asking(folders, capsys):
+    tmp = folders
+    args = ["simulate-noise", "--masks", str(tmp / "clean"), "--out", str(tmp / "noisy")]
+    assert main(args) == 0
+    before = digest(tmp / "noisy")
+    assert main(args + ["--seed", "5"]) == 2
+    assert "exist already" in capsys.readouterr().err and digest(tmp / "noisy") == before
+    assert main(args + ["--seed", "5", "--overwrite"]) == 0
+    assert digest(tmp / "noisy") != before
+
+
+def test_bad_input_exits_2_with_a_message(folders, capsys):
+    tmp = folders
+    (tmp / "images" / "slice0.png").rename(tmp / "images" / "lonely.png")
+    assert main(["train", "--images", str(tmp / "images"), "--masks", str(tmp / "clean"),
+                 "--model", str(tmp / "m.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "image without mask: lonely.png" in err and "mask without image: slice0.png" in err
+    assert main(["correct", "--model", str(tmp / "none.pt"), "--images", str(tmp / "images"), "--masks",
+                 str(tmp / "clean"), "--out", str(tmp / "out")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_runs_headless_and_writes_a_figure(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Dice against the true masks" in out
+    assert (tmp_path / "demo.png").stat().st_size > 10_000 and (tmp_path / "model.pt").is_file()

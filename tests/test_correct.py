@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from jcas.config import make_config
+from jcas.correct import correct, iter_correct
+from jcas.train import Trainer
+
+
+@pytest.fixture(scope="module")
+def model():
+    from jcas.sample_data import load_sample
+
+    images, masks = load_sample("cells3d_nuclei")
+    masks = np.where(masks > 0, 5, 2).astype(np.uint16)
+    trainer = Trainer([images[:3]], [masks[:3]],
+                      make_config("jcas", "fast", epochs=2, min_samples_per_epoch=8, batch_size=4, crop=64))
+    for _ in trainer.run():
+        pass
+    return trainer.model, images[:2], masks[:2]
+
+
+def test_outputs_keep_geometry_dtype_and_label_values(model):
+    net, images, masks = model
+    slices = list(iter_correct(net, images, masks))
+    assert slices == [(1, 2), (2, 2)]
+    result = correct(net, images, masks)
+    assert result.corrected.shape == masks.shape and result.corrected.dtype == masks.dtype
+    assert set(np.unique(result.corrected)) <= {2, 5}
+    for heatmap in (result.class_disagreement, result.affinity_disagreement):
+        assert heatmap.shape == masks.shape and heatmap.dtype == np.float32
+        assert heatmap.min() >= 0 and heatmap.max() <= 1
+    assert result.affinity_disagreement.max() > 0
+
+
+def test_regions_match_the_region_map_and_the_changes(model):
+    net, images, masks = model
+    result = correct(net, images, masks)
+    changed = result.corrected != masks
+    assert np.array_equal(changed, result.region_map > 0)
+    assert [r.score for r in result.regions] == sorted((r.score for r in result.regions), reverse=True)
+    for region in result.regions[:20]:
+        pixels = result.region_map[region.slice] == region.index
+        assert pixels.sum() == region.area
+        y0, x0, y1, x1 = region.bbox
+        assert pixels[y0:y1, x0:x1].sum() == region.area
+        assert np.all(masks[region.slice][pixels] == region.old_label)
+        assert np.all(result.corrected[region.slice][pixels] == region.new_label)
+        assert np.isclose(result.class_disagreement[region.slice][pixels].mean(), region.score, atol=1e-5)
+
+
+def test_selective_correction_keeps_small_and_weak_regions(model):
+    net, images, masks = model
+    everything = correct(net, images, masks)
+    selective = correct(net, images, masks, min_area=20, min_score=0.7)
+    assert all(r.area >= 20 and r.score >= 0.7 for r in selective.regions)
+    assert len(selective.regions) < len(everything.regions)
+    assert np.array_equal(selective.corrected != masks, selective.region_map > 0)
+
+
+def test_the_input_mask_is_not_modified(model):
+    net, images, masks = model
+    before = masks.copy()
+    correct(net, images, masks)
+    assert np.array_equal(masks, before)
+
+
+def test_large_images_are_processed_in_tiles(model):
+    net, images, masks = model
+    big_image = np.tile(images[0], (3, 3))[:700, :650]
+    big_mask = np.tile(masks[0], (3, 3))[:700, :650]
+    tiled = correct(net, big_image, big_mask, tile=256)
+    whole = correct(net, big_image, big_mask, tile=1024)
+    assert tiled.corrected.shape == (700, 650)
+    # Tiles see a 64-pixel margin of context, so they agree with the whole image almost everywhere.
+    assert np.mean(tiled.corrected == whole.corrected) > 0.99
+    assert np.abs(tiled.class_disagreement - whole.class_disagreement).mean() < 0.01

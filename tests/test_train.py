@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+import torch
+
+from jcas.config import make_config
+from jcas.errors import JCASInputError
+from jcas.train import Trainer, available_devices
+
+
+def tiny_config(method="jcas", **overrides):
+    settings = dict(epochs=2, min_samples_per_epoch=4, batch_size=2, crop=48) | overrides
+    return make_config(method, "fast", **settings)
+
+
+def first_losses(images, masks, steps=3, **overrides):
+    trainer = Trainer(images, masks, tiny_config(**overrides))
+    run = trainer.run()
+    losses = [next(run).losses["total"] for _ in range(steps)]
+    run.close()
+    return losses
+
+
+def test_training_is_reproducible_on_cpu(mni):
+    images, masks = mni[0][:2], mni[1][:2]
+    assert first_losses([images], [masks]) == first_losses([images], [masks])
+    assert first_losses([images], [masks]) != first_losses([images], [masks], seed=1)
+
+
+def test_events_cover_both_stages_with_transition_matrices(odd_labels):
+    images, masks = odd_labels
+    trainer = Trainer([images[:2]], [masks[:2]], tiny_config())
+    events = list(trainer.run())
+    assert [e.stage for e in events] == ["warmup"] * 2 + ["jcas"] * 2
+    assert events[-1].global_step == events[-1].total_steps == 4
+    last = events[-1]
+    assert last.class_transition.shape == (3, 3) and last.affinity_transition.shape == (2, 2)
+    assert np.allclose(last.class_transition.sum(axis=1), 1, atol=1e-5)
+    assert {"class", "class_dar", "affinity", "volume", "consistency", "total"} <= set(last.losses)
+    assert events[0].class_transition is None
+    assert trainer.label_map.values == (0, 3, 7)
+
+
+def test_plain_baseline_has_one_stage_and_no_affinity(mni):
+    trainer = Trainer([mni[0][:2]], [mni[1][:2]], tiny_config("ce"))
+    events = list(trainer.run())
+    assert {e.stage for e in events} == {"ce"}
+    assert set(events[-1].losses) == {"class", "aux", "total"}
+
+
+def test_closing_keeps_the_last_completed_model(mni):
+    trainer = Trainer([mni[0][:2]], [mni[1][:2]], tiny_config())
+    initial = [p.detach().clone() for p in trainer.model.parameters()]
+    run = trainer.run()
+    next(run)
+    after_one = [p.detach().clone() for p in trainer.model.parameters()]
+    run.close()
+    assert not trainer.model.training
+    assert any(not torch.equal(a, b) for a, b in zip(initial, after_one))
+    assert all(torch.equal(a, b) for a, b in zip(after_one, trainer.model.parameters()))
+
+
+def test_mixed_sizes_rgb_and_stacks_train(mni, cells):
+    small = mni[0][0, :100, :90], mni[1][0, :100, :90]
+    stack = cells[0][:2], cells[1][:2]
+    trainer = Trainer([small[0], stack[0]], [small[1], stack[1]], tiny_config(crop=64))
+    assert len(list(trainer.run())) == trainer.total_steps
+    rgb = np.repeat(mni[0][0][..., None], 3, axis=-1)
+    rgb_trainer = Trainer([rgb], [mni[1][0]], tiny_config())
+    assert rgb_trainer.model.in_channels == 3
+    next(rgb_trainer.run())
+
+
+def test_global_affinity_with_exact_and_sampled_pairs_train(mni):
+    for samples in (0, 256):
+        trainer = Trainer([mni[0][:2]], [mni[1][:2]], tiny_config(affinity="global", grid=16, pair_samples=samples))
+        assert np.isfinite([e.losses["affinity"] for e in trainer.run()]).all()
+
+
+def test_bad_training_input_is_refused(mni):
+    with pytest.raises(JCASInputError, match="single class"):
+        Trainer([mni[0][0]], [np.zeros_like(mni[1][0])], tiny_config())
+    with pytest.raises(JCASInputError, match="differ"):
+        Trainer([mni[0][0]], [mni[1][0][:-1]], tiny_config())
+    with pytest.raises(JCASInputError, match="no training data"):
+        Trainer([], [], tiny_config())
+    with pytest.raises(JCASInputError, match="unknown method"):
+        make_config("magic")
+
+
+def test_devices_offered_are_present():
+    devices = available_devices()
+    assert devices[0] == "auto" and devices[-1] == "cpu"
+    if not torch.cuda.is_available():
+        assert "cuda" not in devices
+        with pytest.raises(JCASInputError, match="not available"):
+            Trainer([np.zeros((8, 8))], [np.eye(8, dtype=np.uint8)], tiny_config(device="cuda"))
