@@ -94,3 +94,22 @@ def test_devices_offered_are_present():
         assert "cuda" not in devices
         with pytest.raises(JCASInputError, match="not available"):
             Trainer([np.zeros((8, 8))], [np.eye(8, dtype=np.uint8)], tiny_config(device="cuda"))
+
+
+def test_the_larger_network_trains_and_fits_the_data(mni):
+    trainer = Trainer([mni[0][:2]], [mni[1][:2]], tiny_config(network="deeplab", crop=64))
+    run = trainer.run()
+    assert np.isfinite(next(run).losses["total"])
+    run.close()
+    from jcas.correct import correct
+
+    assert correct(trainer.model, mni[0][0], mni[1][0]).corrected.shape == mni[1][0].shape
+
+
+def test_warm_up_confusion_starts_the_transition_matrices(mni):
+    images, masks = [mni[0][:2]], [mni[1][:2]]
+    default = Trainer(images, masks, tiny_config()).model.class_transition().detach().numpy()
+    trainer = Trainer(images, masks, tiny_config(transition_from_warmup=True))
+    first_corrected = next(e for e in trainer.run() if e.class_transition is not None)
+    assert not np.allclose(first_corrected.class_transition, default, atol=0.02)
+    assert np.allclose(first_corrected.class_transition.sum(axis=1), 1, atol=1e-5)

@@ -30,6 +30,17 @@ class TransitionMatrix(nn.Module):
         self.weight = nn.Parameter(torch.full((size, size), float(init)))
         self.register_buffer("identity", torch.eye(size))
 
+    @torch.no_grad()
+    def set_to(self, matrix: torch.Tensor) -> None:
+        """Set W so that T is as close to ``matrix`` (row-stochastic, ``(size, size)``) as the form allows.
+
+        Off-diagonal ratios ``T_ij / T_ii = sigmoid(W_ij)`` are kept, clipped to below 1 so that
+        T stays diagonally dominant.
+        """
+        diagonal = torch.diagonal(matrix).clamp(min=1e-6)[:, None]
+        ratio = (matrix / diagonal).clamp(1e-4, 0.95)
+        self.weight.copy_(torch.logit(ratio))
+
     def forward(self) -> torch.Tensor:
         """Return T, ``(size, size)``."""
         raw = self.identity + torch.sigmoid(self.weight) * (1 - self.identity)

@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from .config import METHODS, PRESETS
     from .device import DEVICE_CHOICES
+    from .networks import NETWORKS
     from .noise import NOISE_KINDS
 
     parser = argparse.ArgumentParser(prog="jcas", description="Clean noisy segmentation labels with JCAS.")
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--method", default="jcas", choices=sorted(METHODS))
     train.add_argument("--preset", default="standard", choices=sorted(PRESETS))
     train.add_argument("--epochs", type=int, default=None, help="total epochs (both stages), overriding the preset")
+    train.add_argument("--network", default="unet", choices=NETWORKS,
+                       help="unet: small and fast (default); deeplab: a larger dilated ResNet for GPUs")
     train.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--overwrite", action="store_true", help="replace an existing model file")
@@ -128,7 +131,7 @@ def train_command(args: argparse.Namespace) -> int:
     refuse_existing([args.model], args.overwrite)
     volumes = volumes_from_files(match_folders(args.images, args.masks))
     extra = {} if args.epochs is None else {"epochs": args.epochs}
-    config = make_config(args.method, args.preset, device=args.device, seed=args.seed, **extra)
+    config = make_config(args.method, args.preset, device=args.device, seed=args.seed, network=args.network, **extra)
     trainer = Trainer(config=config, volumes=volumes)
     print(f"training {config.method} ({config.preset}) on {sum(v.slices for v in volumes)} slices, "
           f"classes {list(trainer.label_map.values)}, device {trainer.device}")

@@ -46,6 +46,7 @@ class TrainConfig:
     transition_learning_rate: float = 1e-2
     weight_decay: float = 1e-4
     transition_init: float = -2.0
+    transition_from_warmup: bool = False  # start T_C at the warm-up model's confusion with the noisy labels
     weight_aux: float = 0.1
     weight_affinity: float = 1.0
     weight_volume: float = 0.01

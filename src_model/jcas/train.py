@@ -165,6 +165,8 @@ class Trainer:
         model.train()
         try:
             for stage in self.stages:
+                if stage.corrected and config.transition_from_warmup:
+                    self._start_transitions_from_confusion(loader)
                 for epoch in range(1, stage.epochs + 1):
                     self.dataset.epoch = global_step  # a fresh crop for every item, every epoch
                     for step, (images, labels) in enumerate(loader, start=1):
@@ -177,6 +179,26 @@ class Trainer:
                         yield self._event(stage, epoch, step, global_step, losses, started)
         finally:
             model.eval()
+
+    @torch.no_grad()
+    def _start_transitions_from_confusion(self, loader) -> None:
+        """Set T_C to P(noisy label | warm-up prediction) over one pass of the data, T_A to what T_C implies."""
+        from .calc import implied_affinity_transition
+
+        classes = self.label_map.num_classes
+        counts = torch.zeros(classes, classes, device=self.device)
+        self.model.eval()
+        for images, labels in loader:
+            labels = labels.to(self.device)
+            with autocast(self.device):
+                predicted = self.model.predict(images.to(self.device)).probabilities().argmax(dim=1)
+            known = labels >= 0
+            counts += torch.bincount(predicted[known] * classes + labels[known],
+                                     minlength=classes * classes).view(classes, classes).float()
+        self.model.train()
+        confusion = (counts + 1) / (counts + 1).sum(dim=1, keepdim=True)
+        self.model.class_transition.set_to(confusion)
+        self.model.affinity_transition.set_to(implied_affinity_transition(self.model.class_transition(), self.prior))
 
     def _step(self, images, labels, corrected, optimizer, scaler) -> dict[str, float]:
         images = images.to(self.device, non_blocking=True)
