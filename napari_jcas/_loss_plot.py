@@ -1,0 +1,72 @@
+"""A live plot of the training losses, redrawn at most a few times a second."""
+from __future__ import annotations
+
+import time
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+
+#: Colours that read on napari's dark theme.
+BACKGROUND, FOREGROUND = "#262930", "#d1d2d4"
+
+
+class LossPlot(FigureCanvasQTAgg):
+    """Loss curves against the optimisation step, one line per loss term.
+
+    Parameters
+    ----------
+    interval : float
+        Least number of seconds between two redraws while points arrive.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        figure = Figure(figsize=(4, 2.4), facecolor=BACKGROUND, layout="constrained")
+        super().__init__(figure)
+        self.axes = figure.add_subplot()
+        self.interval = interval
+        self.steps: list[int] = []
+        self.losses: dict[str, list[float]] = {}
+        self._drawn_at = 0.0
+        self.setMinimumHeight(180)
+        self._style()
+
+    def _style(self) -> None:
+        axes = self.axes
+        axes.set_facecolor(BACKGROUND)
+        axes.tick_params(colors=FOREGROUND, labelsize=7)
+        for spine in axes.spines.values():
+            spine.set_color(FOREGROUND)
+        axes.set_xlabel("step", color=FOREGROUND, fontsize=8)
+        axes.set_ylabel("loss", color=FOREGROUND, fontsize=8)
+
+    def reset(self) -> None:
+        """Forget all points."""
+        self.steps.clear()
+        self.losses.clear()
+        self.redraw()
+
+    def add(self, step: int, losses: dict[str, float]) -> None:
+        """Add the losses of one step; redraw if the last redraw is old enough."""
+        self.steps.append(step)
+        for name, value in losses.items():
+            series = self.losses.setdefault(name, [float("nan")] * (len(self.steps) - 1))
+            series.append(value)
+        for series in self.losses.values():
+            if len(series) < len(self.steps):
+                series.append(float("nan"))
+        if time.monotonic() - self._drawn_at >= self.interval:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Draw all curves now."""
+        self.axes.clear()
+        self._style()
+        for name, series in self.losses.items():
+            self.axes.plot(self.steps, series, label=name, linewidth=2.0 if name == "total" else 1.0)
+        if self.losses:
+            legend = self.axes.legend(fontsize=6, ncols=2, facecolor=BACKGROUND, edgecolor=FOREGROUND,
+                                      framealpha=0.6, loc="upper right")
+            for text in legend.get_texts():
+                text.set_color(FOREGROUND)
+        self.draw_idle()
+        self._drawn_at = time.monotonic()

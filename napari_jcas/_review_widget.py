@@ -1,0 +1,428 @@
+"""Review dock: go through the ranked candidate corrections, accept or reject them, export.
+
+A thin view on :class:`napari_jcas.review.Review`, which the correction stores in the
+metadata of the "<name> cleaned" layer. Accepting writes the proposal into that layer
+through its undo history (``Labels.data_setitem``), so Ctrl+Z undoes it like a brush
+stroke; every change to the layer (brush, eraser, undo, redo) re-syncs the decisions.
+The review autosaves beside the export path and is restored from there.
+"""
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox
+from napari.layers import Labels
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox, QPushButton,
+                            QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from jcas.errors import JCASInputError
+from jcas.io import file_stem, file_suffix
+
+from ._layers import focus
+from ._qt_layout import row
+from ._reader import SOURCE_KEY
+from ._writer import REVIEW_KEY, export_labels
+from .review import ACCEPTED, OPEN, REJECTED, Review, array_digest, autosave_path, load_autosave, save_autosave
+
+if TYPE_CHECKING:
+    import napari
+
+#: Review actions: (label, key binding).
+KEYS = {"accept": "Shift-A", "reject": "Shift-R", "previous": "Shift-P", "next": "Shift-N"}
+COLUMNS = ("#", "slice", "change", "area", "score", "status")
+AUTOSAVE_DELAY_MS = 1000
+
+
+class ReviewWidget(QWidget):
+    """Table of candidate corrections with accept / reject / next / previous, and export.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__()
+        self.viewer = viewer
+        self.layer: Labels | None = None
+        self.review: Review | None = None
+        self._shown_rows: list[int] = []
+        self._own_autosave: Path | None = None  # where this review autosaves
+        self._foreign_autosave: Path | None = None  # an autosave this review must not replace
+
+        self.layer_choice = ComboBox(label="Cleaned labels", choices=self._review_layers,
+                                     tooltip="A '<name> cleaned' layer made by Correct in the Train dock")
+        self.slice_only = CheckBox(text="Current slice only", value=False)
+        self.threshold = FloatSpinBox(label="Score ≥", min=0.0, max=1.0, step=0.05, value=0.8)
+        self.export_path = FileEdit(label="Export to", mode="w",
+                                    filter="Labels (*.tif *.tiff *.nii *.nii.gz *.png)",
+                                    tooltip="Cleaned labels are saved here, the review log and autosave beside it")
+        self.form = Container(widgets=[self.layer_choice, self.slice_only])
+        self.export_form = Container(widgets=[self.export_path])
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(220)
+
+        self.buttons = {}
+        for action, key in KEYS.items():
+            button = QPushButton(f"{action.capitalize()} ({key.replace('-', '+')})")
+            button.setToolTip(f"{action.capitalize()} the selected correction — key {key.replace('-', '+')}")
+            self.buttons[action] = button
+        self.accept_all_button = QPushButton("Accept all open ≥ score")
+        self.accept_all_button.setToolTip("Accept every open correction scoring at least the threshold (one undo step)")
+        self.export_button = QPushButton("Export cleaned labels")
+        self.counts = QLabel()
+        self.saved = QLabel()
+        self.saved.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form.native)
+        layout.addWidget(self.table)
+        layout.addLayout(row(self.buttons["accept"], self.buttons["reject"]))
+        layout.addLayout(row(self.buttons["previous"], self.buttons["next"]))
+        threshold_row = row(self.accept_all_button)
+        threshold_row.insertWidget(0, self.threshold.native)
+        layout.addLayout(threshold_row)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.export_form.native)
+        layout.addWidget(self.export_button)
+        layout.addWidget(self.saved)
+
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setSingleShot(True)
+        self._sync_timer.setInterval(0)
+        self._sync_timer.timeout.connect(self._sync)
+
+        actions = {"accept": self.accept, "reject": self.reject, "previous": self.previous, "next": self.next}
+        for action, slot in actions.items():
+            self.buttons[action].clicked.connect(slot)
+            viewer.bind_key(KEYS[action], partial(_call_if_alive, self, slot), overwrite=True)
+        self.destroyed.connect(partial(_unbind_keys, viewer))
+        self.accept_all_button.clicked.connect(self.accept_all)
+        self.export_button.clicked.connect(lambda: self.export())
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
+        self.layer_choice.changed.connect(self.set_layer)
+        self.slice_only.changed.connect(self._fill_table)
+        self.export_path.changed.connect(self._on_export_path)
+        viewer.dims.events.current_step.connect(self._on_slice_changed)
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(self._layers_changed)
+        self._layers_changed()
+
+    # ------------------------------------------------------------------ layers
+    def _review_layers(self, _widget=None) -> list:
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, Labels) and isinstance(layer.metadata.get(REVIEW_KEY), Review)]
+
+    def _layers_changed(self, event=None) -> None:
+        self.layer_choice.reset_choices()
+        if event is not None and event.type == "inserted" and self.layer_choice.choices:
+            newest = self.layer_choice.choices[-1]
+            if newest is event.value:
+                self.layer_choice.value = newest
+        self.set_layer(self.layer_choice.value)
+
+    def set_layer(self, layer: Labels | None) -> None:
+        """Review the cleaned labels ``layer`` (``None``: nothing to review)."""
+        if layer is self.layer:
+            return
+        if self.layer is not None:
+            self._sync()
+            self.autosave()
+            self.layer.events.paint.disconnect(self._sync_soon)
+            self.layer.events.set_data.disconnect(self._sync_soon)
+        self.layer = layer
+        self.review = None if layer is None else layer.metadata[REVIEW_KEY]
+        self._own_autosave = self._foreign_autosave = None
+        if layer is not None:
+            layer.events.paint.connect(self._sync_soon)
+            layer.events.set_data.connect(self._sync_soon)
+            default = _default_export_path(layer)
+            if default and not self._export_path_text():
+                self.export_path.value = default
+            self._restore()
+        self._fill_table()
+
+    # ------------------------------------------------------------------- table
+    def _fill_table(self, *_) -> None:
+        review = self.review
+        self._shown_rows = [] if review is None else review.rows(self._current_slice() if self.slice_only.value else None)
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self._shown_rows))
+        for table_row, row in enumerate(self._shown_rows):
+            region = review.regions[row]
+            cells = (region.index, region.slice, f"{region.old_label} → {region.new_label}", region.area,
+                     f"{region.score:.2f}", review.status[region.index])
+            for column, value in enumerate(cells):
+                item = QTableWidgetItem(str(value))
+                if column in (0, 1, 3, 4):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(table_row, column, item)
+        self._select_current()
+        self.table.blockSignals(False)
+        self._update_counts()
+
+    def _update_statuses(self) -> None:
+        for table_row, row in enumerate(self._shown_rows):
+            region = self.review.regions[row]
+            self.table.item(table_row, COLUMNS.index("status")).setText(self.review.status[region.index])
+        self._update_counts()
+
+    def _update_counts(self) -> None:
+        if self.review is None:
+            self.counts.setText("No corrections to review: run Correct in the Train dock.")
+            return
+        counts = self.review.counts()
+        self.counts.setText(f"accepted {counts[ACCEPTED]} · rejected {counts[REJECTED]} · open {counts[OPEN]}")
+
+    def _select_current(self) -> None:
+        if self.review is None or self.review.position not in self._shown_rows:
+            self.table.clearSelection()
+            return
+        table_row = self._shown_rows.index(self.review.position)
+        self.table.selectRow(table_row)
+        self.table.scrollToItem(self.table.item(table_row, 0))
+
+    def _on_row_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if self.review is not None and rows:
+            self.select(self._shown_rows[rows[0].row()])
+
+    def _current_slice(self) -> int | None:
+        if self.layer is None or self.layer.ndim != 3:
+            return None
+        point = self.viewer.dims.point[-self.layer.ndim:]
+        return int(round(float(self.layer.world_to_data(point)[0])))
+
+    def _on_slice_changed(self, _event=None) -> None:
+        if self.slice_only.value:
+            self._fill_table()
+
+    # ------------------------------------------------------------- navigation
+    def select(self, row: int) -> None:
+        """Make table row ``row`` of the review current and move the camera to it."""
+        region = self.review.select(row)
+        self._show(region)
+
+    def next(self) -> None:
+        """Go to the next candidate (within the current slice when so filtered)."""
+        if self.review is not None:
+            self._show(self.review.step(+1, slice_index=self._filter_slice()))
+
+    def previous(self) -> None:
+        """Go to the previous candidate."""
+        if self.review is not None:
+            self._show(self.review.step(-1, slice_index=self._filter_slice()))
+
+    def _filter_slice(self) -> int | None:
+        return self._current_slice() if self.slice_only.value else None
+
+    def _show(self, region) -> None:
+        if region is None or self.layer is None:
+            return
+        focus(self.viewer, self.layer, region)
+        if self.slice_only.value and self.review.position not in self._shown_rows:
+            self._fill_table()
+        self.table.blockSignals(True)
+        self._select_current()
+        self.table.blockSignals(False)
+
+    # --------------------------------------------------------------- decisions
+    def accept(self) -> None:
+        """Accept the current candidate: the proposal replaces the labels in its region."""
+        self._decide(self.review.accept if self.review else None)
+
+    def reject(self) -> None:
+        """Reject the current candidate (restoring the drawn labels if it was accepted)."""
+        self._decide(self.review.reject if self.review else None)
+
+    def _decide(self, decision) -> None:
+        region = None if self.review is None else self.review.current
+        if region is None:
+            show_warning("Nothing to review: select a cleaned layer with candidate corrections.")
+            return
+        self._apply(decision(region.index))
+        self._show(self.review.step(+1, slice_index=self._filter_slice(), open_only=True))
+
+    def accept_all(self, threshold: float | None = None) -> int:
+        """Accept every open candidate scoring at least ``threshold`` (default: the spin box); returns how many."""
+        if self.review is None:
+            show_warning("Nothing to review: select a cleaned layer with candidate corrections.")
+            return 0
+        threshold = self.threshold.value if threshold is None else threshold
+        before = self.review.counts()[ACCEPTED]
+        self._apply(self.review.accept_above(threshold))
+        accepted = self.review.counts()[ACCEPTED] - before
+        show_info(f"Accepted {accepted} corrections scoring ≥ {threshold:.2f}.")
+        return accepted
+
+    def _apply(self, edit) -> None:
+        if edit.size:
+            self.layer.data_setitem(edit.indices, edit.values)
+        self._sync()
+        self._update_statuses()
+        self._autosave_timer.start()
+
+    def _sync_soon(self, _event=None) -> None:
+        # napari announces an edit (paint event) before it writes the pixels: sync once it is done
+        self._sync_timer.start()
+
+    def _sync(self) -> None:
+        """Update the decisions from the cleaned layer's pixels (after brush, eraser, undo, redo)."""
+        self._sync_timer.stop()
+        if self.review is not None and self.review.sync(self.layer.data):
+            self._update_statuses()
+            self._autosave_timer.start()
+
+    # ------------------------------------------------------------ persistence
+    def _export_path_text(self) -> str:
+        return self.export_path.line_edit.value.strip()
+
+    def _export_target(self) -> Path | None:
+        text = self._export_path_text()
+        return Path(text).expanduser() if text else None
+
+    def _on_export_path(self, _value=None) -> None:
+        self._restore()
+
+    def autosave(self) -> Path | None:
+        """Save the review and the cleaned labels beside the export path (if one is chosen)."""
+        self._autosave_timer.stop()
+        target = self._export_target()
+        if self.review is None or target is None:
+            return None
+        path = autosave_path(target)
+        if path == self._foreign_autosave:
+            self.saved.setText(f"Not autosaving: {path.name} holds the review of another mask.")
+            return None
+        try:
+            save_autosave(path, self.review, self.layer.data)
+        except (JCASInputError, OSError) as error:
+            self.saved.setText(f"Autosave to {path} failed: {error}")
+            return None
+        self._own_autosave = path
+        self.saved.setText(f"Review autosaved at {time.strftime('%H:%M:%S')} to {path.name}.")
+        return path
+
+    def _restore(self) -> None:
+        """Take up an autosaved review of the same drawn mask, if there is one beside the export path.
+
+        Only into a review that has not started; an autosave that cannot be taken up is left alone
+        (and not overwritten).
+        """
+        target = self._export_target()
+        if self.review is None or target is None:
+            return
+        path = autosave_path(target)
+        if path in (self._own_autosave, self._foreign_autosave) or not path.is_file():
+            return
+        try:
+            state, cleaned = load_autosave(path)
+        except (OSError, ValueError, KeyError, EOFError) as error:
+            self._leave_alone(path, f"cannot be read ({error})")
+            return
+        if state.get("drawn") != array_digest(self.review.drawn) or cleaned.shape != self.layer.data.shape:
+            self._leave_alone(path, "is the review of another mask")
+            return
+        if self.review.log or not np.array_equal(self.layer.data, self.review.drawn):
+            self._leave_alone(path, "holds an earlier review of this mask, and this review has started")
+            return
+        matched = self.review.restore(state)
+        self.layer.data = cleaned.astype(self.layer.data.dtype, copy=False)
+        self.review.sync(self.layer.data)
+        self._own_autosave = path
+        self._fill_table()
+        show_info(f"Review restored from {path.name}: {matched} decisions.")
+
+    def _leave_alone(self, path: Path, why: str) -> None:
+        self._foreign_autosave = path
+        show_warning(f"The autosave {path} {why}; it is left alone. "
+                     "Choose another export path to autosave this review.")
+
+    def export(self, path: str | Path | None = None, *, overwrite: bool | None = None) -> list[str]:
+        """Save the cleaned labels and the review log.
+
+        Parameters
+        ----------
+        path : path-like, optional
+            Target; default: the 'Export to' field.
+        overwrite : bool, optional
+            Replace existing files. ``None`` asks in a dialog when a file exists.
+
+        Returns
+        -------
+        list of str
+            Files written (empty when nothing was written; the reason is shown).
+        """
+        if self.layer is None:
+            show_error("Nothing to export: run Correct in the Train dock first.")
+            return []
+        if path is not None:
+            self.export_path.value = str(path)
+        target = self._export_target()
+        if target is None:
+            show_error("Choose where to export the cleaned labels ('Export to').")
+            return []
+        self._sync()
+        if overwrite is None:
+            overwrite = not target.exists() or _confirm_overwrite(self, target)
+            if not overwrite:
+                return []
+        attributes = {"metadata": self.layer.metadata, "scale": self.layer.scale}
+        try:
+            written = export_labels(target, self.layer.data, attributes, overwrite=overwrite)
+        except (JCASInputError, OSError) as error:
+            show_error(f"Export failed, nothing was lost (the review stays open): {error}")
+            return []
+        self.autosave()
+        show_info(f"Exported {', '.join(Path(p).name for p in written)}.")
+        return written
+
+
+def _default_export_path(layer: Labels) -> str | None:
+    """'<mask>_cleaned<suffix>' beside the mask file the layer came from, if known."""
+    source = layer.metadata.get(SOURCE_KEY) or {}
+    if not source.get("path"):
+        return None
+    path = Path(source["path"])
+    if source.get("files"):
+        return str(path.with_name(f"{path.name}_cleaned"))
+    return str(path.with_name(f"{file_stem(path)}_cleaned{file_suffix(path)}"))
+
+
+def _confirm_overwrite(parent: QWidget, target: Path) -> bool:
+    answer = QMessageBox.question(parent, "Replace files?", f"{target} exists. Replace it and its review log?")
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def _call_if_alive(widget: ReviewWidget, slot, _viewer) -> None:
+    """Key-binding callback that ignores keys once the widget is gone."""
+    try:
+        widget.objectName()
+    except RuntimeError:
+        return
+    slot()
+
+
+def _unbind_keys(viewer, *_) -> None:
+    bound = {str(binding) for binding in viewer.keymap}
+    for key in KEYS.values():
+        if key.replace("-", "+") in bound:
+            viewer.bind_key(key, None)
+

@@ -1,0 +1,280 @@
+"""Train dock: train (or load) a model on an image and its noisy mask, then run the correction.
+
+Training and correction run in napari workers (:mod:`napari_jcas._workers`); this widget
+only reads layers, starts and stops workers and shows their progress. ``start``,
+``stop``, ``load_model``, ``save_model`` and ``correct`` are public so that scripts and
+tests drive the same code as the buttons; ``start`` and ``correct`` return the worker.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FileEdit, SpinBox
+from napari.layers import Image, Labels
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from jcas.data import check_pair
+from jcas.errors import JCASInputError
+
+from ._layers import HEATMAP_KINDS, add_correction_layers, show_heatmap
+from ._loss_plot import LossPlot
+from ._qt_layout import row
+from ._workers import start_worker
+
+if TYPE_CHECKING:
+    import napari
+
+METHOD_CHOICES = [("JCAS", "jcas"), ("plain (cross-entropy)", "ce")]
+MODEL_FILTER = "napari-jcas model (*.pt)"
+
+
+class TrainWidget(QWidget):
+    """Choose data and settings, train or load a model, and correct the mask.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__()
+        from jcas.train import PRESETS, available_devices
+
+        self.viewer = viewer
+        self.model = None
+        self.worker = None
+        self.trainer = None
+        self._failed: Exception | None = None
+        self._steps = None
+        self._inputs: tuple = ()
+        self._corrections: list = []
+
+        self.image_choice = ComboBox(label="Image", choices=self._image_layers)
+        self.mask_choice = ComboBox(label="Noisy mask", choices=self._mask_layers,
+                                    tooltip="A Labels layer, or an Image layer holding integer labels")
+        self.method_choice = ComboBox(label="Method", choices=METHOD_CHOICES, value="jcas")
+        self.preset_choice = ComboBox(label="Preset", choices=list(PRESETS), value="fast")
+        self.epochs_choice = SpinBox(label="Epochs (0: preset)", min=0, max=10000, value=0,
+                                     tooltip="0 = the preset's number of epochs")
+        self.device_choice = ComboBox(label="Device", choices=available_devices(), value="auto")
+        self.model_path = FileEdit(label="Save model to", mode="w", filter=MODEL_FILTER,
+                                   tooltip="Where the trained model is saved (nothing is saved until you choose)")
+        self.heatmap_choice = ComboBox(label="Heatmap", choices=list(HEATMAP_KINDS), value="class",
+                                       tooltip="Which disagreement the heatmap shows: per-pixel class, or affinity")
+        self.form = Container(widgets=[self.image_choice, self.mask_choice, self.method_choice, self.preset_choice,
+                                       self.epochs_choice, self.device_choice, self.model_path])
+        self.heatmap_form = Container(widgets=[self.heatmap_choice])
+
+        self.start_button = QPushButton("Start training")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stops after the current step and keeps the model trained so far")
+        self.load_button = QPushButton("Load model…")
+        self.save_button = QPushButton("Save model")
+        self.correct_button = QPushButton("Correct")
+        self.correct_button.setToolTip("Propose a corrected mask and show where the model disagrees")
+        self.status = QLabel("No model yet: train one or load one.")
+        self.status.setWordWrap(True)
+        self.plot = LossPlot()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form.native)
+        layout.addLayout(row(self.start_button, self.stop_button))
+        layout.addLayout(row(self.load_button, self.save_button))
+        layout.addWidget(self.status)
+        layout.addWidget(self.plot)
+        layout.addWidget(self.heatmap_form.native)
+        layout.addWidget(self.correct_button)
+        layout.addStretch()
+
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.load_button.clicked.connect(self._ask_model_to_load)
+        self.save_button.clicked.connect(lambda: self.save_model())
+        self.correct_button.clicked.connect(self.correct)
+        self.heatmap_choice.changed.connect(self._show_heatmaps)
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed,
+                      viewer.layers.events.moved):
+            event.connect(self._layers_changed)
+        self._set_busy(False)
+
+    # ------------------------------------------------------------------ layers
+    def _image_layers(self, _widget=None) -> list:
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _mask_layers(self, _widget=None) -> list:
+        labels = [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Labels)]
+        return labels + self._image_layers()
+
+    def _layers_changed(self, event) -> None:
+        self.image_choice.reset_choices()
+        self.mask_choice.reset_choices()
+        if event.type == "removed" and event.value in self._inputs and self.worker is not None:
+            show_warning(f"Layer '{event.value.name}' was removed: stopping; the model trained so far is kept.")
+            self.stop()
+
+    def _chosen_pair(self) -> tuple[Image, Labels | Image]:
+        image, mask = self.image_choice.value, self.mask_choice.value
+        if image is None or mask is None:
+            raise JCASInputError("choose an image layer and a mask layer first "
+                                 "(File > Open, or File > Open Sample > JCAS label cleaning).")
+        if image is mask:
+            raise JCASInputError(f"'{image.name}' is chosen as both the image and the mask; pick the mask layer.")
+        return image, mask
+
+    # ---------------------------------------------------------------- training
+    def start(self):
+        """Check the inputs and start training in a worker; returns the worker, or ``None`` on bad input."""
+        from jcas.train import Trainer
+
+        if self.worker is not None:
+            return self.worker
+        try:
+            image, mask = self._chosen_pair()
+            epochs = self.epochs_choice.value or None
+            trainer = Trainer([np.asarray(image.data)], [np.asarray(mask.data)], method=self.method_choice.value,
+                              preset=self.preset_choice.value, device=self.device_choice.value, epochs=epochs)
+        except JCASInputError as error:
+            show_error(f"Cannot train: {error}")
+            return None
+        self.trainer, self._inputs, self._steps = trainer, (image, mask), trainer.run()
+        self.plot.reset()
+        self.status.setText(f"Training on {trainer.device.type} ({trainer.total_steps} steps)…")
+        self._set_busy(True)
+        self._failed = None
+        self.worker = start_worker(
+            self._steps, total=trainer.total_steps, description="JCAS training", task="Training",
+            on_yielded=self._on_step, on_errored=self._on_training_error, on_finished=self._on_training_finished,
+        )
+        return self.worker
+
+    def stop(self) -> None:
+        """Stop the running worker after its current step."""
+        if self.worker is not None:
+            self.worker.quit()
+
+    def _on_step(self, event) -> None:
+        self.plot.add(event.global_step, event.losses)
+        if self.worker is not None and self.worker.pbar is not None:
+            self.worker.pbar.set_description(f"JCAS {event.stage} epoch {event.epoch}/{event.epochs}")
+
+    def _on_training_error(self, error: Exception) -> None:
+        self._failed = error
+
+    def _on_training_finished(self) -> None:
+        steps, trainer = self._steps, self.trainer
+        steps.close()  # the worker thread is done with it; closing keeps the last completed step
+        self.worker, self._steps, self.trainer, self._inputs = None, None, None, ()
+        self.plot.redraw()
+        self._set_busy(False)
+        if trainer.completed_steps == 0:
+            return
+        self.model = trainer.model
+        done = f"{trainer.completed_steps}/{trainer.total_steps} steps"
+        if self._failed is not None:
+            self.status.setText(f"Training failed: {self._failed}. Kept the model after {done}.")
+        elif trainer.completed_steps < trainer.total_steps:
+            self.status.setText(f"Model trained for {done} (stopped early).")
+        else:
+            self.status.setText(f"Model trained for {done}.")
+        if self._model_path() is not None:
+            self.save_model()
+        else:
+            show_info("The model is not saved yet: choose 'Save model to' and press 'Save model'.")
+
+    # ------------------------------------------------------------------ models
+    def _model_path(self) -> Path | None:
+        text = self.model_path.line_edit.value.strip()
+        return Path(text).expanduser() if text else None
+
+    def save_model(self, path: str | Path | None = None) -> Path | None:
+        """Save the current model to ``path`` (default: the 'Save model to' field)."""
+        path = Path(path) if path is not None else self._model_path()
+        if self.model is None:
+            show_error("No model to save: train or load one first.")
+            return None
+        if path is None:
+            show_error("Choose where to save the model ('Save model to').")
+            return None
+        from jcas.checkpoint import save_checkpoint
+
+        try:
+            saved = save_checkpoint(self.model, path, overwrite=True)
+        except (JCASInputError, OSError) as error:
+            show_error(f"Could not save the model to {path}: {error}")
+            return None
+        self.status.setText(f"{self.status.text()} Saved to {saved}.")
+        return saved
+
+    def _ask_model_to_load(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load a napari-jcas model", "", MODEL_FILTER)
+        if path:
+            self.load_model(path)
+
+    def load_model(self, path: str | Path) -> bool:
+        """Load a model file; returns whether it worked (errors become notifications)."""
+        from jcas.checkpoint import load_checkpoint
+
+        try:
+            self.model = load_checkpoint(path, device=self.device_choice.value)
+        except JCASInputError as error:
+            show_error(f"Cannot load the model: {error}")
+            return False
+        values = ", ".join(str(v) for v in self.model.label_map.values)
+        self.status.setText(f"Loaded {Path(path).name}: {self.model.config.method}, labels {values}.")
+        return True
+
+    # -------------------------------------------------------------- correction
+    def correct(self):
+        """Run the model on the chosen pair in a worker; returns the worker, or ``None`` on bad input."""
+        from jcas.correct import iter_correct
+
+        if self.worker is not None:
+            return self.worker
+        try:
+            if self.model is None:
+                raise JCASInputError("there is no model yet: train one (Start training) or load one first.")
+            image, mask = self._chosen_pair()
+            image_data, mask_data = np.asarray(image.data), np.asarray(mask.data)
+            check_pair(image_data, mask_data)
+        except JCASInputError as error:
+            show_error(f"Cannot correct: {error}")
+            return None
+        self._inputs, self._steps = (image, mask), iter_correct(self.model, image_data, mask_data)
+        self._set_busy(True)
+        self.status.setText(f"Correcting '{mask.name}'…")
+        total = 1 if mask_data.ndim == 2 else mask_data.shape[0]
+        self.worker = start_worker(self._steps, total=total, description="JCAS correction", task="Correction",
+                                   on_returned=self._on_corrected, on_finished=self._on_correction_finished,
+                                   on_errored=lambda error: self.status.setText(f"Correction failed: {error}"))
+        return self.worker
+
+    def _on_corrected(self, correction) -> None:
+        image, mask = self._inputs
+        if image not in self.viewer.layers or mask not in self.viewer.layers:
+            show_warning("The image or mask layer was removed during the correction; no layers added.")
+            return
+        self._corrections.append(
+            add_correction_layers(self.viewer, image, mask, correction, heatmap=self.heatmap_choice.value))
+        self.status.setText(f"{len(correction.regions)} candidate corrections for '{mask.name}'. "
+                            "Review them in the Review dock.")
+
+    def _on_correction_finished(self) -> None:
+        self._steps.close()
+        self.worker, self._steps, self._inputs = None, None, ()
+        self._set_busy(False)
+
+    def _show_heatmaps(self, kind: str) -> None:
+        for layers in self._corrections:
+            if layers.disagreement in self.viewer.layers:
+                show_heatmap(layers.disagreement, kind)
+
+    # ------------------------------------------------------------------- state
+    def _set_busy(self, busy: bool) -> None:
+        for widget in (self.start_button, self.load_button, self.save_button, self.correct_button):
+            widget.setEnabled(not busy)
+        self.form.enabled = not busy
+        self.stop_button.setEnabled(busy)
+

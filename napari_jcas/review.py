@@ -1,0 +1,311 @@
+"""Review of candidate corrections: decisions, navigation, pixel edits, log and autosave.
+
+Pure Python and numpy: no Qt, no napari. The Review widget is a thin view on a
+:class:`Review`; it applies the :class:`Edit` objects returned here to the "cleaned"
+Labels layer through the layer's undo history, and calls :meth:`Review.sync` after any
+change to that layer (brush, eraser, undo, redo) so that the decisions always describe
+the pixels.
+
+A region is *accepted* when all its pixels in the cleaned labels carry the proposal,
+*open* or *rejected* otherwise. Accepting writes the proposal into the region;
+rejecting an accepted region writes the drawn labels back; undoing an accept returns
+the region to *open*.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from jcas.io import file_stem, write_bytes_atomic
+
+OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
+STATUSES = (OPEN, ACCEPTED, REJECTED)
+#: Columns of the review log.
+LOG_FIELDS = ("region", "slice", "old_class", "new_class", "area", "score", "decision", "time")
+AUTOSAVE_VERSION = 1
+
+
+class RegionLike(Protocol):
+    """What a candidate region provides (see ``jcas.correct.Region``)."""
+
+    index: int
+    slice: int
+    bbox: tuple[int, int, int, int]
+    area: int
+    old_label: int
+    new_label: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Pixels to write into the cleaned labels: ``cleaned[indices] = values``.
+
+    Attributes
+    ----------
+    indices : tuple of numpy.ndarray
+        One integer array per axis of the labels (numpy fancy indexing).
+    values : numpy.ndarray
+        The new label values, one per pixel.
+    """
+
+    indices: tuple[np.ndarray, ...]
+    values: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of pixels."""
+        return int(self.values.size)
+
+
+def region_key(region: RegionLike) -> str:
+    """A name for a region that survives re-running the correction (slice, box, change, area)."""
+    y0, x0, y1, x1 = (int(v) for v in region.bbox)
+    return f"{int(region.slice)}:{y0},{x0},{y1},{x1}:{int(region.old_label)}>{int(region.new_label)}:{int(region.area)}"
+
+
+def array_digest(array: np.ndarray) -> str:
+    """SHA-1 of an array's shape, dtype and values."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha1(f"{array.shape}{array.dtype.str}".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+class Review:
+    """Decisions on the ranked candidate corrections of one mask.
+
+    Parameters
+    ----------
+    regions : sequence of Region
+        Candidates ranked by score (descending), as ``jcas.correct.Correction.regions``.
+    region_map : numpy.ndarray
+        Integer array of the mask's shape; ``k`` marks the pixels of region index ``k``.
+    proposal : numpy.ndarray
+        The model's corrected mask, in the user's label values.
+    drawn : numpy.ndarray
+        The mask as drawn (never modified).
+    """
+
+    def __init__(self, regions: Sequence[RegionLike], region_map: np.ndarray, proposal: np.ndarray,
+                 drawn: np.ndarray):
+        if not (region_map.shape == proposal.shape == drawn.shape):
+            raise ValueError(f"shapes differ: regions {region_map.shape}, proposal {proposal.shape}, "
+                             f"drawn {drawn.shape}")
+        self.regions = list(regions)
+        self.region_map = np.ascontiguousarray(region_map)
+        self.proposal = np.ascontiguousarray(proposal)
+        self.drawn = np.ascontiguousarray(drawn)
+        self.status = {region.index: OPEN for region in self.regions}
+        self.log: list[dict] = []
+        self.position = 0
+        self._rows = {region.index: row for row, region in enumerate(self.regions)}
+        self._candidates = np.flatnonzero(self.region_map)
+        self._owners = self.region_map.ravel()[self._candidates].astype(np.int64)
+
+    # ------------------------------------------------------------------ queries
+    def __len__(self) -> int:
+        return len(self.regions)
+
+    def region(self, index: int) -> RegionLike:
+        """The region with id ``index``."""
+        return self.regions[self._rows[index]]
+
+    def row_of(self, index: int) -> int:
+        """Rank (table row) of region ``index``."""
+        return self._rows[index]
+
+    @property
+    def current(self) -> RegionLike | None:
+        """The region at :attr:`position`, ``None`` when there are no candidates."""
+        return self.regions[self.position] if self.regions else None
+
+    def counts(self) -> dict[str, int]:
+        """Number of regions per status."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for status in self.status.values():
+            counts[status] += 1
+        return counts
+
+    def rows(self, slice_index: int | None = None) -> list[int]:
+        """Table rows, all of them or those of one slice."""
+        if slice_index is None:
+            return list(range(len(self.regions)))
+        return [row for row, region in enumerate(self.regions) if region.slice == slice_index]
+
+    def pixels(self, index: int) -> tuple[np.ndarray, ...]:
+        """Indices of the pixels of region ``index`` in the full labels array."""
+        region = self.region(index)
+        y0, x0, y1, x1 = (int(v) for v in region.bbox)
+        if self.region_map.ndim == 2:
+            ys, xs = np.nonzero(self.region_map[y0:y1, x0:x1] == index)
+            return ys + y0, xs + x0
+        ys, xs = np.nonzero(self.region_map[region.slice, y0:y1, x0:x1] == index)
+        return np.full_like(ys, region.slice), ys + y0, xs + x0
+
+    # --------------------------------------------------------------- navigation
+    def select(self, row: int) -> RegionLike | None:
+        """Move to table row ``row`` (clamped)."""
+        if self.regions:
+            self.position = int(np.clip(row, 0, len(self.regions) - 1))
+        return self.current
+
+    def step(self, delta: int, *, slice_index: int | None = None, open_only: bool = False) -> RegionLike | None:
+        """Move ``delta`` rows (+1 next, -1 previous), optionally within one slice or among open regions.
+
+        Stays put when there is no such row.
+        """
+        rows = [row for row in self.rows(slice_index)
+                if not open_only or self.status[self.regions[row].index] == OPEN]
+        ahead = [row for row in rows if (row - self.position) * delta > 0]
+        if ahead:
+            self.position = min(ahead, key=lambda row: abs(row - self.position))
+        return self.current
+
+    # ---------------------------------------------------------------- decisions
+    def accept(self, index: int) -> Edit:
+        """Accept region ``index``: returns the edit that writes the proposal into it."""
+        indices = self.pixels(index)
+        self._decide(index, ACCEPTED)
+        return Edit(indices, self.proposal[indices])
+
+    def reject(self, index: int) -> Edit:
+        """Reject region ``index``: returns the edit that restores the drawn labels if it was accepted."""
+        indices = self.pixels(index) if self.status[index] == ACCEPTED else self._no_pixels()
+        self._decide(index, REJECTED)
+        return Edit(indices, self.drawn[indices])
+
+    def accept_above(self, threshold: float) -> Edit:
+        """Accept every open region scoring at least ``threshold``, as one edit (one undo step)."""
+        chosen = [r.index for r in self.regions if self.status[r.index] == OPEN and r.score >= threshold]
+        edits = [self.accept(index) for index in chosen]
+        if not edits:
+            empty = self._no_pixels()
+            return Edit(empty, self.proposal[empty])
+        indices = tuple(np.concatenate(axis) for axis in zip(*(edit.indices for edit in edits)))
+        return Edit(indices, np.concatenate([edit.values for edit in edits]))
+
+    def sync(self, cleaned: np.ndarray) -> list[int]:
+        """Bring the decisions in line with the cleaned labels after an edit, undo or redo.
+
+        A region whose pixels all carry the proposal becomes accepted; an accepted region
+        whose pixels all carry the drawn labels again becomes open.
+
+        Returns
+        -------
+        list of int
+            The regions whose status changed.
+        """
+        values = np.asarray(cleaned).ravel()[self._candidates]
+        size = int(self._owners.max()) + 1 if self._owners.size else 1
+        total = np.bincount(self._owners, minlength=size)
+        at_proposal = np.bincount(self._owners, weights=values == self.proposal.ravel()[self._candidates],
+                                  minlength=size) == total
+        at_drawn = np.bincount(self._owners, weights=values == self.drawn.ravel()[self._candidates],
+                               minlength=size) == total
+        changed = []
+        for region in self.regions:
+            status = self.status[region.index]
+            if status != ACCEPTED and at_proposal[region.index]:
+                self._decide(region.index, ACCEPTED)
+            elif status == ACCEPTED and at_drawn[region.index]:
+                self._decide(region.index, OPEN, decision="reopened")
+            else:
+                continue
+            changed.append(region.index)
+        return changed
+
+    def _decide(self, index: int, status: str, decision: str | None = None) -> None:
+        self.status[index] = status
+        region = self.region(index)
+        self.log.append({
+            "region": int(region.index),
+            "slice": int(region.slice),
+            "old_class": int(region.old_label),
+            "new_class": int(region.new_label),
+            "area": int(region.area),
+            "score": round(float(region.score), 6),
+            "decision": decision or status,
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+
+    def _no_pixels(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.zeros(0, dtype=np.intp) for _ in range(self.region_map.ndim))
+
+    def expected_labels(self) -> np.ndarray:
+        """The drawn labels with the proposal in every accepted region (what the review decided)."""
+        result = self.drawn.copy()
+        for index, status in self.status.items():
+            if status == ACCEPTED:
+                indices = self.pixels(index)
+                result[indices] = self.proposal[indices]
+        return result
+
+    # -------------------------------------------------------------- persistence
+    def log_csv(self) -> str:
+        """The review log as CSV text: one row per decision, in order."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.log)
+        return buffer.getvalue()
+
+    def state(self) -> dict:
+        """Decisions, log and position as JSON-ready data (regions named by :func:`region_key`)."""
+        return {
+            "version": AUTOSAVE_VERSION,
+            "drawn": array_digest(self.drawn),
+            "decisions": {region_key(r): self.status[r.index] for r in self.regions},
+            "log": self.log,
+            "position": self.position,
+        }
+
+    def restore(self, state: dict) -> int:
+        """Take decisions, log and position from :meth:`state` output; returns the regions matched.
+
+        Decisions are matched to regions by :func:`region_key`, so a correction that is re-run
+        after a restart finds its decisions again. Pixels are not touched.
+        """
+        keys = {region_key(region): region.index for region in self.regions}
+        matched = 0
+        for key, status in state.get("decisions", {}).items():
+            if key in keys and status in STATUSES:
+                self.status[keys[key]] = status
+                matched += 1
+        self.log = list(state.get("log", [])) + self.log
+        self.select(int(state.get("position", 0)))
+        return matched
+
+
+def log_path(export_path: str | os.PathLike) -> Path:
+    """Where the review log goes: ``<name>_review.csv`` beside the export."""
+    export_path = Path(export_path)
+    return export_path.with_name(f"{file_stem(export_path)}_review.csv")
+
+
+def autosave_path(export_path: str | os.PathLike) -> Path:
+    """Where the review autosaves: ``<export name>.review.npz`` beside the export."""
+    export_path = Path(export_path)
+    return export_path.with_name(f"{export_path.name}.review.npz")
+
+
+def save_autosave(path: str | os.PathLike, review: Review, cleaned: np.ndarray) -> Path:
+    """Write the review state and the cleaned labels to ``path`` atomically."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, state=np.array(json.dumps(review.state())), cleaned=np.asarray(cleaned))
+    return write_bytes_atomic(path, buffer.getvalue(), overwrite=True)
+
+
+def load_autosave(path: str | os.PathLike) -> tuple[dict, np.ndarray]:
+    """Read what :func:`save_autosave` wrote: the state and the cleaned labels."""
+    with np.load(path, allow_pickle=False) as saved:
+        return json.loads(str(saved["state"])), saved["cleaned"]

@@ -1,0 +1,89 @@
+"""Fixtures for the plugin tests: a small real sample, a trained model, notifications."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from napari.utils.notifications import NotificationSeverity, notification_manager
+
+from jcas.sample_data import load_noisy_sample
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plugins_discovered():
+    """Register installed npe2 plugins (a Qt viewer does this itself; a ViewerModel does not)."""
+    from npe2 import PluginManager
+
+    PluginManager.instance().discover()
+
+
+@pytest.fixture(scope="session")
+def noisy_mni():
+    """Two slices of the MNI sample: images (2, 233, 197) uint8 and a noisy mask {0, 1, 2}."""
+    images, noisy, _ = load_noisy_sample("mni_tissue")
+    return images[3:5].copy(), noisy[3:5].copy()
+
+
+@pytest.fixture(scope="session")
+def model_file(noisy_mni, tmp_path_factory):
+    """A JCAS model trained for two quick epochs on ``noisy_mni``, saved as a checkpoint.
+
+    Trained with the plugin's torch thread count: more threads than free cores makes torch
+    many times slower on a busy machine.
+    """
+    import torch
+
+    from jcas.train import Trainer
+    from napari_jcas._workers import torch_threads
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(torch_threads())
+    try:
+        trainer = Trainer([noisy_mni[0]], [noisy_mni[1]], preset="fast", epochs=2)
+        for _ in trainer.run():
+            pass
+    finally:
+        torch.set_num_threads(threads)
+    return trainer.save(tmp_path_factory.mktemp("model") / "mni.pt")
+
+
+class Notifications(list):
+    """Notifications shown while a test runs."""
+
+    def messages(self, severity: NotificationSeverity = NotificationSeverity.ERROR) -> list[str]:
+        """Messages of one severity."""
+        return [str(n.message) for n in self if n.severity == severity]
+
+
+@pytest.fixture
+def notifications():
+    """Collect napari notifications (show_error, show_warning, show_info, worker errors)."""
+    shown = Notifications()
+    notification_manager.notification_ready.connect(shown.append)
+    yield shown
+    notification_manager.notification_ready.disconnect(shown.append)
+
+
+
+@pytest.fixture
+def docked(make_napari_viewer, noisy_mni):
+    """A viewer with the sample image and noisy mask (anisotropic scale) and both docks."""
+    viewer = make_napari_viewer()
+    images, noisy = noisy_mni
+    image = viewer.add_image(images, name="brain", scale=(2.5, 0.8, 0.9))
+    mask = viewer.add_labels(noisy.copy(), name="brain mask", scale=(2.5, 0.8, 0.9), metadata={"subject": "mni"})
+    _, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
+    _, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
+    train.image_choice.value = image
+    train.mask_choice.value = mask
+    return SimpleNamespace(viewer=viewer, image=image, mask=mask, train=train, review=review)
+
+
+@pytest.fixture
+def corrected(docked, model_file, qtbot):
+    """``docked`` after loading the trained model and running Correct."""
+    assert docked.train.load_model(model_file)
+    assert docked.train.correct() is not None
+    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=30_000)
+    docked.cleaned = docked.viewer.layers["brain cleaned"]
+    return docked

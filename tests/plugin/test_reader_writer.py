@@ -1,0 +1,131 @@
+"""Reader and writer: folders of pairs, TIFF and NIfTI files, geometry, overwrite, the review log."""
+from __future__ import annotations
+
+import csv
+
+import nibabel
+import numpy as np
+import pytest
+import tifffile
+from napari.components import ViewerModel
+from PIL import Image as PILImage
+
+from jcas.errors import JCASInputError
+from jcas.io import read_with_affine, write_array
+from napari_jcas._reader import SOURCE_KEY, get_reader
+from napari_jcas._writer import REVIEW_KEY, export_labels, write_labels
+from napari_jcas.review import Review
+
+
+@pytest.fixture
+def pair_folder(tmp_path, noisy_mni):
+    """``images/`` and ``masks/`` folders of 2D PNG slices, paired by name."""
+    images, masks = noisy_mni
+    for sub, stack in (("images", images), ("masks", masks)):
+        (tmp_path / "case" / sub).mkdir(parents=True)
+        for z, plane in enumerate(stack):
+            PILImage.fromarray(plane).save(tmp_path / "case" / sub / f"slice_{z:02d}.png")
+    return tmp_path / "case"
+
+
+@pytest.fixture
+def nifti_pair(tmp_path, noisy_mni):
+    """A NIfTI volume and its mask with an anisotropic, shifted affine."""
+    images, masks = noisy_mni
+    affine = np.diag([0.8, 0.9, 2.5, 1.0])
+    affine[:3, 3] = (-10.0, 5.0, 30.0)
+    write_array(tmp_path / "brain.nii.gz", images, affine=affine)
+    write_array(tmp_path / "brain_mask.nii.gz", masks, affine=affine)
+    return tmp_path / "brain.nii.gz", tmp_path / "brain_mask.nii.gz", affine
+
+
+def test_folder_pair_opens_as_an_image_series_and_a_labels_series(pair_folder, noisy_mni):
+    viewer = ViewerModel()
+    layers = viewer.open(pair_folder, plugin="napari-jcas")
+    image, mask = layers
+    assert image._type_string == "image" and mask._type_string == "labels"
+    np.testing.assert_array_equal(image.data, noisy_mni[0])
+    np.testing.assert_array_equal(mask.data, noisy_mni[1])
+    assert mask.metadata[SOURCE_KEY]["files"] == ["slice_00.png", "slice_01.png"]
+
+
+def test_folder_without_pair_or_other_files_are_not_claimed(tmp_path):
+    (tmp_path / "images").mkdir()
+    assert get_reader(str(tmp_path)) is None
+    assert get_reader(str(tmp_path / "notes.txt")) is None
+    assert get_reader([str(tmp_path), str(tmp_path)]) is None
+
+
+def test_unpaired_files_give_a_clear_error(pair_folder):
+    (pair_folder / "images" / "slice_02.png").write_bytes((pair_folder / "images" / "slice_00.png").read_bytes())
+    with pytest.raises(JCASInputError, match="slice_02.png"):
+        get_reader(str(pair_folder))(str(pair_folder))
+
+
+def test_nifti_mask_keeps_spacing_and_affine(nifti_pair):
+    image_path, mask_path, affine = nifti_pair
+    viewer = ViewerModel()
+    [image] = viewer.open(image_path, plugin="napari-jcas")
+    [mask] = viewer.open(mask_path, plugin="napari-jcas")
+    assert image._type_string == "image" and mask._type_string == "labels"
+    np.testing.assert_allclose(mask.scale, (2.5, 0.8, 0.9))
+    np.testing.assert_allclose(mask.metadata[SOURCE_KEY]["affine"], affine)
+
+
+def test_tiff_float_file_is_an_image_even_when_named_mask(tmp_path):
+    path = tmp_path / "probability_mask.tif"
+    tifffile.imwrite(path, np.random.default_rng(0).random((8, 8)).astype(np.float32))
+    [(data, attributes, kind)] = get_reader(str(path))(str(path))
+    assert kind == "image" and data.dtype == np.float32 and attributes["name"] == "probability_mask"
+
+
+def test_writer_round_trip_nifti_keeps_geometry_and_writes_the_log(nifti_pair, tmp_path):
+    _, mask_path, affine = nifti_pair
+    viewer = ViewerModel()
+    [mask] = viewer.open(mask_path, plugin="napari-jcas")
+    cleaned = np.array(mask.data)
+    cleaned[0, :10, :10] = 2
+    review = Review([], np.zeros_like(cleaned, dtype=np.int32), cleaned, np.asarray(mask.data))
+    layer = viewer.add_labels(cleaned, scale=mask.scale, metadata={**mask.metadata, REVIEW_KEY: review})
+    target = tmp_path / "out" / "brain_cleaned.nii.gz"
+    viewer.layers.selection = {layer}
+    written = viewer.layers.save(str(target), selected=True, plugin="napari-jcas")
+    assert written == [str(target), str(tmp_path / "out" / "brain_cleaned_review.csv")]
+    data, saved_affine = read_with_affine(target)
+    np.testing.assert_array_equal(data, cleaned)
+    assert data.dtype == cleaned.dtype
+    np.testing.assert_allclose(saved_affine, affine)
+    assert nibabel.load(str(target)).shape == (233, 197, 2)
+    with open(written[1]) as log:
+        assert next(csv.reader(log)) == ["region", "slice", "old_class", "new_class", "area", "score",
+                                         "decision", "time"]
+
+
+def test_writer_refuses_to_overwrite_unless_told(tmp_path):
+    target = tmp_path / "mask_cleaned.tif"
+    labels = np.array([[0, 3], [7, 3]], dtype=np.uint16)
+    assert write_labels(str(target), labels, {"metadata": {}}) == [str(target)]
+    with pytest.raises(JCASInputError, match="refusing to overwrite"):
+        write_labels(str(target), labels * 0, {"metadata": {}})
+    np.testing.assert_array_equal(tifffile.imread(target), labels)
+    export_labels(target, labels * 0, {"metadata": {}}, overwrite=True)
+    saved = tifffile.imread(target)
+    assert saved.dtype == np.uint16 and not saved.any()
+
+
+def test_nifti_without_source_gets_its_affine_from_the_scale(tmp_path):
+    target = tmp_path / "seg.nii"
+    labels = np.zeros((3, 4, 5), dtype=np.uint8)
+    export_labels(target, labels, {"metadata": {}, "scale": (3.0, 0.5, 0.25)})
+    data, affine = read_with_affine(target)
+    assert data.shape == labels.shape
+    np.testing.assert_allclose(np.diag(affine), (0.5, 0.25, 3.0, 1.0))
+
+
+def test_folder_series_is_written_back_as_slices(pair_folder, tmp_path):
+    viewer = ViewerModel()
+    _, mask = viewer.open(pair_folder, plugin="napari-jcas")
+    target = tmp_path / "case_cleaned"
+    written = export_labels(target, mask.data, {"metadata": mask.metadata})
+    assert [p.split("/")[-1] for p in written] == ["slice_00.png", "slice_01.png"]
+    np.testing.assert_array_equal(np.asarray(PILImage.open(target / "slice_01.png")), mask.data[1])

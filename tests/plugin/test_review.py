@@ -1,0 +1,139 @@
+"""The review state machine alone: decisions, undo sync, navigation, log and autosave."""
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from jcas.regions import find_regions, rank
+from napari_jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_path, load_autosave, log_path,
+                                save_autosave)
+
+
+@pytest.fixture
+def stack():
+    """A 2-slice mask with three disagreeing regions and the proposal that fixes them."""
+    drawn = np.zeros((2, 20, 20), dtype=np.uint8)
+    drawn[:, 5:15, 5:15] = 1
+    proposal = drawn.copy()
+    proposal[0, 5:8, 5:15] = 0      # region A: 1 -> 0, 30 px
+    proposal[0, 16:18, 2:4] = 2     # region B: 0 -> 2, 4 px
+    proposal[1, 10:15, 10:15] = 2   # region C: 1 -> 2, 25 px
+    score = np.zeros(drawn.shape, dtype=np.float32)
+    score[0, 5:8] = 0.9
+    score[0, 16:18] = 0.3
+    score[1, 10:15] = 0.6
+    region_map = np.zeros(drawn.shape, dtype=np.int32)
+    regions = []
+    for z in range(2):
+        found_map, found = find_regions(drawn[z], proposal[z], score[z], z, len(regions) + 1)
+        region_map[z] = found_map
+        regions += found
+    return rank(regions), region_map, proposal, drawn
+
+
+def apply(cleaned, edit):
+    cleaned[edit.indices] = edit.values
+
+
+def test_accept_writes_the_proposal_in_that_region_only(stack):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    cleaned = drawn.copy()
+    first = review.current
+    assert first.score == pytest.approx(0.9) and first.area == 30
+    apply(cleaned, review.accept(first.index))
+    inside = region_map == first.index
+    np.testing.assert_array_equal(cleaned[inside], proposal[inside])
+    np.testing.assert_array_equal(cleaned[~inside], drawn[~inside])
+    assert review.counts() == {OPEN: 2, ACCEPTED: 1, REJECTED: 0}
+
+
+def test_reject_restores_an_accepted_region_and_leaves_open_ones_alone(stack):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    cleaned = drawn.copy()
+    a, b = regions[0].index, regions[1].index
+    apply(cleaned, review.accept(a))
+    apply(cleaned, review.reject(a))
+    np.testing.assert_array_equal(cleaned, drawn)
+    assert review.reject(b).size == 0
+    assert review.status[a] == REJECTED and review.status[b] == REJECTED
+
+
+def test_accept_above_threshold_is_one_edit(stack):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    cleaned = drawn.copy()
+    edit = review.accept_above(0.5)
+    assert edit.size == 30 + 25
+    apply(cleaned, edit)
+    assert [review.status[r.index] for r in regions] == [ACCEPTED, ACCEPTED, OPEN]
+    np.testing.assert_array_equal(cleaned, review.expected_labels())
+    assert review.accept_above(0.5).size == 0
+
+
+def test_sync_reopens_an_undone_accept_and_accepts_a_redo(stack):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    cleaned = drawn.copy()
+    a = regions[0].index
+    apply(cleaned, review.accept(a))
+    undone = drawn.copy()
+    assert review.sync(undone) == [a] and review.status[a] == OPEN
+    assert review.sync(cleaned) == [a] and review.status[a] == ACCEPTED
+    partly = cleaned.copy()
+    partly[region_map == a] = drawn[region_map == a]
+    partly[0, 5, 5] = proposal[0, 5, 5]  # a brush stroke kept one pixel: still the user's accepted edit
+    assert review.sync(partly) == [] and review.status[a] == ACCEPTED
+    assert review.sync(drawn) == [a] and review.status[a] == OPEN
+    assert [row["decision"] for row in review.log] == ["accepted", "reopened", "accepted", "reopened"]
+
+
+def test_navigation_by_rank_slice_and_open_status(stack):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    assert [r.slice for r in regions] == [0, 1, 0]
+    assert review.step(+1).slice == 1 and review.position == 1
+    assert review.step(+1).slice == 0 and review.position == 2
+    assert review.step(+1).index == regions[2].index  # stays at the end
+    assert review.step(-1, slice_index=0).index == regions[0].index
+    review.accept(regions[1].index)
+    assert review.step(+1, open_only=True).index == regions[2].index
+    assert review.rows(1) == [1]
+    assert review.select(99).index == regions[2].index
+
+
+def test_log_and_autosave_round_trip(stack, tmp_path):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    cleaned = drawn.copy()
+    apply(cleaned, review.accept(regions[0].index))
+    review.reject(regions[1].index)
+    cleaned[1, 0, 0] = 2  # a free brush edit
+    rows = list(csv.DictReader(io.StringIO(review.log_csv())))
+    assert [(r["region"], r["decision"]) for r in rows] == [(str(regions[0].index), "accepted"),
+                                                           (str(regions[1].index), "rejected")]
+    assert set(rows[0]) == {"region", "slice", "old_class", "new_class", "area", "score", "decision", "time"}
+    assert rows[0]["old_class"] == "1" and rows[0]["new_class"] == "0" and rows[0]["area"] == "30"
+
+    export = tmp_path / "brain_cleaned.nii.gz"
+    assert log_path(export) == tmp_path / "brain_cleaned_review.csv"
+    saved = save_autosave(autosave_path(export), review, cleaned)
+    state, restored_cleaned = load_autosave(saved)
+    np.testing.assert_array_equal(restored_cleaned, cleaned)
+
+    # a restart: the correction is run again, regions come back with other ids
+    renumbered = [type(r)(r.index + 10, r.slice, r.bbox, r.area, r.old_label, r.new_label, r.score) for r in regions]
+    again = Review(renumbered, np.where(region_map > 0, region_map + 10, 0), proposal, drawn)
+    assert again.restore(state) == 3
+    assert [again.status[r.index] for r in renumbered] == [ACCEPTED, REJECTED, OPEN]
+    assert len(again.log) == 2
+
+
+def test_mismatched_arrays_are_refused(stack):
+    regions, region_map, proposal, drawn = stack
+    with pytest.raises(ValueError, match="shapes differ"):
+        Review(regions, region_map[:1], proposal, drawn)

@@ -1,0 +1,174 @@
+"""Review dock: keys, accept-all, brush edits, slices, autosave and restore, failing exports."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from napari.utils.key_bindings import KeyBinding
+from napari.utils.notifications import NotificationSeverity
+
+from napari_jcas.review import ACCEPTED, OPEN, autosave_path
+
+pytestmark = pytest.mark.gui
+
+
+def press(viewer, key: str) -> None:
+    """Run what the viewer binds to ``key`` (as a key press on the canvas would)."""
+    viewer.keymap[KeyBinding.from_str(key)](viewer)
+
+
+def test_correct_adds_three_layers_and_leaves_the_mask_alone(corrected, noisy_mni):
+    viewer, mask = corrected.viewer, corrected.mask
+    assert [layer.name for layer in viewer.layers] == ["brain", "brain mask", "brain disagreement",
+                                                       "brain cleaned", "brain proposal"]
+    np.testing.assert_array_equal(mask.data, noisy_mni[1])
+    for name in ("brain disagreement", "brain cleaned", "brain proposal"):
+        layer = viewer.layers[name]
+        np.testing.assert_array_equal(layer.scale, (2.5, 0.8, 0.9))
+        assert layer.metadata["subject"] == "mni"
+    heat = viewer.layers["brain disagreement"]
+    assert heat.blending == "additive" and tuple(heat.contrast_limits) == (0.0, 1.0)
+    assert viewer.layers.selection.active is corrected.cleaned
+    # a mask without a source file gets no export path, and nothing is autosaved anywhere
+    assert corrected.review.export_path.line_edit.value == "" and corrected.review.autosave() is None
+
+
+def test_keys_accept_reject_and_move(corrected):
+    review, viewer = corrected.review, corrected.viewer
+    assert "Shift+A" in review.buttons["accept"].toolTip()
+    state = review.review
+    first, second, third = state.regions[:3]
+    press(viewer, "Shift-N")
+    assert state.current is second
+    press(viewer, "Shift-P")
+    assert state.current is first
+    press(viewer, "Shift-A")
+    assert state.status[first.index] == ACCEPTED and state.current is second
+    press(viewer, "Shift-R")
+    assert state.status[second.index] == "rejected" and state.current is third
+    assert review.table.item(0, 5).text() == ACCEPTED
+
+
+def test_accept_all_above_threshold_is_one_undo_step(corrected, qtbot):
+    review, cleaned = corrected.review, corrected.cleaned
+    state = review.review
+    threshold = float(np.median([r.score for r in state.regions]))
+    accepted = review.accept_all(threshold)
+    assert accepted == sum(r.score >= threshold for r in state.regions) > 1
+    np.testing.assert_array_equal(cleaned.data, state.expected_labels())
+    cleaned.undo()
+    qtbot.waitUntil(lambda: state.counts()[ACCEPTED] == 0, timeout=2_000)
+    np.testing.assert_array_equal(cleaned.data, state.drawn)
+    assert f"open {len(state)}" in review.counts.text()
+
+
+def test_brush_edits_are_free_and_tracked(corrected, qtbot):
+    state, cleaned = corrected.review.review, corrected.cleaned
+    region = state.regions[0]
+    z, ys, xs = state.pixels(region.index)
+    before = cleaned.data.copy()
+    cleaned.paint((z[0], ys[0], xs[0]), region.new_label)  # brush the proposal by hand, pixel by pixel
+    for y, x in zip(ys[1:], xs[1:]):
+        cleaned.paint((z[0], y, x), region.new_label)
+    qtbot.waitUntil(lambda: state.status[region.index] == ACCEPTED, timeout=2_000)
+    cleaned.brush_size = 5
+    cleaned.paint((1, 10, 10), 2)  # an edit outside any candidate stays as painted
+    assert cleaned.data[1, 10, 10] == 2 and before[1, 10, 10] != 2
+
+
+def test_current_slice_filter(corrected):
+    review, viewer = corrected.review, corrected.viewer
+    review.slice_only.value = True
+    viewer.dims.set_point(0, 2.5)  # slice 1 in world units
+    shown = {int(review.table.item(row, 1).text()) for row in range(review.table.rowCount())}
+    assert shown == {1} and review.table.rowCount() == len(review.review.rows(1))
+    review.select(review.review.rows(1)[0])
+    review.next()
+    assert review.review.current.slice == 1
+
+
+def test_autosave_survives_removing_the_layer_and_restores_after_a_rerun(corrected, qtbot, tmp_path):
+    review, viewer, train = corrected.review, corrected.viewer, corrected.train
+    review.export_path.value = str(tmp_path / "brain_cleaned.tif")
+    state = review.review
+    review.accept()
+    review.accept()
+    review.reject()
+    corrected.cleaned.paint((1, 5, 5), 2)
+    decided = {r.index: state.status[r.index] for r in state.regions}
+    viewer.layers.remove(corrected.cleaned)  # autosaves on the way out
+    assert autosave_path(tmp_path / "brain_cleaned.tif").is_file()
+    assert review.layer is None
+
+    assert train.correct() is not None  # after a restart: correct again with the same model
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    again = review.review
+    assert again is not state and review.layer is viewer.layers["brain cleaned"]
+    assert {r.index: again.status[r.index] for r in again.regions} == decided
+    assert review.layer.data[1, 5, 5] == 2
+    assert "accepted 2 · rejected 1" in review.counts.text()
+
+
+def test_autosave_of_another_mask_is_left_alone(corrected, tmp_path, notifications):
+    review = corrected.review
+    target = tmp_path / "other.tif"
+    other = autosave_path(target)
+    other.write_bytes(b"")
+    review.export_path.value = str(target)
+    assert review.autosave() is None and other.read_bytes() == b""
+    assert notifications.messages(NotificationSeverity.WARNING)
+
+
+def test_failing_export_keeps_the_review(corrected, tmp_path, notifications):
+    review = corrected.review
+    review.accept()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert review.export(blocker / "cleaned.tif", overwrite=False) == []
+    assert "Export failed" in notifications.messages()[0]
+    assert review.review.counts()[ACCEPTED] == 1 and review.layer is corrected.cleaned
+
+    target = tmp_path / "cleaned.tif"
+    assert len(review.export(target, overwrite=False)) == 2
+    first = tifffile.imread(target)
+    review.accept()
+    assert review.export(target, overwrite=False) == []
+    assert "refusing to overwrite" in notifications.messages()[1]
+    np.testing.assert_array_equal(tifffile.imread(target), first)
+    review.export(target, overwrite=True)
+    np.testing.assert_array_equal(tifffile.imread(target), review.review.expected_labels())
+
+
+def test_nothing_to_review(docked, notifications):
+    docked.review.accept()
+    docked.review.next()
+    assert docked.review.export() == []
+    assert "Nothing to export" in notifications.messages()[0]
+    assert "Nothing to review" in notifications.messages(NotificationSeverity.WARNING)[0]
+    assert OPEN not in docked.review.counts.text()
+
+
+def test_a_started_review_does_not_replace_an_earlier_autosave(corrected, qtbot, tmp_path, notifications):
+    review, train = corrected.review, corrected.train
+    target = tmp_path / "brain_cleaned.tif"
+    review.export_path.value = str(target)
+    review.accept()
+    saved = review.autosave().read_bytes()
+    review.export_path.line_edit.value = ""
+    assert train.correct() is not None  # a second correction, reviewed before choosing the export path
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    review.reject()
+    review.export_path.value = str(target)
+    assert "earlier review" in notifications.messages(NotificationSeverity.WARNING)[0]
+    assert review.autosave() is None and autosave_path(target).read_bytes() == saved
+
+
+def test_correcting_a_cleaned_layer_starts_a_new_review(corrected, qtbot):
+    train, review, viewer = corrected.train, corrected.review, corrected.viewer
+    first = review.review
+    train.mask_choice.value = corrected.cleaned
+    assert train.correct() is not None
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    reviewed = [layer.name for layer in review.layer_choice.choices]
+    assert reviewed == ["brain cleaned", "brain cleaned [1]"]
+    assert review.review is not first and review.layer is viewer.layers["brain cleaned [1]"]

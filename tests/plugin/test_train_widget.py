@@ -1,0 +1,98 @@
+"""Train dock: bad input gives a clear notification, and training stops cleanly whatever happens."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from napari.utils.notifications import NotificationSeverity
+
+pytestmark = pytest.mark.gui
+
+
+def test_start_with_no_layers(make_napari_viewer, notifications):
+    viewer = make_napari_viewer()
+    _, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
+    assert train.start() is None
+    assert "choose an image layer and a mask layer" in notifications.messages()[0]
+    assert train.start_button.isEnabled() and train.worker is None
+
+
+def test_image_and_mask_of_different_shapes(docked, notifications):
+    docked.train.mask_choice.value = docked.viewer.add_labels(docked.mask.data[:, :100], name="cropped")
+    assert docked.train.start() is None
+    [message] = notifications.messages()
+    assert "(2, 233, 197)" in message and "(2, 100, 197)" in message and "differ" in message
+
+
+def test_mask_with_a_single_class(docked, notifications):
+    docked.train.mask_choice.value = docked.viewer.add_labels(np.ones_like(docked.mask.data), name="one class")
+    assert docked.train.start() is None
+    assert "single class" in notifications.messages()[0]
+
+
+def test_non_integer_mask(docked, notifications):
+    probabilities = docked.mask.data.astype(np.float32) / 2.5
+    docked.train.mask_choice.value = docked.viewer.add_image(probabilities, name="probabilities")
+    assert docked.train.start() is None
+    assert "non-integer" in notifications.messages()[0]
+
+
+def test_correct_with_no_model(docked, notifications):
+    assert docked.train.correct() is None
+    assert "no model" in notifications.messages()[0]
+    assert [layer.name for layer in docked.viewer.layers] == ["brain", "brain mask"]
+
+
+def test_loading_a_file_that_is_not_a_model(docked, tmp_path, notifications):
+    bogus = tmp_path / "not_a_model.pt"
+    bogus.write_bytes(b"\x00garbage")
+    assert not docked.train.load_model(bogus)
+    assert "not a readable napari-jcas model" in notifications.messages()[0]
+    assert docked.train.model is None
+
+
+def _train_a_few_steps(docked, qtbot):
+    docked.train.epochs_choice.value = 2
+    worker = docked.train.start()
+    qtbot.waitUntil(lambda: len(docked.train.plot.steps) >= 2, timeout=30_000)
+    return worker
+
+
+def test_removing_the_mask_layer_stops_training_and_keeps_the_model(docked, qtbot, notifications):
+    _train_a_few_steps(docked, qtbot)
+    docked.viewer.layers.remove(docked.mask)
+    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=10_000)
+    assert "was removed" in notifications.messages(NotificationSeverity.WARNING)[0]
+    assert docked.train.model is not None and docked.train.plot.steps[-1] < 16
+    assert docked.train.start_button.isEnabled()
+    assert not notifications.messages()
+
+
+def test_closing_the_viewer_stops_training(docked, qtbot):
+    worker = _train_a_few_steps(docked, qtbot)
+    finished = []
+    worker.finished.connect(lambda: finished.append(True))
+    docked.viewer.close()
+    qtbot.waitUntil(lambda: bool(finished), timeout=10_000)
+    assert not worker.is_running
+
+
+def test_diverging_training_is_a_notification_and_controls_come_back(docked, qtbot, notifications):
+    import torch
+
+    worker = _train_a_few_steps(docked, qtbot)
+    with torch.no_grad():  # wreck the weights under the running step: torch or the core raises
+        for parameter in docked.train.trainer.model.parameters():
+            parameter.fill_(float("nan"))
+    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=10_000)
+    [message] = notifications.messages()
+    assert "diverged" in message or "RuntimeError" in message
+    assert docked.train.start_button.isEnabled() and "failed" in docked.train.status.text()
+    assert not worker.is_running
+
+
+def test_model_is_saved_where_the_user_says_and_loaded_back(corrected, tmp_path, notifications):
+    train = corrected.train
+    assert train.save_model() is None and "Choose where" in notifications.messages()[0]
+    saved = train.save_model(tmp_path / "kept" / "model.pt")
+    assert saved.is_file() and train.load_model(saved)
+    assert train.model.label_map.values == (0, 1, 2)

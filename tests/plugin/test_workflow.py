@@ -1,0 +1,108 @@
+"""The whole path in a real viewer: open, train, stop, correct, review, undo, export, reload."""
+from __future__ import annotations
+
+import csv
+import time
+
+import numpy as np
+import pytest
+import tifffile
+from qtpy.QtCore import QTimer
+
+from jcas.checkpoint import load_checkpoint
+from napari_jcas.review import ACCEPTED, OPEN, REJECTED
+
+
+@pytest.mark.gui
+@pytest.mark.slow
+def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, qtbot, noisy_mni, tmp_path,
+                                                           notifications):
+    images, noisy = noisy_mni
+    tifffile.imwrite(tmp_path / "brain.tif", images)
+    tifffile.imwrite(tmp_path / "brain_mask.tif", noisy)
+    viewer = make_napari_viewer(show=True)
+    [image] = viewer.open(tmp_path / "brain.tif", plugin="napari-jcas")
+    [mask] = viewer.open(tmp_path / "brain_mask.tif", plugin="napari-jcas")
+    assert mask._type_string == "labels"
+    _, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
+    _, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
+    train.image_choice.value, train.mask_choice.value = image, mask
+    train.preset_choice.value, train.epochs_choice.value = "fast", 2
+    train.model_path.value = str(tmp_path / "models" / "brain.pt")
+
+    # Start, then Stop after a few steps: training ends within a step and the model is kept and saved.
+    worker = train.start()
+    assert worker is not None and not train.start_button.isEnabled() and train.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: len(train.plot.steps) >= 3, timeout=30_000)
+    assert worker.pbar.total == 16 and worker.pbar.desc.startswith("JCAS warmup epoch 1/1")
+    trainer = train.trainer
+    done_at_stop = trainer.completed_steps
+    train.stop()
+    qtbot.waitUntil(lambda: train.worker is None, timeout=10_000)
+    assert done_at_stop <= trainer.completed_steps <= done_at_stop + 1 < 16  # within one step
+    assert train.model is trainer.model
+    assert "stopped early" in train.status.text() and train.start_button.isEnabled()
+    assert load_checkpoint(tmp_path / "models" / "brain.pt").label_map.values == (0, 1, 2)
+
+    # Train to the end while the GUI thread keeps ticking: the viewer stays responsive.
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    train.start()
+    qtbot.waitUntil(lambda: train.worker is None, timeout=60_000)
+    timer.stop()
+    assert train.plot.steps[-1] == 16 and "16/16" in train.status.text()
+    # a 20 ms timer never waits long, though the 16 steps take seconds (slack for a busy machine)
+    assert max(np.diff(ticks)) < 1.5, f"GUI thread blocked for {max(np.diff(ticks)):.2f} s"
+    assert set(train.plot.losses) >= {"total", "class"}
+
+    # Correct: proposal, disagreement and cleaned layers in the mask's geometry; the mask is untouched.
+    train.correct()
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    np.testing.assert_array_equal(mask.data, noisy)
+    proposal, heat, cleaned = (viewer.layers[f"brain {k}"] for k in ("proposal", "disagreement", "cleaned"))
+    for layer in (proposal, heat, cleaned):
+        np.testing.assert_array_equal(layer.scale, mask.scale)
+        assert layer.metadata["jcas_source"]["path"] == str(tmp_path / "brain_mask.tif")
+    np.testing.assert_array_equal(cleaned.data, noisy)
+    assert heat.colormap.name == "inferno" and 0 <= heat.data.min() and heat.data.max() <= 1
+    train.heatmap_choice.value = "affinity"
+    np.testing.assert_array_equal(heat.data, heat.metadata["jcas_heatmaps"]["affinity"])
+
+    # Review: the new cleaned layer is picked up, with a default export path beside the mask file.
+    assert review.layer is cleaned and review.table.rowCount() == len(review.review) >= 3
+    assert review.export_path.value == tmp_path / "brain_mask_cleaned.tif"
+    state = review.review
+    first, second, third = state.regions[:3]
+    for row in (1, 0):  # choosing a row moves to its slice and centres the camera on it
+        review.table.selectRow(row)
+        region = state.regions[row]
+        assert viewer.dims.point[0] == pytest.approx(region.slice * 2.5)
+        centre = [region.slice, (region.bbox[0] + region.bbox[2]) / 2, (region.bbox[1] + region.bbox[3]) / 2]
+        np.testing.assert_allclose(viewer.camera.center[-2:], cleaned.data_to_world(centre)[-2:])
+    review.accept()
+    review.reject()
+    review.accept()
+    assert [state.status[r.index] for r in (first, second, third)] == [ACCEPTED, REJECTED, ACCEPTED]
+    region = state.pixels(first.index)
+    np.testing.assert_array_equal(cleaned.data[region], proposal.data[region])
+    cleaned.undo()  # Ctrl+Z undoes the last accept
+    qtbot.waitUntil(lambda: state.status[third.index] == OPEN, timeout=2_000)
+    np.testing.assert_array_equal(cleaned.data[state.pixels(third.index)], noisy[state.pixels(third.index)])
+    assert "accepted 1 · rejected 1" in review.counts.text()
+
+    # Export in the input's format; reload it and compare with what the review decided.
+    written = review.export(overwrite=None)
+    assert written == [str(tmp_path / "brain_mask_cleaned.tif"), str(tmp_path / "brain_mask_cleaned_review.csv")]
+    saved = tifffile.imread(written[0])
+    assert saved.dtype == noisy.dtype and saved.shape == noisy.shape
+    np.testing.assert_array_equal(saved, state.expected_labels())
+    expected = noisy.copy()
+    expected[region] = proposal.data[region]
+    np.testing.assert_array_equal(saved, expected)
+    with open(written[1]) as log:
+        decisions = [(int(row["region"]), row["decision"]) for row in csv.DictReader(log)]
+    assert decisions == [(first.index, "accepted"), (second.index, "rejected"), (third.index, "accepted"),
+                         (third.index, "reopened")]
+    assert not notifications.messages()
