@@ -1,0 +1,24 @@
+"""``python -m napari_jcas``: napari with the sample brain-MRI stack, its noisy mask and both docks."""
+from __future__ import annotations
+
+import sys
+
+
+def open_sample_with_docks(viewer, sample: str = "mni_tissue") -> None:
+    """Add a shipped sample (image and noisy mask) and the Train and Review docks to ``viewer``."""
+    viewer.open_sample("napari-jcas", sample)
+    viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
+    viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
+
+
+def main(sample: str = "mni_tissue") -> None:
+    """Open a napari window on a shipped sample with both docks and run the event loop."""
+    import napari
+
+    viewer = napari.Viewer(title="napari-jcas")
+    open_sample_with_docks(viewer, sample)
+    napari.run()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
