@@ -3,6 +3,7 @@ import torch
 from scipy import ndimage
 
 from jcas.affinity import (global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement,
+                           pair_affinities,
                            neighbour_pair_labels, shift)
 from jcas.dar import unit_embedding
 
@@ -33,7 +34,7 @@ def test_local_affinity_disagreement_is_zero_for_perfect_embeddings():
     labels = torch.zeros(1, 20, 20, dtype=torch.long)
     labels[:, 5:15, 5:15] = 1
     embedding = torch.nn.functional.one_hot(labels, 2).permute(0, 3, 1, 2).float()
-    disagreement = local_affinity_disagreement(unit_embedding(embedding), labels, (1, 3))
+    disagreement = local_affinity_disagreement(pair_affinities(unit_embedding(embedding), (1, 3)), labels)
     assert disagreement.abs().max() < 1e-6
 
 

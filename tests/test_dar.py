@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from jcas.affinity import pair_offsets
+from jcas.affinity import pair_affinities, pair_offsets
 from jcas.dar import global_dar, local_dar, unit_embedding
 
 
@@ -35,10 +35,10 @@ def test_local_dar_matches_explicit_neighbour_loop():
     logits = torch.randn(1, 2, 9, 11, generator=generator)
     unit = unit_embedding(torch.randn(1, 4, 9, 11, generator=generator).abs())
     offsets = (1, 3)
-    result = local_dar(logits, unit, offsets)
+    result = local_dar(logits, pair_affinities(unit, offsets))
     for y, x in [(0, 0), (4, 5), (8, 10), (2, 9)]:
         agg, elim, a_sum, c_sum = torch.zeros(2), torch.zeros(2), 0.0, 0.0
-        for dy, dx in pair_offsets(offsets, both_directions=True):
+        for dy, dx in pair_offsets(offsets) + [(-dy, -dx) for dy, dx in pair_offsets(offsets)]:
             ny, nx = y + dy, x + dx
             if 0 <= ny < 9 and 0 <= nx < 11:
                 a = float(unit[0, :, y, x] @ unit[0, :, ny, nx])

@@ -7,6 +7,7 @@ pixel are masked out.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
@@ -36,31 +37,12 @@ def shift(tensor: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return out
 
 
-def pair_offsets(offsets: tuple[int, ...], both_directions: bool) -> list[tuple[int, int]]:
-    """List the (dy, dx) shifts: each offset along rows and along columns (and negated)."""
-    pairs = [(d, 0) for d in offsets] + [(0, d) for d in offsets]
-    if both_directions:
-        pairs += [(-dy, -dx) for dy, dx in pairs]
-    return pairs
+@dataclass
+class PairAffinity:
+    """Affinities of every pixel with its neighbour at one shift.
 
-
-def neighbour_affinities(
-    unit: torch.Tensor, offsets: tuple[int, ...], both_directions: bool = False
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, int, int]]:
-    """Yield the affinity of each pixel with its neighbour at each shift.
-
-    Parameters
+    Attributes
     ----------
-    unit : torch.Tensor
-        ``(B, D, H, W)`` unit embeddings.
-    offsets : tuple of int
-        Distances in pixels.
-    both_directions : bool
-        Also yield the negated shifts (needed to aggregate over all neighbours; the
-        loss and heatmap count each unordered pair once).
-
-    Yields
-    ------
     affinity : torch.Tensor
         ``(B, 1, H, W)``: ``e_i . e_{i + (dy, dx)}``, 0 where the neighbour is outside.
     valid : torch.Tensor
@@ -68,9 +50,43 @@ def neighbour_affinities(
     dy, dx : int
         The shift.
     """
+
+    affinity: torch.Tensor
+    valid: torch.Tensor
+    dy: int
+    dx: int
+
+    def reversed(self) -> "PairAffinity":
+        """The same pairs seen from the other pixel: shift ``(-dy, -dx)``."""
+        return PairAffinity(shift(self.affinity, -self.dy, -self.dx), shift(self.valid, -self.dy, -self.dx),
+                            -self.dy, -self.dx)
+
+
+def pair_offsets(offsets: tuple[int, ...]) -> list[tuple[int, int]]:
+    """The (dy, dx) shifts of the local pairs: each offset along rows and along columns."""
+    return [(d, 0) for d in offsets] + [(0, d) for d in offsets]
+
+
+def pair_affinities(unit: torch.Tensor, offsets: tuple[int, ...]) -> list[PairAffinity]:
+    """Affinities of each pixel with its neighbours at ``offsets`` along both axes (each pair once).
+
+    Parameters
+    ----------
+    unit : torch.Tensor
+        ``(B, D, H, W)`` unit embeddings.
+    offsets : tuple of int
+        Distances in pixels.
+    """
     ones = unit.new_ones(1, 1, *unit.shape[-2:])
-    for dy, dx in pair_offsets(offsets, both_directions):
-        yield (unit * shift(unit, dy, dx)).sum(dim=1, keepdim=True), shift(ones, dy, dx), dy, dx
+    return [PairAffinity((unit * shift(unit, dy, dx)).sum(dim=1, keepdim=True), shift(ones, dy, dx), dy, dx)
+            for dy, dx in pair_offsets(offsets)]
+
+
+def both_directions(pairs: list[PairAffinity]) -> Iterator[PairAffinity]:
+    """Each pixel's pairs with all its neighbours: the given shifts and their reverses."""
+    for pair in pairs:
+        yield pair
+        yield pair.reversed()
 
 
 def neighbour_pair_labels(
@@ -93,19 +109,19 @@ def neighbour_pair_labels(
     """
     known = (labels >= 0).unsqueeze(1)
     labels = labels.unsqueeze(1)
-    for dy, dx in pair_offsets(offsets, both_directions=False):
+    for dy, dx in pair_offsets(offsets):
         neighbour = shift(labels + 1, dy, dx) - 1  # -1 outside, like ignore
         valid = known & (neighbour >= 0)
         yield (labels == neighbour).float(), valid.float(), dy, dx
 
 
-def local_affinity_disagreement(unit: torch.Tensor, labels: torch.Tensor, offsets: tuple[int, ...]) -> torch.Tensor:
+def local_affinity_disagreement(pairs: list[PairAffinity], labels: torch.Tensor) -> torch.Tensor:
     """Mean ``|a_ij - Y'_ij|`` over each pixel's neighbour pairs (both directions).
 
     Parameters
     ----------
-    unit : torch.Tensor
-        ``(B, D, H, W)`` unit embeddings.
+    pairs : list of PairAffinity
+        From :func:`pair_affinities`.
     labels : torch.Tensor
         ``(B, H, W)`` drawn class indices, -1 for ignore.
 
@@ -114,14 +130,14 @@ def local_affinity_disagreement(unit: torch.Tensor, labels: torch.Tensor, offset
     torch.Tensor
         ``(B, H, W)`` in [0, 1]; 0 where a pixel has no valid pair.
     """
-    total = torch.zeros(labels.shape, device=unit.device)
+    total = torch.zeros(labels.shape, device=labels.device)
     count = torch.zeros_like(total)
     known = labels >= 0
-    for affinity, _, dy, dx in neighbour_affinities(unit, offsets, both_directions=True):
-        neighbour = shift(labels + 1, dy, dx) - 1
+    for pair in both_directions(pairs):
+        neighbour = shift(labels + 1, pair.dy, pair.dx) - 1
         valid = (known & (neighbour >= 0)).float()
         same = (labels == neighbour).float()
-        total += (affinity[:, 0] - same).abs() * valid
+        total += (pair.affinity[:, 0] - same).abs() * valid
         count += valid
     return total / count.clamp(min=1)
 

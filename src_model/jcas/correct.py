@@ -159,7 +159,7 @@ def predict_slice(model: JCASModel, image: np.ndarray, labels: np.ndarray, tile:
         p_drawn = torch.gather(probability, 0, drawn[None])[0]
         class_disagreement = torch.where(tile_labels >= 0, 1 - p_drawn, torch.zeros_like(p_drawn))
         if global_stats is None:
-            affinity = local_affinity_disagreement(prediction.unit, tile_labels[None], model.config.offsets)[0]
+            affinity = local_affinity_disagreement(prediction.pairs, tile_labels[None])[0]
         else:
             unit = prediction.unit[0].flatten(1)
             affinity = global_affinity_disagreement(unit, tile_labels.flatten(), global_stats).view(tile_labels.shape)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .affinity import neighbour_affinities, shift
+from .affinity import PairAffinity, both_directions, shift
 
 EPS = 1e-9
 
@@ -91,17 +91,15 @@ def grid_dar(logits: torch.Tensor, unit: torch.Tensor, grid: int) -> torch.Tenso
     return F.interpolate(rectified, size=logits.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def local_dar(logits: torch.Tensor, unit: torch.Tensor, offsets: tuple[int, ...]) -> torch.Tensor:
-    """Local DAR: message passing over the pixels at ``offsets`` along both axes, both directions.
+def local_dar(logits: torch.Tensor, pairs: list[PairAffinity]) -> torch.Tensor:
+    """Local DAR: message passing from each pixel's neighbours at the pairs' shifts, both directions.
 
     Parameters
     ----------
     logits : torch.Tensor
         ``(B, K, H, W)`` class logits.
-    unit : torch.Tensor
-        ``(B, D, H, W)`` unit embeddings.
-    offsets : tuple of int
-        Distances in pixels.
+    pairs : list of PairAffinity
+        From :func:`jcas.affinity.pair_affinities` (each pair once; reverses are derived).
 
     Returns
     -------
@@ -113,11 +111,11 @@ def local_dar(logits: torch.Tensor, unit: torch.Tensor, offsets: tuple[int, ...]
     eliminate = torch.zeros_like(logits)
     affinity_sum = logits.new_zeros(logits.shape[0], 1, *logits.shape[2:])
     contrast_sum = torch.zeros_like(affinity_sum)
-    for affinity, valid, dy, dx in neighbour_affinities(unit, offsets, both_directions=True):
-        neighbour = shift(logits, dy, dx)
-        affinity = affinity * valid
-        aggregate += affinity * neighbour
-        eliminate += (valid - affinity) * neighbour
-        affinity_sum += affinity
-        contrast_sum += valid - affinity
+    for pair in both_directions(pairs):
+        neighbour = shift(logits, pair.dy, pair.dx)
+        contrast = pair.valid - pair.affinity
+        aggregate += pair.affinity * neighbour
+        eliminate += contrast * neighbour
+        affinity_sum += pair.affinity
+        contrast_sum += contrast
     return logits + 0.5 * (aggregate / (affinity_sum + EPS) - eliminate / (contrast_sum + EPS))

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .affinity import PairAffinity, pair_affinities
 from .config import TrainConfig
 from .dar import grid_dar, local_dar, unit_embedding
 from .labels import LabelMap
@@ -26,11 +28,19 @@ class Prediction:
         ``(B, D, H, W)`` unit non-negative embeddings.
     rectified : torch.Tensor or None
         ``(B, K, H, W)`` DAR-rectified logits P, ``None`` without DAR.
+    offsets : tuple of int
+        Offsets of the local pairs.
     """
 
     output: NetworkOutput
     unit: torch.Tensor
     rectified: torch.Tensor | None
+    offsets: tuple[int, ...] = ()
+
+    @cached_property
+    def pairs(self) -> list[PairAffinity]:
+        """Local pair affinities at the configured offsets (computed once, on first use)."""
+        return pair_affinities(self.unit, self.offsets)
 
     def probabilities(self) -> torch.Tensor:
         """``(B, K, H, W)``: ``(softmax(P) + softmax(Q)) / 2`` with DAR, else ``softmax(Q)``."""
@@ -75,14 +85,13 @@ class JCASModel(nn.Module):
             ``(B, C, H, W)`` normalised images.
         """
         output = self.network(images)
-        unit = unit_embedding(output.embedding)
-        rectified = None
+        prediction = Prediction(output, unit_embedding(output.embedding), None, self.config.offsets)
         if self.config.use_dar:
             if self.config.affinity == "local":
-                rectified = local_dar(output.logits, unit, self.config.offsets)
+                prediction.rectified = local_dar(output.logits, prediction.pairs)
             else:
-                rectified = grid_dar(output.logits, unit, self.config.grid)
-        return Prediction(output, unit, rectified)
+                prediction.rectified = grid_dar(output.logits, prediction.unit, self.config.grid)
+        return prediction
 
     def save(self, path: str | Path, overwrite: bool = True) -> Path:
         """Save a checkpoint (see :func:`jcas.checkpoint.save_checkpoint`)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .affinity import neighbour_affinities, neighbour_pair_labels
+from .affinity import neighbour_pair_labels
 from .calc import affinity_loss, class_loss, consistency_loss, volume_loss
 from .config import TrainConfig
 from .dar import unit_embedding
@@ -39,7 +39,7 @@ def batch_losses(
         small = F.interpolate(labels[:, None].float(), size=output.aux_logits.shape[-2:], mode="nearest")
         losses["aux"] = config.weight_aux * class_loss(output.aux_logits, small[:, 0].long(), class_t)
     if config.use_affinity:
-        losses["affinity"] = config.weight_affinity * pair_loss(config, prediction.unit, output.embedding, labels, affinity_t)
+        losses["affinity"] = config.weight_affinity * pair_loss(config, prediction, labels, affinity_t)
     if class_t is not None or affinity_t is not None:
         present = [t for t in (class_t, affinity_t) if t is not None]
         losses["volume"] = config.weight_volume * volume_loss(*present)
@@ -50,18 +50,16 @@ def batch_losses(
 
 
 def pair_loss(
-    config: TrainConfig, unit: torch.Tensor, embedding: torch.Tensor, labels: torch.Tensor,
-    transition: torch.Tensor | None,
+    config: TrainConfig, prediction: Prediction, labels: torch.Tensor, transition: torch.Tensor | None
 ) -> torch.Tensor:
     """Mean (corrected) affinity loss over the configured pairs: local offsets or a global grid."""
     if config.affinity == "local":
-        total, count = unit.new_zeros(()), unit.new_zeros(())
-        pairs = neighbour_affinities(unit, config.offsets)
-        for (affinity, _, _, _), (same, valid, _, _) in zip(pairs, neighbour_pair_labels(labels, config.offsets)):
-            loss, pairs_counted = affinity_loss(affinity, same, valid, transition)
+        total, count = labels.new_zeros((), dtype=torch.float32), labels.new_zeros((), dtype=torch.float32)
+        for pair, (same, valid, _, _) in zip(prediction.pairs, neighbour_pair_labels(labels, config.offsets)):
+            loss, pairs_counted = affinity_loss(pair.affinity, same, valid, transition)
             total, count = total + loss, count + pairs_counted
         return total / count.clamp(min=1)
-    return global_pair_loss(embedding, labels, config.grid, config.pair_samples, transition)
+    return global_pair_loss(prediction.output.embedding, labels, config.grid, config.pair_samples, transition)
 
 
 def global_pair_loss(
