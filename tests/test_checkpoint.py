@@ -6,7 +6,7 @@ import torch
 
 from jcas.checkpoint import load_checkpoint
 from jcas.config import make_config
-from jcas.correct import correct
+from jcas.correct import correct, iter_correct
 from jcas.errors import JCASInputError
 from jcas.train import Trainer
 
@@ -76,7 +76,7 @@ def test_masks_from_another_class_set_are_refused(trained):
     other = masks.copy()
     other[0, :5, :5] = 9
     with pytest.raises(JCASInputError, match=r"\[9\]"):
-        correct(trainer.model, images, other)
+        iter_correct(trainer.model, images, other)  # at the call, before any slice is computed
     rgb = np.repeat(images[..., None], 3, axis=-1)
     with pytest.raises(JCASInputError, match="greyscale"):
         correct(trainer.model, rgb, masks)

@@ -93,10 +93,21 @@ def iter_correct(
         (0 = replace every region where the model's argmax differs).
     tile : int
         Side of the tiles a large slice is cut into.
+
+    Raises
+    ------
+    JCASInputError
+        At the call, before anything runs: a bad pair, other channels or label values than
+        the model knows.
     """
     image, mask = np.asarray(image), np.asarray(mask)
     check_pair(image, mask)
     check_channels(model, channels_of(image, mask))
+    model.label_map.encode(mask)  # unknown label values fail here, not halfway through
+    return _correct_slices(model, image, mask, min_area, min_score, tile)
+
+
+def _correct_slices(model, image, mask, min_area, min_score, tile) -> Iterator[tuple[int, int]]:
     label_map = model.label_map
     slices = as_slices(image, mask)
     corrected = mask.copy()
