@@ -46,10 +46,10 @@ class TrainConfig:
     transition_learning_rate: float = 1e-2
     weight_decay: float = 1e-4
     transition_init: float = -2.0
-    transition_from_warmup: bool = False  # start T_C at the warm-up model's confusion with the noisy labels
+    transition_from_warmup: bool = True  # start T_C at the warm-up model's confusion with the noisy labels
     weight_aux: float = 0.1
     weight_affinity: float = 1.0
-    weight_volume: float = 0.01
+    weight_volume: float = 0.0  # T starts from the warm-up confusion; see docs/method.md
     weight_consistency: float = 0.01
     seed: int = 0
     device: str = "auto"

@@ -1,0 +1,355 @@
+"""Label-cleaning quality benchmark (issues 4 and 5): resumable, one JSON file per finished row.
+
+A row = (dataset, noise kind, fraction, method or ablation variant, seed, schedule multiplier).
+For each row: simulate noise on the clean masks of every slice of the set (noise seed = row seed),
+train on the NOISY masks of all slices, correct the same images, score against the clean masks.
+
+    .venv/bin/python benchmarks/quality.py --datasets mni cells --noise mixed:0.5 mixed:0.8 \
+        --methods jcas ce --seeds 0 1 2 --schedule 1
+
+Rows already in ``benchmarks/results/rows/`` are skipped, so the command can be re-run after an
+interruption. ``benchmarks/report.py`` turns the rows into tables and plots.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jcas.config import make_config
+from jcas.correct import correct
+from jcas.data import load_pairs, match_folders, normalise
+from jcas.metrics import auroc, average_precision, mean_dice, precision_recall
+from jcas.noise import simulate_noise
+from jcas.train import Trainer
+
+HERE = Path(__file__).resolve().parent
+ROWS = HERE / "results" / "rows"
+DATA = Path(os.environ.get("JCAS_BENCH_DATA", "/work/shared/data"))
+DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei"}
+THREADS = 2
+
+#: Region-level selective correction, the same for every method: keep the drawn label except in
+#: regions (where the argmax differs) of at least SELECT_AREA pixels and mean 1 - p(drawn) >= SELECT_SCORE.
+SELECT_AREA = 10
+SELECT_SCORE = 0.6
+#: Further selective settings, recorded for the diagnosis (post-processing only, no extra cost).
+SELECT_EXTRA = [(10, 0.7), (10, 0.8), (25, 0.6), (25, 0.8), (50, 0.7)]
+
+#: name -> (core method, config overrides). "clean" trains on the clean masks; "cleanlab" is
+#: cross-fitted ce + cleanlab.segmentation (handled separately).
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "jcas": ("jcas", {}),
+    # the first default: T_C from the VolMinNet start, volume weight 0.01, offsets up to 27 px
+    "jcas_paper": ("jcas", dict(transition_from_warmup=False, weight_volume=0.01, offsets=(1, 3, 9, 27))),
+    "ce": ("ce", {}),
+    "fc": ("fc", {}),
+    "clean": ("ce", {}),
+    "cleanlab": ("ce", {}),
+    # ablation (issue 5); cumulative names, each a config override
+    "plain": ("ce", {}),
+    "+dar": ("ce", dict(use_dar=True)),
+    "+tc": ("fc", {}),
+    "+aff_global": ("ce", dict(use_affinity=True, affinity="global")),
+    "+aff_local": ("ce", dict(use_affinity=True, affinity="local")),
+    # T_C + local affinity + T_A, so the consistency term is on; no DAR
+    "+consistency": ("jcas", dict(use_dar=False)),
+    "full": ("jcas", {}),
+}
+CLEANLAB_FOLDS = 3
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}/{os.cpu_count()} cpus"
+
+
+def load_set(name: str) -> tuple[np.ndarray, np.ndarray]:
+    folder = DATA / DATASETS[name]
+    images, masks = load_pairs(match_folders(folder / "images", folder / "masks"))
+    return np.stack(images), np.stack(masks)
+
+
+def row_key(dataset, noise, fraction, method, seed, schedule, base_epochs) -> str:
+    epochs = "std" if base_epochs is None else f"e{base_epochs}"
+    return f"{dataset}__{noise}-{fraction:g}__{method}__s{seed}__x{schedule:g}__{epochs}"
+
+
+def build_config(method: str, seed: int, schedule: float, base_epochs: int | None, extra: dict | None = None):
+    core, overrides = VARIANTS[method]
+    overrides = dict(overrides, **(extra or {}))
+    default = make_config(core, "standard", **overrides)
+    total = base_epochs if base_epochs is not None else default.total_epochs
+    epochs = int(round(total * schedule))
+    config = make_config(core, "standard", seed=seed, epochs=epochs, **overrides)
+    return config
+
+
+#: name -> hook(trainer, event or None, context): called before training (event None) and after every
+#: step; used by diagnosis variants (e.g. fixing or initialising the transition matrices).
+HOOKS: dict[str, object] = {}
+
+
+def train(images, masks, config, log: dict, hook=None, context=None) -> tuple[object, float]:
+    trainer = Trainer(list(images), list(masks), config)
+    if hook is not None:
+        hook(trainer, None, context)
+    started = time.perf_counter()
+    epoch_losses: dict[tuple[str, int], list[dict]] = {}
+    last = None
+    for event in trainer.run():
+        if hook is not None:
+            hook(trainer, event, context)
+        epoch_losses.setdefault((event.stage, event.epoch), []).append(event.losses)
+        last = event
+        if event.step == event.steps_per_epoch and event.epoch % 10 == 0:
+            print(f"    {event.stage} epoch {event.epoch}/{event.epochs} {event.seconds:.0f}s "
+                  f"total {event.losses['total']:.3f}", flush=True)
+    seconds = time.perf_counter() - started
+    history = []
+    for (stage, epoch), losses in epoch_losses.items():
+        history.append({"stage": stage, "epoch": epoch,
+                        **{k: float(np.mean([l[k] for l in losses])) for k in losses[0]}})
+    log["loss_history"] = history
+    log["final_losses"] = history[-1] if history else {}
+    log["steps"] = trainer.total_steps
+    log["steps_per_epoch"] = trainer.steps_per_epoch
+    if last is not None and last.class_transition is not None:
+        log["learned_T_C"] = last.class_transition.tolist()
+    if last is not None and last.affinity_transition is not None:
+        log["learned_T_A"] = last.affinity_transition.tolist()
+    return trainer.model, seconds
+
+
+@torch.no_grad()
+def probabilities(model, image: np.ndarray) -> np.ndarray:
+    """(K, H, W) class probabilities of one slice (whole slice at once)."""
+    model.eval()
+    batch = torch.from_numpy(normalise(image, model.in_channels))[None].to(model.device)
+    return model.predict(batch).probabilities()[0].float().cpu().numpy()
+
+
+def true_transition(clean: np.ndarray, noisy: np.ndarray, values) -> list[list[float]]:
+    """T[i, j] = P(noisy = j | clean = i) over all pixels."""
+    k = len(values)
+    index = {v: i for i, v in enumerate(values)}
+    c = np.vectorize(index.get)(clean) if k > 2 else clean.astype(int)
+    n = np.vectorize(index.get)(noisy) if k > 2 else noisy.astype(int)
+    counts = np.bincount(c.ravel() * k + n.ravel(), minlength=k * k).reshape(k, k).astype(float)
+    return (counts / counts.sum(axis=1, keepdims=True).clip(min=1)).tolist()
+
+
+def true_pair_transition(clean: np.ndarray, noisy: np.ndarray, offsets) -> dict:
+    """2x2 P(noisy pair same/diff | clean pair diff/same) over the local pairs, and pixel vs pair noise rates."""
+    counts = np.zeros((2, 2))
+    for d in offsets:
+        for axis in (1, 2):
+            sl_a = [slice(None)] * 3
+            sl_b = [slice(None)] * 3
+            sl_a[axis], sl_b[axis] = slice(None, -d), slice(d, None)
+            cs = (clean[tuple(sl_a)] == clean[tuple(sl_b)]).ravel().astype(int)
+            ns = (noisy[tuple(sl_a)] == noisy[tuple(sl_b)]).ravel().astype(int)
+            counts += np.bincount(cs * 2 + ns, minlength=4).reshape(2, 2)
+    t = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
+    pair_noise = (counts[0, 1] + counts[1, 0]) / counts.sum()
+    return {"T_A_local": t.tolist(), "pair_noise_rate_local": float(pair_noise)}
+
+
+def evaluate(corrections, noisy, clean, noise_map, row: dict) -> None:
+    """Dice of the noisy/cleaned/selective masks and AUROC/AP of the heatmaps."""
+    cleaned = np.stack([c.corrected for c in corrections])
+    class_map = np.stack([c.class_disagreement for c in corrections])
+    affinity_map = np.stack([c.affinity_disagreement for c in corrections])
+    row["dice_cleaned"] = mean_dice(list(cleaned), list(clean))
+    for area, score in [(SELECT_AREA, SELECT_SCORE)] + SELECT_EXTRA:
+        selective = noisy.copy()
+        for z, c in enumerate(corrections):
+            keep = [r.index for r in c.regions if r.area >= area and r.score >= score]
+            if keep:
+                where = np.isin(c.region_map, keep)
+                selective[z][where] = c.corrected[where]
+        name = "dice_selective" if (area, score) == (SELECT_AREA, SELECT_SCORE) else f"dice_selective_a{area}_s{score:g}"
+        row[name] = mean_dice(list(selective), list(clean))
+    heatmaps(class_map, affinity_map, noise_map, row)
+    changed = cleaned != noisy
+    row["changed_fraction"] = float(changed.mean())
+    row["changed_precision"], row["changed_recall"] = precision_recall(changed, noise_map)
+
+
+def heatmaps(class_map, affinity_map, noise_map, row: dict) -> None:
+    combined = 0.5 * (class_map + affinity_map)
+    for name, scores in (("", class_map), ("_affinity", affinity_map), ("_combined", combined)):
+        row[f"auroc{name}"] = auroc(scores, noise_map)
+        row[f"ap{name}"] = average_precision(scores, noise_map)
+
+
+def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data, extra=None) -> dict:
+    images, clean = data
+    noisy, noise_map = simulate_noise(clean, noise, fraction, seed=seed)
+    config = build_config(method, seed, schedule, base_epochs, extra)
+    row = {
+        "dataset": dataset, "noise": noise, "fraction": fraction, "method": method, "seed": seed,
+        "schedule": f"{schedule:g}x", "epochs": config.total_epochs,
+        "base_epochs": "standard" if base_epochs is None else base_epochs,
+        "epochs_warmup": config.epochs_warmup if config.uses_correction else 0,
+        "epochs_correction": config.epochs_correction if config.uses_correction else 0,
+        "overrides": dict(VARIANTS[method][1], **(extra or {})),
+        "core_method": config.method,
+        "noise_rate": float(noise_map.mean()),
+        "dice_noisy": mean_dice(list(noisy), list(clean)),
+        "select_area": SELECT_AREA, "select_score": SELECT_SCORE,
+    }
+    values = sorted(np.unique(clean).tolist())
+    row["true_T_C"] = true_transition(clean, noisy, values)
+    row.update(true_pair_transition(clean, noisy, config.offsets))
+    log: dict = {}
+    started = time.perf_counter()
+    if method == "cleanlab":
+        run_cleanlab(images, noisy, clean, noise_map, config, row, log)
+    else:
+        targets = clean if method == "clean" else noisy
+        context = {"images": images, "noisy": noisy, "clean": clean, "row": row, "log": log}
+        model, train_seconds = train(images, targets, config, log, HOOKS.get(method), context)
+        row["train_seconds"] = train_seconds
+        t0 = time.perf_counter()
+        corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0) for z in range(len(images))]
+        row["correct_seconds"] = time.perf_counter() - t0
+        evaluate(corrections, noisy, clean, noise_map, row)
+        row["device"] = str(model.device)
+    row["seconds_per_epoch"] = row["train_seconds"] / max(1, config.total_epochs)
+    row["wall_seconds"] = time.perf_counter() - started
+    row.update(log)
+    row.update({"torch_threads": torch.get_num_threads(), "torch": torch.__version__, "commit": git_commit(),
+                "machine": machine(), "load_avg_1m": os.getloadavg()[0], "config": config.to_dict()})
+    return row
+
+
+def run_cleanlab(images, noisy, clean, noise_map, config, row, log) -> None:
+    """Out-of-fold ce probabilities (3-fold over slices) + cleanlab.segmentation.filter.find_label_issues."""
+    from cleanlab.segmentation.filter import find_label_issues
+
+    count = len(images)
+    folds = np.arange(count) % CLEANLAB_FOLDS
+    probs = None
+    train_seconds = 0.0
+    for fold in range(CLEANLAB_FOLDS):
+        train_idx, test_idx = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        model, seconds = train(images[train_idx], noisy[train_idx], config, {})
+        train_seconds += seconds
+        for z in test_idx:
+            p = probabilities(model, images[z])
+            if probs is None:
+                probs = np.zeros((count,) + p.shape, dtype=np.float32)
+            probs[z] = p
+    row["train_seconds"] = train_seconds
+    row["device"] = str(model.device)
+    values = np.array(model.label_map.values)
+    labels = np.searchsorted(values, noisy)
+    t0 = time.perf_counter()
+    flagged = find_label_issues(labels, probs, verbose=False, n_jobs=1)
+    row["correct_seconds"] = time.perf_counter() - t0
+    argmax = values[probs.argmax(axis=1)].astype(noisy.dtype)
+    cleaned = np.where(flagged, argmax, noisy)
+    row["dice_cleaned"] = mean_dice(list(cleaned), list(clean))
+    row["dice_oof_argmax"] = mean_dice(list(argmax), list(clean))
+    row["dice_selective"] = float("nan")
+    p_drawn = np.take_along_axis(probs, labels[:, None], axis=1)[:, 0]
+    class_map = 1 - p_drawn
+    row["auroc"], row["ap"] = auroc(class_map, noise_map), average_precision(class_map, noise_map)
+    for name in ("auroc_affinity", "ap_affinity", "auroc_combined", "ap_combined"):
+        row[name] = float("nan")
+    row["flag_precision"], row["flag_recall"] = precision_recall(flagged, noise_map)
+    changed = cleaned != noisy
+    row["changed_fraction"] = float(changed.mean())
+    row["changed_precision"], row["changed_recall"] = precision_recall(changed, noise_map)
+
+
+def parse_noise(spec: str) -> tuple[str, float]:
+    kind, _, fraction = spec.partition(":")
+    return kind, float(fraction or 0.5)
+
+
+def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["mni", "cells"], choices=list(DATASETS))
+    parser.add_argument("--noise", nargs="+", default=["mixed:0.5", "mixed:0.8"], help="kind:fraction ...")
+    parser.add_argument("--methods", nargs="+", default=["jcas", "ce"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--schedule", nargs="+", type=float, default=[1.0], help="multipliers of the total epochs")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="base total epochs (1x) instead of the standard preset's; recorded in every row")
+    parser.add_argument("--limit", type=int, default=None, help="run at most this many new rows")
+    parser.add_argument("--order", choices=["seed", "grid"], default="seed",
+                        help="seed: all settings of seed 0 first, then seed 1, ...")
+    parser.add_argument("--rows", type=Path, default=ROWS)
+    parser.add_argument("--threads", type=int, default=THREADS,
+                        help="torch threads (recorded in every row); 1 is much faster on a shared 2-core machine")
+    args = parser.parse_args(argv)
+    variants = dict(VARIANTS)
+    if extra_variants:
+        VARIANTS.update(extra_variants)
+    if hooks:
+        HOOKS.update(hooks)
+    for method in args.methods:
+        if method not in VARIANTS:
+            parser.error(f"unknown method {method!r}; known: {', '.join(VARIANTS)}")
+    torch.set_num_threads(args.threads)
+    args.rows.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for seed in args.seeds:
+        for schedule in args.schedule:
+            for dataset in args.datasets:
+                for spec in args.noise:
+                    for method in args.methods:
+                        kind, fraction = parse_noise(spec)
+                        jobs.append((dataset, kind, fraction, method, seed, schedule))
+    if args.order == "grid":
+        jobs.sort(key=lambda j: (j[5], j[0], j[1], j[2], j[3], j[4]))
+    cache: dict[str, tuple] = {}
+    done = 0
+    for dataset, kind, fraction, method, seed, schedule in jobs:
+        key = row_key(dataset, kind, fraction, method, seed, schedule, args.epochs)
+        path = args.rows / f"{key}.json"
+        if path.exists():
+            continue
+        if args.limit is not None and done >= args.limit:
+            break
+        if dataset not in cache:
+            cache[dataset] = load_set(dataset)
+        print(f"[{time.strftime('%H:%M:%S')}] {key} ...", flush=True)
+        try:
+            row = run_row(dataset, kind, fraction, method, seed, schedule, args.epochs, cache[dataset])
+        except Exception:  # noqa: BLE001  keep going with the next row
+            traceback.print_exc()
+            continue
+        row["key"] = key
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(row, indent=1, default=float))
+        tmp.replace(path)
+        done += 1
+        print(f"[{time.strftime('%H:%M:%S')}] {key}: noisy {row['dice_noisy']:.4f} cleaned {row['dice_cleaned']:.4f} "
+              f"selective {row['dice_selective']:.4f} ap {row['ap']:.3f} ap_aff {row['ap_affinity']:.3f} "
+              f"train {row['train_seconds']:.0f}s", flush=True)
+    VARIANTS.clear()
+    VARIANTS.update(variants)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    main()
