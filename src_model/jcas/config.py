@@ -82,7 +82,7 @@ class TrainConfig:
 
 
 PRESETS = {
-    "fast": TrainConfig(preset="fast", epochs_warmup=4, epochs_correction=4, crop=96),
+    "fast": TrainConfig(preset="fast", epochs_warmup=8, epochs_correction=8, crop=96),
     "standard": TrainConfig(preset="standard"),
 }
 
