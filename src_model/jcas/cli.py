@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from .config import METHODS, PRESETS
+    from .correct import MIN_AREA, MIN_SCORE
     from .device import DEVICE_CHOICES
     from .networks import NETWORKS
     from .noise import NOISE_KINDS
@@ -72,8 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--masks", required=True, type=Path)
     fix.add_argument("--out", required=True, type=Path)
     fix.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    fix.add_argument("--min-area", type=int, default=1, help="smaller candidate regions keep the drawn label")
-    fix.add_argument("--min-score", type=float, default=0.0, help="weaker candidate regions keep the drawn label")
+    fix.add_argument("--min-area", type=int, default=MIN_AREA,
+                     help=f"smaller candidate regions keep the drawn label (default {MIN_AREA} pixels; 1 keeps none)")
+    fix.add_argument("--min-score", type=float, default=MIN_SCORE,
+                     help=f"candidate regions with a lower mean disagreement keep the drawn label (default {MIN_SCORE})")
     fix.add_argument("--overwrite", action="store_true", help="replace existing files in OUT")
     fix.set_defaults(handler=correct_command)
 

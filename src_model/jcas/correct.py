@@ -20,6 +20,12 @@ from .regions import Region, find_regions, rank, select_regions
 
 TILE = 512
 MARGIN = 64
+#: Region-level selective correction (docs/method.md): candidate regions smaller than this many
+#: pixels, or with a mean disagreement below MIN_SCORE, keep the drawn labels. On the benchmarks
+#: this never lost more than 0.001 Dice against replacing every differing pixel, gained up to
+#: 0.005, and removes the one-pixel specks from the review queue.
+MIN_AREA = 10
+MIN_SCORE = 0.6
 
 
 @dataclass
@@ -73,8 +79,8 @@ def iter_correct(
     image: np.ndarray,
     mask: np.ndarray,
     *,
-    min_area: int = 1,
-    min_score: float = 0.0,
+    min_area: int = MIN_AREA,
+    min_score: float = MIN_SCORE,
     tile: int = TILE,
 ) -> Iterator[tuple[int, int]]:
     """Correct slice by slice, yielding ``(slices done, slices in all)``; returns a :class:`Correction`.
@@ -87,10 +93,10 @@ def iter_correct(
     mask : numpy.ndarray
         ``(H, W)`` or ``(Z, H, W)``, the drawn labels in the values the model knows.
     min_area : int
-        Candidate regions smaller than this keep the drawn labels.
+        Candidate regions smaller than this keep the drawn labels (1 = none is too small).
     min_score : float
         Candidate regions whose mean disagreement is below this keep the drawn labels
-        (0 = replace every region where the model's argmax differs).
+        (0 with ``min_area=1`` = replace every pixel where the model's argmax differs).
     tile : int
         Side of the tiles a large slice is cut into.
 
