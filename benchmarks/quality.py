@@ -34,7 +34,7 @@ from jcas.train import Trainer
 
 HERE = Path(__file__).resolve().parent
 ROWS = HERE / "results" / "rows"
-DATA = Path(os.environ.get("JCAS_BENCH_DATA", "/work/shared/data"))
+DATA = Path(os.environ.get("JCAS_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei"}
 THREADS = 2
 

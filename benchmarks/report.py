@@ -1,0 +1,300 @@
+"""Tables and plots from the quality rows: results/quality.csv, results/quality.md, results/*.png.
+
+    .venv/bin/python benchmarks/report.py
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+COLUMNS = ["dataset", "noise", "fraction", "method", "dice_noisy", "dice_cleaned", "auroc", "ap", "train_seconds",
+           "device", "seed", "schedule", "epochs", "base_epochs", "dice_selective", "auroc_affinity", "ap_affinity",
+           "auroc_combined", "ap_combined", "flag_precision", "flag_recall", "changed_fraction", "changed_precision",
+           "changed_recall", "dice_oof_argmax", "seconds_per_epoch", "correct_seconds", "noise_rate",
+           "pair_noise_rate_local", "dice_selective_a10_s0.7", "dice_selective_a10_s0.8", "dice_selective_a25_s0.6",
+           "dice_selective_a25_s0.8", "dice_selective_a50_s0.7", "overrides", "torch_threads", "load_avg_1m",
+           "commit", "machine", "key"]
+MAIN_METHODS = ["clean", "jcas", "jcas_paper", "ce", "fc", "cleanlab"]
+#: ablation variants that are the same configuration as a main method (rows reused)
+ALIASES = {"ce": "plain", "fc": "+tc", "jcas": "full"}
+ABLATION = ["plain", "+dar", "+tc", "+aff_global", "+aff_local", "+consistency", "full"]
+
+
+def load_rows(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            out = {k: row.get(k, "") for k in COLUMNS}
+            out["overrides"] = json.dumps(row.get("overrides", {}), sort_keys=True)
+            for k, v in out.items():
+                if isinstance(v, float):
+                    out[k] = f"{v:.5g}"
+            writer.writerow(out)
+
+
+def ms(values, digits=3) -> str:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f} (n=1)"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f} (n={len(values)})"
+
+
+def setting(row) -> tuple:
+    return (row["dataset"], row["noise"], row["fraction"], row["schedule"], str(row["base_epochs"]))
+
+
+def setting_name(s) -> str:
+    dataset, noise, fraction, schedule, base = s
+    epochs = "standard preset" if base == "standard" else f"base {base} epochs"
+    return f"{dataset} {noise} {fraction:g}, {schedule} ({epochs})"
+
+
+def headline(rows) -> list[str]:
+    groups = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["method"] in MAIN_METHODS or r["method"] not in ABLATION:
+            groups[setting(r)][r["method"]].append(r)
+    lines = ["## Main comparison (mean ± std over seeds)", "",
+             "dice = mean foreground Dice (pooled) against the clean masks; cleaned = argmax replacement; "
+             "selective = region-level (area >= 10 px, mean 1 - p(drawn) >= 0.6); AP/AUROC of the heatmaps "
+             "against the true-noise map (class = 1 - p(drawn); for cleanlab: 1 - out-of-fold p(drawn)).", "",
+             "| setting | method | epochs | dice noisy | dice cleaned | dice selective | AP class | AP affinity | "
+             "AP combined | AUROC class | s/epoch |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    order = lambda m: (MAIN_METHODS.index(m) if m in MAIN_METHODS else 99, m)  # noqa: E731
+    for s in sorted(groups, key=lambda s: (s[0], s[1], s[2], str(s[4]), s[3])):
+        for method in sorted(groups[s], key=order):
+            g = groups[s][method]
+            lines.append(f"| {setting_name(s)} | {method} | {g[0]['epochs']} | {ms([r['dice_noisy'] for r in g])} | "
+                         f"{ms([r['dice_cleaned'] for r in g])} | {ms([r.get('dice_selective') for r in g])} | "
+                         f"{ms([r['ap'] for r in g])} | {ms([r.get('ap_affinity') for r in g])} | "
+                         f"{ms([r.get('ap_combined') for r in g])} | {ms([r['auroc'] for r in g])} | "
+                         f"{ms([r['seconds_per_epoch'] for r in g], 1)} |")
+    return lines + [""]
+
+
+def paired(rows, a="jcas", b="ce") -> list[str]:
+    by = {(setting(r), r["method"], r["seed"]): r for r in rows}
+    lines = [f"## Paired differences {a} - {b} (same noise, same seed)", "",
+             f"| setting | n | Δ dice cleaned | Δ dice selective | Δ AP class | AP combined - AP class ({a}) | "
+             f"epoch cost {a}/{b} |", "|---|---|---|---|---|---|---|"]
+    for s in sorted({setting(r) for r in rows}):
+        seeds = sorted({k[2] for k in by if k[0] == s and k[1] == a} & {k[2] for k in by if k[0] == s and k[1] == b})
+        if not seeds:
+            continue
+        ra, rb = [by[(s, a, x)] for x in seeds], [by[(s, b, x)] for x in seeds]
+        d = lambda key: [x.get(key, np.nan) - y.get(key, np.nan) for x, y in zip(ra, rb)]  # noqa: E731
+        lines.append(f"| {setting_name(s)} | {len(seeds)} | {ms(d('dice_cleaned'))} | {ms(d('dice_selective'))} | "
+                     f"{ms(d('ap'))} | {ms([x['ap_combined'] - x['ap'] for x in ra])} | "
+                     f"{np.mean([x['seconds_per_epoch'] for x in ra]) / np.mean([y['seconds_per_epoch'] for y in rb]):.2f} |")
+    return lines + [""]
+
+
+def schedules(rows) -> list[str]:
+    """Fall of the cleaned Dice from 1x to 3x, paired by seed."""
+    by = {(r["dataset"], r["noise"], r["fraction"], r["method"], str(r["base_epochs"]), r["schedule"], r["seed"]): r
+          for r in rows}
+    lines = ["## Longer training: cleaned Dice at 3x minus at 1x (paired by seed; negative = falls)", "",
+             "| setting | method | n | dice cleaned 1x | dice cleaned 3x | Δ cleaned | Δ selective |",
+             "|---|---|---|---|---|---|---|"]
+    found = False
+    for key in sorted({k[:5] for k in by if k[5] == "3x"}):
+        seeds = sorted({k[6] for k in by if k[:5] == key and k[5] == "3x"} & {k[6] for k in by if k[:5] == key and k[5] == "1x"})
+        if not seeds:
+            continue
+        found = True
+        one = [by[key + ("1x", s)] for s in seeds]
+        three = [by[key + ("3x", s)] for s in seeds]
+        lines.append(f"| {key[0]} {key[1]} {key[2]:g} (base {key[4]}) | {key[3]} | {len(seeds)} | "
+                     f"{ms([r['dice_cleaned'] for r in one])} | {ms([r['dice_cleaned'] for r in three])} | "
+                     f"{ms([t['dice_cleaned'] - o['dice_cleaned'] for o, t in zip(one, three)])} | "
+                     f"{ms([t['dice_selective'] - o['dice_selective'] for o, t in zip(one, three)])} |")
+    return lines + ([""] if found else ["(no 3x rows yet)", ""])
+
+
+def targets(rows) -> list[str]:
+    """The issue-5 targets per setting (1x = standard preset rows unless only --epochs rows exist)."""
+    by = defaultdict(list)
+    for r in rows:
+        by[(r["dataset"], r["noise"], r["fraction"], str(r["base_epochs"]), r["schedule"], r["method"])].append(r)
+    lines = ["## Issue-5 targets (jcas vs ce, paired by seed)", "",
+             "| setting | n | cleaned: jcas - ce >= 0.02 | fall 1x->3x of jcas >= -0.01 (ce) | "
+             "AP jcas >= 0.9 and > AP ce (1 - p(drawn)) | AP combined >= AP class (jcas) | epoch cost jcas/ce <= 1.5 |",
+             "|---|---|---|---|---|---|---|"]
+    yes = lambda ok: "**yes**" if ok else "no"  # noqa: E731
+    speed = {}
+    if (RESULTS / "speed.csv").exists():
+        with open(RESULTS / "speed.csv") as handle:
+            speed = {r["method"]: float(r["ratio"]) for r in csv.DictReader(handle)
+                     if r["benchmark"] == "train_throughput" and r["ratio"]}
+    stage2 = speed.get("jcas (corrected stage)")
+    measured = (f"{yes(stage2 <= 1.5)} (speed.md: {speed.get('jcas (warm-up stage)', float('nan')):.2f} warm-up / "
+                f"{stage2:.2f} corrected, interleaved)") if stage2 else "see speed.md"
+    for key in sorted({k[:4] for k in by if k[4] == "1x" and k[5] == "jcas"}):
+        jc, ce = {r["seed"]: r for r in by[key + ("1x", "jcas")]}, {r["seed"]: r for r in by[key + ("1x", "ce")]}
+        seeds = sorted(set(jc) & set(ce))
+        if not seeds:
+            continue
+        gain = float(np.mean([jc[s]["dice_cleaned"] - ce[s]["dice_cleaned"] for s in seeds]))
+        ap_j, ap_c = float(np.mean([jc[s]["ap"] for s in seeds])), float(np.mean([ce[s]["ap"] for s in seeds]))
+        comb = float(np.mean([jc[s]["ap_combined"] - jc[s]["ap"] for s in seeds]))
+        cost = np.mean([jc[s]["seconds_per_epoch"] for s in seeds]) / np.mean([ce[s]["seconds_per_epoch"] for s in seeds])
+        falls = []
+        for m in ("jcas", "ce"):
+            one = {r["seed"]: r for r in by[key + ("1x", m)]}
+            three = {r["seed"]: r for r in by[key + ("3x", m)]}
+            both = sorted(set(one) & set(three))
+            falls.append(float(np.mean([three[s]["dice_cleaned"] - one[s]["dice_cleaned"] for s in both])) if both else None)
+        fall = "–" if falls[0] is None else f"{yes(falls[0] >= -0.01)} ({falls[0]:+.3f}; ce {falls[1]:+.3f})" \
+            if falls[1] is not None else f"{yes(falls[0] >= -0.01)} ({falls[0]:+.3f})"
+        name = f"{key[0]} {key[1]} {key[2]:g}" + ("" if key[3] == "standard" else f" (base {key[3]} epochs)")
+        lines.append(f"| {name} | {len(seeds)} | {yes(gain >= 0.02)} ({gain:+.3f}) | {fall} | "
+                     f"{yes(ap_j >= 0.9 and ap_j > ap_c)} ({ap_j:.3f} vs {ap_c:.3f}) | {yes(comb >= 0)} ({comb:+.3f}) | "
+                     f"{measured}; rows' s/epoch ratio {cost:.2f} (load-dependent) |")
+    return lines + [""]
+
+
+def ablation(rows) -> list[str]:
+    lines = ["## Ablation (issue 5)", "",
+             "plain = ce; +dar = ce + DAR; +tc = fc (T_C only); +aff_global = ce + global pair loss (grid 32); "
+             "+aff_local = ce + local pair loss; +consistency = T_C + local affinity + T_A (+consistency term), "
+             "no DAR; full = jcas.", "",
+             "| setting | variant | n | dice cleaned | dice selective | AP class | AP affinity | AP combined | s/epoch |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    groups = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["method"] in ABLATION:
+            groups[setting(r)][r["method"]].append(r)
+    seeds = {s: {r["seed"] for v in groups[s].values() for r in v} for s in groups}
+    for r in rows:  # the same configurations under their main names
+        s = setting(r)
+        alias = ALIASES.get(r["method"])
+        real = groups[s].get(alias, []) if s in groups else []
+        if s in groups and alias and not any(x["method"] == alias for x in real) and r["seed"] in seeds[s]:
+            groups[s][alias].append(r)
+    for s in sorted(groups):
+        for v in ABLATION:
+            g = groups[s].get(v)
+            if not g:
+                continue
+            via = f" (= {g[0]['method']} rows)" if g[0]["method"] != v else ""
+            lines.append(f"| {setting_name(s)} | {v}{via} | {len(g)} | {ms([r['dice_cleaned'] for r in g])} | "
+                         f"{ms([r['dice_selective'] for r in g])} | {ms([r['ap'] for r in g])} | "
+                         f"{ms([r['ap_affinity'] for r in g])} | {ms([r['ap_combined'] for r in g])} | "
+                         f"{ms([r['seconds_per_epoch'] for r in g], 1)} |")
+    return lines + [""]
+
+
+def transitions(rows) -> list[str]:
+    lines = ["## Learned vs true transition matrices (seed 0 rows with T_C)", "",
+             "T[i, j] = P(noisy = j | clean = i); T_A index 0 = different, 1 = same (true T_A over the local pairs).",
+             "", "| row | true T_C | learned T_C | true T_A (local pairs) | learned T_A |", "|---|---|---|---|---|"]
+    fmt = lambda m: "[" + "; ".join(" ".join(f"{v:.3f}" for v in row) for row in m) + "]"  # noqa: E731
+    for r in rows:
+        if r.get("learned_T_C") is None or r["seed"] != 0:
+            continue
+        lines.append(f"| {r['key']} | {fmt(r['true_T_C'])} | {fmt(r['learned_T_C'])} | {fmt(r['T_A_local'])} | "
+                     f"{fmt(r['learned_T_A']) if r.get('learned_T_A') else '–'} |")
+    return lines + [""]
+
+
+def plots(rows, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    groups = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["method"] in MAIN_METHODS and r["schedule"] == "1x":
+            groups[setting(r)][r["method"]].append(r)
+    if groups:
+        settings = sorted(groups)
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+        width = 0.8 / len(MAIN_METHODS)
+        for i, method in enumerate(MAIN_METHODS):
+            for ax, key in zip(axes, ("dice_cleaned", "ap")):
+                means = [np.mean([r[key] for r in groups[s].get(method, [])]) if groups[s].get(method) else np.nan
+                         for s in settings]
+                stds = [np.std([r[key] for r in groups[s].get(method, [])]) if groups[s].get(method) else 0
+                        for s in settings]
+                ax.bar(np.arange(len(settings)) + i * width, means, width, yerr=stds, label=method)
+        noisy = [np.mean([r["dice_noisy"] for g in groups[s].values() for r in g]) for s in settings]
+        axes[0].scatter(np.arange(len(settings)) + 0.4 - width / 2, noisy, color="k", marker="_", s=400,
+                        label="noisy masks", zorder=5)
+        labels = [f"{s[0]}\n{s[1]} {s[2]:g}\n{s[4]}" for s in settings]
+        for ax, title in zip(axes, ("cleaned Dice (argmax replacement)", "AP of class heatmap vs true noise")):
+            ax.set_xticks(np.arange(len(settings)) + 0.4 - width / 2, labels, fontsize=7)
+            ax.set_title(title)
+        axes[0].set_ylim(0.5, 1.0)
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "quality_dice_ap.png", dpi=110)
+        plt.close(fig)
+        written.append("quality_dice_ap.png")
+    # loss curves of seed-0 jcas rows
+    curves = [r for r in rows if r["method"] in ("jcas", "full") and r["seed"] == 0 and r.get("loss_history")]
+    if curves:
+        fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.5), squeeze=False)
+        for ax, r in zip(axes[0], curves):
+            history = r["loss_history"]
+            for term in history[-1]:
+                if term in ("stage", "epoch"):
+                    continue
+                ax.plot([h.get(term, np.nan) for h in history], label=term)
+            ax.set_title(r["key"], fontsize=6)
+            ax.set_yscale("symlog", linthresh=0.01)
+            ax.set_xlabel("epoch (both stages)")
+        axes[0][0].legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(out / "jcas_losses.png", dpi=100)
+        plt.close(fig)
+        written.append("jcas_losses.png")
+    return written
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=Path, default=RESULTS / "rows")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = load_rows(args.rows)
+    if not rows:
+        raise SystemExit(f"no rows in {args.rows}")
+    rows.sort(key=lambda r: (r["dataset"], r["noise"], r["fraction"], r["schedule"], str(r["base_epochs"]),
+                             r["method"], r["seed"]))
+    write_csv(rows, args.out / "quality.csv")
+    commits = sorted({r["commit"] for r in rows})
+    machines = sorted({r["machine"] for r in rows})
+    devices = sorted({r["device"] for r in rows})
+    lines = ["# Label-cleaning quality", "",
+             f"{len(rows)} runs; commit(s) {', '.join(commits)}; machine(s) {', '.join(machines)}; "
+             f"device(s) {', '.join(devices)}; torch threads {sorted({r['torch_threads'] for r in rows})}.", "",
+             "Each run trains on the noisy masks of every slice of the set and corrects the same images. "
+             "Noise seed = run seed. 'standard preset' = 60 epochs (jcas/fc: 30 warm-up + 30 corrected); "
+             "'base N epochs' rows use an --epochs override (1x = N epochs in all, 3x = 3N). Generated by "
+             "benchmarks/report.py from benchmarks/results/rows/.", ""]
+    lines += targets(rows) + headline(rows) + paired(rows) + schedules(rows) + ablation(rows) + transitions(rows)
+    images = plots(rows, args.out)
+    lines += ["## Plots", ""] + [f"![{name}]({name})" for name in images] + [""]
+    (args.out / "quality.md").write_text("\n".join(lines))
+    print(f"wrote {args.out / 'quality.csv'}, {args.out / 'quality.md'} and {', '.join(images)}")
+
+
+if __name__ == "__main__":
+    main()
