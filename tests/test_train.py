@@ -113,3 +113,22 @@ def test_warm_up_confusion_starts_the_transition_matrices(mni):
     first_corrected = next(e for e in trainer.run() if e.class_transition is not None)
     assert not np.allclose(first_corrected.class_transition, default, atol=0.02)
     assert np.allclose(first_corrected.class_transition.sum(axis=1), 1, atol=1e-5)
+
+
+def test_warm_up_start_estimates_the_true_noise_matrix(mni):
+    """The default start of T_C (issue 5): the warm-up model's confusion with the noisy labels,
+    which recovers class-dependent noise that the generic start (every off-diagonal equal) misses."""
+    from jcas.noise import simulate_noise
+
+    images, clean = mni[0][:4], mni[1][:4]
+    noisy, _ = simulate_noise(clean, kind="asymmetric", fraction=0.3, seed=0)  # class i -> i + 1 (mod 3)
+    true = np.zeros((3, 3))
+    np.add.at(true, (clean.ravel(), noisy.ravel()), 1)
+    true /= true.sum(axis=1, keepdims=True)
+    config = tiny_config(epochs=8, batch_size=4, crop=96, min_samples_per_epoch=16)
+    assert config.transition_from_warmup, "the warm-up start is the default"
+    trainer = Trainer([images], [noisy], config)
+    generic = trainer.model.class_transition().detach().numpy()
+    start = next(e for e in trainer.run() if e.class_transition is not None).class_transition
+    assert np.abs(start - true).sum() < 0.7 * np.abs(generic - true).sum()
+    assert start[0, 1] > 2 * start[0, 2] and start[1, 2] > 2 * start[1, 0]  # the direction of the flips
