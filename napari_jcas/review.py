@@ -21,29 +21,18 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from jcas.io import file_stem, write_bytes_atomic
+from jcas.regions import Region
 
 OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
 STATUSES = (OPEN, ACCEPTED, REJECTED)
 #: Columns of the review log.
 LOG_FIELDS = ("region", "slice", "old_class", "new_class", "area", "score", "decision", "time")
 AUTOSAVE_VERSION = 1
-
-
-class RegionLike(Protocol):
-    """What a candidate region provides (see ``jcas.correct.Region``)."""
-
-    index: int
-    slice: int
-    bbox: tuple[int, int, int, int]
-    area: int
-    old_label: int
-    new_label: int
-    score: float
 
 
 @dataclass(frozen=True)
@@ -67,7 +56,7 @@ class Edit:
         return int(self.values.size)
 
 
-def region_key(region: RegionLike) -> str:
+def region_key(region: Region) -> str:
     """A name for a region that survives re-running the correction (slice, box, change, area)."""
     y0, x0, y1, x1 = (int(v) for v in region.bbox)
     return f"{int(region.slice)}:{y0},{x0},{y1},{x1}:{int(region.old_label)}>{int(region.new_label)}:{int(region.area)}"
@@ -96,7 +85,7 @@ class Review:
         The mask as drawn (never modified).
     """
 
-    def __init__(self, regions: Sequence[RegionLike], region_map: np.ndarray, proposal: np.ndarray,
+    def __init__(self, regions: Sequence[Region], region_map: np.ndarray, proposal: np.ndarray,
                  drawn: np.ndarray):
         if not (region_map.shape == proposal.shape == drawn.shape):
             raise ValueError(f"shapes differ: regions {region_map.shape}, proposal {proposal.shape}, "
@@ -116,7 +105,7 @@ class Review:
     def __len__(self) -> int:
         return len(self.regions)
 
-    def region(self, index: int) -> RegionLike:
+    def region(self, index: int) -> Region:
         """The region with id ``index``."""
         return self.regions[self._rows[index]]
 
@@ -125,7 +114,7 @@ class Review:
         return self._rows[index]
 
     @property
-    def current(self) -> RegionLike | None:
+    def current(self) -> Region | None:
         """The region at :attr:`position`, ``None`` when there are no candidates."""
         return self.regions[self.position] if self.regions else None
 
@@ -153,13 +142,13 @@ class Review:
         return np.full_like(ys, region.slice), ys + y0, xs + x0
 
     # --------------------------------------------------------------- navigation
-    def select(self, row: int) -> RegionLike | None:
+    def select(self, row: int) -> Region | None:
         """Move to table row ``row`` (clamped)."""
         if self.regions:
             self.position = int(np.clip(row, 0, len(self.regions) - 1))
         return self.current
 
-    def step(self, delta: int, *, slice_index: int | None = None, open_only: bool = False) -> RegionLike | None:
+    def step(self, delta: int, *, slice_index: int | None = None, open_only: bool = False) -> Region | None:
         """Move ``delta`` rows (+1 next, -1 previous), optionally within one slice or among open regions.
 
         Stays put when there is no such row.
