@@ -5,7 +5,7 @@ stays bounded for large images (a 4096 x 4096 slice needs a few hundred MB).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
@@ -16,7 +16,7 @@ from .checkpoint import check_channels
 from .data import as_slices, channels_of, check_pair, normalise
 from .device import autocast
 from .model import JCASModel
-from .regions import Region, find_regions, rank, select_regions
+from .regions import Region, find_regions, rank
 
 TILE = 512
 MARGIN = 64
@@ -126,24 +126,15 @@ def _correct_slices(model, image, mask, min_area, min_score, tile) -> Iterator[t
         maps = predict_slice(model, image_slice, label_map.encode(mask_slice), tile=tile)
         proposed = label_map.decode(maps.proposed, mask.dtype)
         proposed = np.where(mask_slice == label_map.ignore_value, mask_slice, proposed)
-        found_map, found = find_regions(mask_slice, proposed, maps.class_disagreement, z, len(regions) + 1)
-        keep = select_regions(found, min_area, min_score)
-        kept_ids = np.array([0] + [r.index for r in keep])
-        renumber = np.zeros(len(regions) + len(found) + 1, dtype=np.int32)
-        renumber[kept_ids[1:]] = np.arange(len(regions) + 1, len(regions) + len(keep) + 1)
-        found_map = renumber[found_map]
-        keep = [_renumbered(r, int(renumber[r.index])) for r in keep]
+        found_map, found = find_regions(mask_slice, proposed, maps.class_disagreement, z, len(regions) + 1,
+                                        min_area, min_score)
         views(corrected, z)[...] = np.where(found_map > 0, proposed, mask_slice)
         views(class_map, z)[...] = maps.class_disagreement
         views(affinity_map, z)[...] = maps.affinity_disagreement
         views(region_map, z)[...] = found_map
-        regions.extend(keep)
+        regions.extend(found)
         yield z + 1, len(slices)
     return Correction(corrected, class_map, affinity_map, region_map, rank(regions))
-
-
-def _renumbered(region: Region, index: int) -> Region:
-    return replace(region, index=index)
 
 
 @torch.no_grad()

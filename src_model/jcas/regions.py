@@ -49,11 +49,13 @@ REGION_FIELDS = ("index", "slice", "y0", "x0", "y1", "x1", "area", "old_label", 
 
 
 def find_regions(
-    drawn: np.ndarray, proposed: np.ndarray, score_map: np.ndarray, slice_index: int, first_index: int
+    drawn: np.ndarray, proposed: np.ndarray, score_map: np.ndarray, slice_index: int, first_index: int,
+    min_area: int = 1, min_score: float = 0.0,
 ) -> tuple[np.ndarray, list[Region]]:
     """Label the connected regions of one slice where ``proposed`` differs from ``drawn``.
 
-    A region has one old and one new label; 8-connected.
+    A region has one old and one new label; 8-connected. Regions smaller than ``min_area``
+    pixels or with a mean score below ``min_score`` are left out (and get no id).
 
     Parameters
     ----------
@@ -85,18 +87,16 @@ def find_regions(
         areas = np.bincount(components.ravel(), minlength=count + 1)
         sums = np.bincount(components.ravel(), weights=score_map.ravel(), minlength=count + 1)
         for label in range(1, count + 1):
+            score = float(sums[label] / areas[label])
+            if areas[label] < min_area or score < min_score:
+                continue
             index = first_index + len(regions)
             box = boxes[label - 1]
             inside = components[box] == label
             region_map[box][inside] = index
             regions.append(Region(index, slice_index, (box[0].start, box[1].start, box[0].stop, box[1].stop),
-                                  int(areas[label]), int(old), int(new), float(sums[label] / areas[label])))
+                                  int(areas[label]), int(old), int(new), score))
     return region_map, regions
-
-
-def select_regions(regions: list[Region], min_area: int, min_score: float) -> list[Region]:
-    """Keep the regions at least ``min_area`` pixels large and ``min_score`` strong."""
-    return [r for r in regions if r.area >= min_area and r.score >= min_score]
 
 
 def rank(regions: list[Region]) -> list[Region]:
