@@ -233,7 +233,6 @@ def throughput(device_name: str, rounds: int, block: int) -> list[dict]:
         "jcas (warm-up stage)": _trainer("jcas", device_name).run(),
         "jcas (corrected stage)": _trainer("jcas", device_name, corrected_first=True).run(),
     }
-    first = next(iter(runs.values()))
     batch = None
     # reach the corrected stage of the third run (one warm-up epoch), untimed
     for event in runs["jcas (corrected stage)"]:

@@ -1,7 +1,7 @@
 """Training settings: methods, presets and every weight of the objective."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from .affinity import DEFAULT_OFFSETS
 from .errors import JCASInputError
