@@ -13,6 +13,8 @@ Rows land in results/rows/ like any other (report.py lists them in the main tabl
   the local pairs), then learned as usual ("Directions that follow", last item).
 - ``jcas_warmcore``: the core's ``transition_from_warmup=True`` (T_A implied by T_C instead).
 - ``jcas_lowvol``: jcas without the volume term and with a 10x smaller transition learning rate.
+- ``jcas_freezeT`` / ``jcas_slowT``: the default with T_C and T_A kept at their warm-up start, or learned
+  at a 10x smaller rate (is the fall at 3x the schedule a drift of the learned T?).
 """
 from __future__ import annotations
 
@@ -66,11 +68,14 @@ def warm_hook(trainer, event, ctx) -> None:
 
 
 VARIANTS = {
-    "jcas_oracleT": ("jcas", {}),
-    "jcas_warmT": ("jcas", {}),
-    "jcas_lowvol": ("jcas", dict(weight_volume=0.0, transition_learning_rate=1e-3)),
+    "jcas_oracleT": ("jcas_dar", {}),
+    "jcas_warmT": ("jcas_dar", {}),
+    "jcas_lowvol": ("jcas_dar", dict(weight_volume=0.0, transition_learning_rate=1e-3)),
     # the core's own option (commit cd5ca03): T_C from the warm-up confusion, T_A implied by T_C
-    "jcas_warmcore": ("jcas", dict(transition_from_warmup=True)),
+    "jcas_warmcore": ("jcas_dar", dict(transition_from_warmup=True)),
+    # does the learned T_C drift in a long corrected stage? T kept at its warm-up start, or learned 10x slower
+    "jcas_freezeT": ("jcas_dar", dict(transition_learning_rate=0.0)),
+    "jcas_slowT": ("jcas_dar", dict(transition_learning_rate=1e-3)),
 }
 HOOKS = {"jcas_oracleT": oracle_hook, "jcas_warmT": warm_hook}
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from jcas.config import make_config
 from jcas.correct import correct
@@ -49,21 +50,19 @@ SELECT_EXTRA = [(10, 0.7), (10, 0.8), (25, 0.6), (25, 0.8), (50, 0.7)]
 #: cross-fitted ce + cleanlab.segmentation (handled separately).
 VARIANTS: dict[str, tuple[str, dict]] = {
     "jcas": ("jcas", {}),
+    # the second default (T_C from the warm-up confusion, no volume term, offsets (1, 3)) with DAR
+    "jcas_dar": ("jcas_dar", {}),
     # the first default: T_C from the VolMinNet start, volume weight 0.01, offsets up to 27 px
-    "jcas_paper": ("jcas", dict(transition_from_warmup=False, weight_volume=0.01, offsets=(1, 3, 9, 27))),
+    "jcas_paper": ("jcas_dar", dict(transition_from_warmup=False, weight_volume=0.01, offsets=(1, 3, 9, 27))),
     "ce": ("ce", {}),
     "fc": ("fc", {}),
     "clean": ("ce", {}),
     "cleanlab": ("ce", {}),
-    # ablation (issue 5); cumulative names, each a config override
-    "plain": ("ce", {}),
+    # ablation (issue 5), each a config override; "+consistency" (T_C + local affinity + T_A, so the
+    # consistency term is on) is "jcas" and "full" is "jcas_dar" (see report.ALIASES)
     "+dar": ("ce", dict(use_dar=True)),
-    "+tc": ("fc", {}),
     "+aff_global": ("ce", dict(use_affinity=True, affinity="global")),
     "+aff_local": ("ce", dict(use_affinity=True, affinity="local")),
-    # T_C + local affinity + T_A, so the consistency term is on; no DAR
-    "+consistency": ("jcas", dict(use_dar=False)),
-    "full": ("jcas", {}),
 }
 CLEANLAB_FOLDS = 3
 
@@ -187,6 +186,7 @@ def evaluate(corrections, noisy, clean, noise_map, row: dict) -> None:
         name = "dice_selective" if (area, score) == (SELECT_AREA, SELECT_SCORE) else f"dice_selective_a{area}_s{score:g}"
         row[name] = mean_dice(list(selective), list(clean))
     heatmaps(class_map, affinity_map, noise_map, row)
+    boundary_heatmaps(class_map, affinity_map, noisy, noise_map, row)
     changed = cleaned != noisy
     row["changed_fraction"] = float(changed.mean())
     row["changed_precision"], row["changed_recall"] = precision_recall(changed, noise_map)
@@ -231,6 +231,8 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0) for z in range(len(images))]
         row["correct_seconds"] = time.perf_counter() - t0
         evaluate(corrections, noisy, clean, noise_map, row)
+        if config.use_class_transition:
+            posterior_heatmap(model, images, noisy, noise_map, row)
         row["device"] = str(model.device)
     row["seconds_per_epoch"] = row["train_seconds"] / max(1, config.total_epochs)
     row["wall_seconds"] = time.perf_counter() - started
@@ -238,6 +240,32 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
     row.update({"torch_threads": torch.get_num_threads(), "torch": torch.__version__, "commit": git_commit(),
                 "machine": machine(), "load_avg_1m": os.getloadavg()[0], "config": config.to_dict()})
     return row
+
+
+def boundary_heatmaps(class_map, affinity_map, noisy, noise_map, row: dict, width: int = 2) -> None:
+    """AP of both heatmaps on the pixels within ``width`` px of a drawn boundary (where an annotator edits)."""
+    edges = np.zeros(noisy.shape, dtype=bool)
+    edges[:, 1:] |= noisy[:, 1:] != noisy[:, :-1]
+    edges[:, :, 1:] |= noisy[:, :, 1:] != noisy[:, :, :-1]
+    band = ndimage.binary_dilation(edges, structure=ndimage.generate_binary_structure(3, 1)[None, 1],
+                                   iterations=width)
+    row["boundary_noise_share"] = float(noise_map[band].sum() / max(1, noise_map.sum()))
+    for name, scores in (("", class_map), ("_affinity", affinity_map)):
+        row[f"ap_boundary{name}"] = average_precision(scores[band], noise_map[band])
+
+
+def posterior_heatmap(model, images, noisy, noise_map, row: dict) -> None:
+    """AP/AUROC of 1 - P(clean = drawn | drawn, x) = 1 - p_y T_yy / sum_i p_i T_iy, with the learned T_C."""
+    with torch.no_grad():
+        transition = model.class_transition().float().cpu().numpy()
+    labels = np.searchsorted(np.array(model.label_map.values), noisy)
+    scores = np.empty(noisy.shape, dtype=np.float32)
+    for z, image in enumerate(images):
+        p = probabilities(model, image)
+        joint = p * transition[:, labels[z]]  # (K, H, W): p_i T[i, y]
+        drawn = np.take_along_axis(joint, labels[z][None], axis=0)[0]
+        scores[z] = 1 - drawn / joint.sum(axis=0).clip(min=1e-12)
+    row["auroc_posterior"], row["ap_posterior"] = auroc(scores, noise_map), average_precision(scores, noise_map)
 
 
 def run_cleanlab(images, noisy, clean, noise_map, config, row, log) -> None:

@@ -21,9 +21,9 @@ COLUMNS = ["dataset", "noise", "fraction", "method", "dice_noisy", "dice_cleaned
            "pair_noise_rate_local", "dice_selective_a10_s0.7", "dice_selective_a10_s0.8", "dice_selective_a25_s0.6",
            "dice_selective_a25_s0.8", "dice_selective_a50_s0.7", "overrides", "torch_threads", "load_avg_1m",
            "commit", "machine", "key"]
-MAIN_METHODS = ["clean", "jcas", "jcas_paper", "ce", "fc", "cleanlab"]
+MAIN_METHODS = ["clean", "jcas", "jcas_dar", "jcas_paper", "ce", "fc", "cleanlab"]
 #: ablation variants that are the same configuration as a main method (rows reused)
-ALIASES = {"ce": "plain", "fc": "+tc", "jcas": "full"}
+ALIASES = {"ce": "plain", "fc": "+tc", "jcas": "+consistency", "jcas_dar": "full"}
 ABLATION = ["plain", "+dar", "+tc", "+aff_global", "+aff_local", "+consistency", "full"]
 
 

@@ -6,11 +6,10 @@ cd "$(dirname "$0")/.."
 D=$1; shift
 Q=".venv/bin/python benchmarks/quality.py --datasets $D --threads 1 $*"
 $Q --noise mixed:0.5 mixed:0.8 --methods jcas ce --seeds 0 1 2 --schedule 1       # (a) headline
-$Q --noise mixed:0.5 --methods ce jcas --seeds 0 --schedule 3                     # (b) 3x, seed 0
-$Q --noise mixed:0.5 mixed:0.8 --methods fc clean cleanlab --seeds 0 --schedule 1 # (c) baselines
+$Q --noise mixed:0.5 mixed:0.8 --methods jcas ce --seeds 0 1 2 --schedule 3       # (b) 3x the schedule
+$Q --noise ellipse:0.5 symmetric:0.3 --methods jcas ce --seeds 0 --schedule 1     # (c) other noise
+$Q --noise mixed:0.5 mixed:0.8 --methods fc clean cleanlab --seeds 0 --schedule 1 # (d) baselines
 if [ "$D" = mni ]; then
-  $Q --noise mixed:0.5 --methods +dar +aff_local +consistency +aff_global --seeds 0 # (e) ablation
+  $Q --noise mixed:0.5 --methods +dar +aff_local +aff_global jcas_dar --seeds 0 1  # (e) ablation
 fi
-$Q --noise ellipse:0.5 symmetric:0.3 --methods jcas ce --seeds 0 --schedule 1     # (d) other noise
-$Q --noise mixed:0.8 --methods ce jcas --seeds 0 --schedule 3                     # (b) 3x, 0.8
-$Q --noise ellipse:0.5 symmetric:0.3 --methods jcas ce --seeds 1 2 --schedule 1   # (d) more seeds
+$Q --noise ellipse:0.5 symmetric:0.3 --methods jcas ce --seeds 1 2 --schedule 1   # (c) more seeds

@@ -27,7 +27,7 @@ from ._workers import start_worker
 if TYPE_CHECKING:
     import napari
 
-METHOD_CHOICES = [("JCAS", "jcas"), ("plain (cross-entropy)", "ce")]
+METHOD_CHOICES = [("JCAS", "jcas"), ("JCAS with DAR", "jcas_dar"), ("plain (cross-entropy)", "ce")]
 MODEL_FILTER = "napari-jcas model (*.pt)"
 
 
