@@ -19,7 +19,8 @@ COLUMNS = ["dataset", "noise", "fraction", "method", "dice_noisy", "dice_cleaned
            "auroc_combined", "ap_combined", "flag_precision", "flag_recall", "changed_fraction", "changed_precision",
            "changed_recall", "dice_oof_argmax", "seconds_per_epoch", "correct_seconds", "noise_rate",
            "pair_noise_rate_local", "dice_selective_a10_s0.7", "dice_selective_a10_s0.8", "dice_selective_a25_s0.6",
-           "dice_selective_a25_s0.8", "dice_selective_a50_s0.7", "overrides", "torch_threads", "load_avg_1m",
+           "dice_selective_a25_s0.8", "dice_selective_a50_s0.7", "auroc_posterior", "ap_posterior", "ap_boundary",
+           "ap_boundary_affinity", "boundary_noise_share", "overrides", "torch_threads", "load_avg_1m",
            "commit", "machine", "key"]
 MAIN_METHODS = ["clean", "jcas", "jcas_dar", "jcas_paper", "ce", "fc", "cleanlab"]
 #: ablation variants that are the same configuration as a main method (rows reused)
@@ -131,6 +132,7 @@ def targets(rows) -> list[str]:
     for r in rows:
         by[(r["dataset"], r["noise"], r["fraction"], str(r["base_epochs"]), r["schedule"], r["method"])].append(r)
     lines = ["## Issue-5 targets (jcas vs ce, paired by seed)", "",
+             "Dice of the default (selective) correction; AP of the class heatmap the annotator sees.", "",
              "| setting | n | cleaned: jcas - ce >= 0.02 | fall 1x->3x of jcas >= -0.01 (ce) | "
              "AP jcas >= 0.9 and > AP ce (1 - p(drawn)) | AP combined >= AP class (jcas) | epoch cost jcas/ce <= 1.5 |",
              "|---|---|---|---|---|---|---|"]
@@ -148,7 +150,7 @@ def targets(rows) -> list[str]:
         seeds = sorted(set(jc) & set(ce))
         if not seeds:
             continue
-        gain = float(np.mean([jc[s]["dice_cleaned"] - ce[s]["dice_cleaned"] for s in seeds]))
+        gain = float(np.mean([jc[s]["dice_selective"] - ce[s]["dice_selective"] for s in seeds]))
         ap_j, ap_c = float(np.mean([jc[s]["ap"] for s in seeds])), float(np.mean([ce[s]["ap"] for s in seeds]))
         comb = float(np.mean([jc[s]["ap_combined"] - jc[s]["ap"] for s in seeds]))
         cost = np.mean([jc[s]["seconds_per_epoch"] for s in seeds]) / np.mean([ce[s]["seconds_per_epoch"] for s in seeds])
@@ -157,7 +159,8 @@ def targets(rows) -> list[str]:
             one = {r["seed"]: r for r in by[key + ("1x", m)]}
             three = {r["seed"]: r for r in by[key + ("3x", m)]}
             both = sorted(set(one) & set(three))
-            falls.append(float(np.mean([three[s]["dice_cleaned"] - one[s]["dice_cleaned"] for s in both])) if both else None)
+            falls.append(float(np.mean([three[s]["dice_selective"] - one[s]["dice_selective"] for s in both]))
+                         if both else None)
         fall = "–" if falls[0] is None else f"{yes(falls[0] >= -0.01)} ({falls[0]:+.3f}; ce {falls[1]:+.3f})" \
             if falls[1] is not None else f"{yes(falls[0] >= -0.01)} ({falls[0]:+.3f})"
         name = f"{key[0]} {key[1]} {key[2]:g}" + ("" if key[3] == "standard" else f" (base {key[3]} epochs)")
@@ -167,11 +170,31 @@ def targets(rows) -> list[str]:
     return lines + [""]
 
 
+def heatmaps(rows) -> list[str]:
+    """Which heatmap finds the noisy pixels: everywhere, and in the band next to the drawn boundaries."""
+    groups = defaultdict(list)
+    for r in rows:
+        if "ap_boundary" in r:
+            groups[(setting(r), r["method"])].append(r)
+    lines = ["## Heatmaps: class vs affinity, everywhere and at the drawn boundaries", "",
+             "AP against the true-noise map. posterior = 1 - P(clean = drawn | drawn, x) with the learned T_C "
+             "(p_y T_yy / sum_i p_i T_iy); boundary band = pixels within 2 px of a drawn boundary, where "
+             "an annotator edits (share = fraction of all noisy pixels that lie in it).", "",
+             "| setting | method | n | AP class | AP posterior | AP affinity | boundary share | AP class (band) | "
+             "AP affinity (band) |", "|---|---|---|---|---|---|---|---|---|"]
+    for (s, method), g in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1])):
+        lines.append(f"| {setting_name(s)} | {method} | {len(g)} | {ms([r['ap'] for r in g])} | "
+                     f"{ms([r.get('ap_posterior') for r in g])} | {ms([r['ap_affinity'] for r in g])} | "
+                     f"{ms([r['boundary_noise_share'] for r in g], 2)} | {ms([r['ap_boundary'] for r in g])} | "
+                     f"{ms([r['ap_boundary_affinity'] for r in g])} |")
+    return lines + ([""] if groups else ["(no rows with boundary measurements yet)", ""])
+
+
 def ablation(rows) -> list[str]:
     lines = ["## Ablation (issue 5)", "",
              "plain = ce; +dar = ce + DAR; +tc = fc (T_C only); +aff_global = ce + global pair loss (grid 32); "
              "+aff_local = ce + local pair loss; +consistency = T_C + local affinity + T_A (+consistency term), "
-             "no DAR; full = jcas.", "",
+             "no DAR = jcas, the default; full = jcas_dar (the same with DAR, the previous default).", "",
              "| setting | variant | n | dice cleaned | dice selective | AP class | AP affinity | AP combined | s/epoch |",
              "|---|---|---|---|---|---|---|---|---|"]
     groups = defaultdict(lambda: defaultdict(list))
@@ -247,7 +270,8 @@ def plots(rows, out: Path) -> list[str]:
         plt.close(fig)
         written.append("quality_dice_ap.png")
     # loss curves of seed-0 jcas rows
-    curves = [r for r in rows if r["method"] in ("jcas", "full") and r["seed"] == 0 and r.get("loss_history")]
+    curves = [r for r in rows if r["method"] in ("jcas", "jcas_dar") and r["seed"] == 0 and r["schedule"] == "1x"
+              and r.get("loss_history")]
     if curves:
         fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.5), squeeze=False)
         for ax, r in zip(axes[0], curves):
@@ -265,6 +289,49 @@ def plots(rows, out: Path) -> list[str]:
         plt.close(fig)
         written.append("jcas_losses.png")
     return written
+
+
+#: README columns: (header, method or None for the noisy masks)
+README_COLUMNS = [("noisy masks", None), ("JCAS", "jcas"), ("plain training", "ce"), ("forward correction only", "fc"),
+                  ("cleanlab (plain, cross-fitted)", "cleanlab"), ("JCAS with DAR", "jcas_dar"),
+                  ("trained on clean masks (upper bound)", "clean")]
+READABLE = {"mni": "brain MRI", "cells": "nuclei"}
+
+
+def readme_tables(rows) -> list[str]:
+    """The README's headline tables: Dice of the default correction at 1x, and its change at 3x."""
+    def cell(values) -> str:
+        values = [v for v in values if not np.isnan(v)]
+        if not values:
+            return "–"
+        spread = f" ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else ""
+        return f"{np.mean(values):.3f}{spread} ({len(values)})"
+
+    def dice(r) -> float:  # cleanlab replaces every flagged pixel: its only correction
+        return r["dice_cleaned"] if r["method"] == "cleanlab" else r["dice_selective"]
+
+    standard = [r for r in rows if r["base_epochs"] == "standard"]
+    by = defaultdict(list)
+    for r in standard:
+        by[(r["dataset"], r["noise"], r["fraction"], r["schedule"], r["method"])].append(r)
+    settings = sorted({k[:3] for k in by if k[3] == "1x" and k[4] == "jcas"}, key=lambda k: (k[0] != "cells", k[1], k[2]))
+    lines = ["| data, noise | " + " | ".join(h for h, _ in README_COLUMNS) + " |",
+             "| --- |" + " --- |" * len(README_COLUMNS)]
+    for key in settings:
+        cells = [cell([r["dice_noisy"] for r in by[key + ("1x", "ce")] or by[key + ("1x", "jcas")]])]
+        cells += [cell([dice(r) for r in by[key + ("1x", m)]]) for _, m in README_COLUMNS[1:]]
+        lines.append(f"| {READABLE[key[0]]}, {key[1]} {key[2]:g} | " + " | ".join(cells) + " |")
+    lines += ["", "| data, noise | method | seeds | 1x | 3x | change (paired by seed) |", "| --- | --- | --- | --- | --- | --- |"]
+    for key in settings:
+        for header, method in README_COLUMNS[1:]:
+            one = {r["seed"]: dice(r) for r in by[key + ("1x", method)]}
+            three = {r["seed"]: dice(r) for r in by[key + ("3x", method)]}
+            seeds = sorted(set(one) & set(three))
+            if seeds:
+                lines.append(f"| {READABLE[key[0]]}, {key[1]} {key[2]:g} | {header} | {len(seeds)} | "
+                             f"{cell([one[s] for s in seeds])} | {cell([three[s] for s in seeds])} | "
+                             f"{cell([three[s] - one[s] for s in seeds])} |")
+    return lines + [""]
 
 
 def main(argv=None) -> None:
@@ -289,7 +356,9 @@ def main(argv=None) -> None:
              "Noise seed = run seed. 'standard preset' = 60 epochs (jcas/fc: 30 warm-up + 30 corrected); "
              "'base N epochs' rows use an --epochs override (1x = N epochs in all, 3x = 3N). Generated by "
              "benchmarks/report.py from benchmarks/results/rows/.", ""]
-    lines += targets(rows) + headline(rows) + paired(rows) + schedules(rows) + ablation(rows) + transitions(rows)
+    lines += (targets(rows) + headline(rows) + paired(rows) + paired(rows, "jcas", "jcas_dar") + schedules(rows)
+              + heatmaps(rows) + ablation(rows) + transitions(rows))
+    (args.out / "readme_tables.md").write_text("\n".join(readme_tables(rows)))
     images = plots(rows, args.out)
     lines += ["## Plots", ""] + [f"![{name}]({name})" for name in images] + [""]
     (args.out / "quality.md").write_text("\n".join(lines))

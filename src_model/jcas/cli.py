@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--images", required=True, type=Path, help="folder of images")
     train.add_argument("--masks", required=True, type=Path, help="folder of masks, matched to images by file stem")
     train.add_argument("--model", required=True, type=Path, help="checkpoint file to write")
-    train.add_argument("--method", default="jcas", choices=sorted(METHODS))
+    train.add_argument("--method", default="jcas", choices=sorted(METHODS),
+                       help="jcas (default); jcas_dar: with DAR rectification; ce: plain cross-entropy; "
+                            "fc: forward correction only")
     train.add_argument("--preset", default="standard", choices=sorted(PRESETS))
     train.add_argument("--epochs", type=int, default=None, help="total epochs (both stages), overriding the preset")
     train.add_argument("--network", default="unet", choices=NETWORKS,
