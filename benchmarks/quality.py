@@ -231,6 +231,10 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0) for z in range(len(images))]
         row["correct_seconds"] = time.perf_counter() - t0
         evaluate(corrections, noisy, clean, noise_map, row)
+        t0 = time.perf_counter()
+        mirrored = [correct(model, images[z], noisy[z], mirror=True) for z in range(len(images))]
+        row["correct_seconds_mirror"] = time.perf_counter() - t0
+        evaluate_mirrored(mirrored, clean, noise_map, row)
         if config.use_class_transition:
             posterior_heatmap(model, images, noisy, noise_map, row)
         row["device"] = str(model.device)
@@ -240,6 +244,13 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
     row.update({"torch_threads": torch.get_num_threads(), "torch": torch.__version__, "commit": git_commit(),
                 "machine": machine(), "load_avg_1m": os.getloadavg()[0], "config": config.to_dict()})
     return row
+
+
+def evaluate_mirrored(corrections, clean, noise_map, row: dict) -> None:
+    """Dice of the default selective correction and AP/AUROC of the class heatmap with test-time mirroring."""
+    row["dice_selective_mirror"] = mean_dice([c.corrected for c in corrections], list(clean))
+    class_map = np.stack([c.class_disagreement for c in corrections])
+    row["auroc_mirror"], row["ap_mirror"] = auroc(class_map, noise_map), average_precision(class_map, noise_map)
 
 
 def boundary_heatmaps(class_map, affinity_map, noisy, noise_map, row: dict, width: int = 2) -> None:

@@ -75,3 +75,14 @@ def test_large_images_are_processed_in_tiles(model):
     # Tiles see a 64-pixel margin of context, so they agree with the whole image almost everywhere.
     assert np.mean(tiled.corrected == whole.corrected) > 0.99
     assert np.abs(tiled.class_disagreement - whole.class_disagreement).mean() < 0.01
+
+
+def test_mirroring_makes_the_heatmap_equivariant_to_flips(model):
+    """Test-time mirroring averages over the flip group, so flipping the image flips the heatmap exactly."""
+    net, images, masks = model
+    image, mask = images[0][:96, :128], masks[0][:96, :128]
+    flipped = np.ascontiguousarray(image[:, ::-1]), np.ascontiguousarray(mask[:, ::-1])
+    for mirror, equivariant in ((True, True), (False, False)):
+        heatmap = correct(net, image, mask, mirror=mirror).class_disagreement
+        heatmap_of_flipped = correct(net, *flipped, mirror=mirror).class_disagreement
+        assert np.allclose(heatmap[:, ::-1], heatmap_of_flipped, atol=1e-5) is equivariant

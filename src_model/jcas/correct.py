@@ -15,7 +15,7 @@ from .affinity import global_affinity_disagreement, global_affinity_statistics, 
 from .checkpoint import check_channels
 from .data import as_slices, channels_of, check_pair, normalise
 from .device import autocast
-from .model import JCASModel
+from .model import JCASModel, Prediction
 from .regions import Region, find_regions, rank
 
 TILE = 512
@@ -26,6 +26,9 @@ MARGIN = 64
 #: 80 % noise (docs/method.md); it also keeps one-pixel specks out of the review queue.
 MIN_AREA = 10
 MIN_SCORE = 0.6
+#: Test-time mirroring: average the class probabilities over the image flipped along these axes too.
+MIRROR = False
+MIRROR_AXES = ((-1,), (-2,), (-2, -1))
 
 
 @dataclass
@@ -82,6 +85,7 @@ def iter_correct(
     min_area: int = MIN_AREA,
     min_score: float = MIN_SCORE,
     tile: int = TILE,
+    mirror: bool = MIRROR,
 ) -> Iterator[tuple[int, int]]:
     """Correct slice by slice, yielding ``(slices done, slices in all)``; returns a :class:`Correction`.
 
@@ -99,6 +103,9 @@ def iter_correct(
         (0 with ``min_area=1`` = replace every pixel where the model's argmax differs).
     tile : int
         Side of the tiles a large slice is cut into.
+    mirror : bool
+        Average the class probabilities over the image and its three mirror images
+        (four forward passes per tile instead of one).
 
     Raises
     ------
@@ -110,10 +117,10 @@ def iter_correct(
     check_pair(image, mask)
     check_channels(model, channels_of(image, mask))
     model.label_map.encode(mask)  # unknown label values fail here, not halfway through
-    return _correct_slices(model, image, mask, min_area, min_score, tile)
+    return _correct_slices(model, image, mask, min_area, min_score, tile, mirror)
 
 
-def _correct_slices(model, image, mask, min_area, min_score, tile) -> Iterator[tuple[int, int]]:
+def _correct_slices(model, image, mask, min_area, min_score, tile, mirror) -> Iterator[tuple[int, int]]:
     label_map = model.label_map
     slices = as_slices(image, mask)
     corrected = mask.copy()
@@ -123,7 +130,7 @@ def _correct_slices(model, image, mask, min_area, min_score, tile) -> Iterator[t
     regions: list[Region] = []
     views = (lambda a, z: a) if mask.ndim == 2 else (lambda a, z: a[z])
     for z, (image_slice, mask_slice) in enumerate(slices):
-        maps = predict_slice(model, image_slice, label_map.encode(mask_slice), tile=tile)
+        maps = predict_slice(model, image_slice, label_map.encode(mask_slice), tile=tile, mirror=mirror)
         proposed = label_map.decode(maps.proposed, mask.dtype)
         proposed = np.where(mask_slice == label_map.ignore_value, mask_slice, proposed)
         found_map, found = find_regions(mask_slice, proposed, maps.class_disagreement, z, len(regions) + 1,
@@ -138,7 +145,8 @@ def _correct_slices(model, image, mask, min_area, min_score, tile) -> Iterator[t
 
 
 @torch.no_grad()
-def predict_slice(model: JCASModel, image: np.ndarray, labels: np.ndarray, tile: int = TILE) -> SliceMaps:
+def predict_slice(model: JCASModel, image: np.ndarray, labels: np.ndarray, tile: int = TILE,
+                  mirror: bool = MIRROR) -> SliceMaps:
     """Proposed classes and heatmaps of one slice, computed tile by tile.
 
     Parameters
@@ -150,6 +158,8 @@ def predict_slice(model: JCASModel, image: np.ndarray, labels: np.ndarray, tile:
         ``(H, W)`` drawn class indices, -1 for ignore.
     tile : int
         Tile side; each tile is computed with a margin of context on every side.
+    mirror : bool
+        Average the class probabilities over the tile and its mirror images.
     """
     model.eval()
     normalised = normalise(image, model.in_channels)
@@ -159,10 +169,10 @@ def predict_slice(model: JCASModel, image: np.ndarray, labels: np.ndarray, tile:
     affinity_map = np.zeros((height, width), dtype=np.float32)
     labels_t = torch.from_numpy(labels)
     global_stats = _global_statistics(model, normalised, labels_t, tile) if model.config.affinity == "global" else None
-    for inner, outer, prediction in _tiles(model, normalised, tile):
+    for inner, outer, batch, prediction in _tiles(model, normalised, tile):
         crop = tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))
         tile_labels = labels_t[outer].to(model.device)
-        probability = prediction.probabilities()[0]
+        probability = (mirrored_probabilities(model, batch, prediction) if mirror else prediction.probabilities())[0]
         drawn = tile_labels.clamp(min=0)
         p_drawn = torch.gather(probability, 0, drawn[None])[0]
         class_disagreement = torch.where(tile_labels >= 0, 1 - p_drawn, torch.zeros_like(p_drawn))
@@ -178,7 +188,8 @@ def predict_slice(model: JCASModel, image: np.ndarray, labels: np.ndarray, tile:
 
 
 def _tiles(model: JCASModel, normalised: np.ndarray, tile: int):
-    """Yield ``(inner, outer, prediction)`` for each tile: the region it fills, the region it saw, the output."""
+    """Yield ``(inner, outer, batch, prediction)`` for each tile: the region it fills, the region it saw,
+    its ``(1, C, h, w)`` input and the model's output."""
     height, width = normalised.shape[-2:]
     for y in range(0, height, tile):
         for x in range(0, width, tile):
@@ -188,13 +199,23 @@ def _tiles(model: JCASModel, normalised: np.ndarray, tile: int):
             batch = torch.from_numpy(np.ascontiguousarray(normalised[(slice(None),) + outer]))[None].to(model.device)
             with autocast(model.device):
                 prediction = model.predict(batch)
-            yield inner, outer, prediction
+            yield inner, outer, batch, prediction
+
+
+def mirrored_probabilities(model: JCASModel, batch: torch.Tensor, prediction: Prediction) -> torch.Tensor:
+    """``(B, K, H, W)`` class probabilities averaged over ``batch`` ``(B, C, H, W)`` and its three mirror
+    images; ``prediction`` is the model's output for ``batch`` itself."""
+    total = prediction.probabilities()
+    for dims in MIRROR_AXES:
+        with autocast(model.device):
+            total = total + model.predict(batch.flip(dims)).probabilities().flip(dims)
+    return total / (1 + len(MIRROR_AXES))
 
 
 def _global_statistics(model: JCASModel, normalised: np.ndarray, labels: torch.Tensor, tile: int) -> dict:
     """Sums over the whole slice for the global affinity disagreement (a first pass over the tiles)."""
     total: dict[str, torch.Tensor] = {}
-    for inner, outer, prediction in _tiles(model, normalised, tile):
+    for inner, outer, _, prediction in _tiles(model, normalised, tile):
         crop = tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))
         unit = prediction.unit[0][(slice(None),) + crop].flatten(1)
         stats = global_affinity_statistics(unit, labels[inner].flatten().to(model.device), model.label_map.num_classes)
