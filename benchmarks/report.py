@@ -20,7 +20,8 @@ COLUMNS = ["dataset", "noise", "fraction", "method", "dice_noisy", "dice_cleaned
            "changed_recall", "dice_oof_argmax", "seconds_per_epoch", "correct_seconds", "noise_rate",
            "pair_noise_rate_local", "dice_selective_a10_s0.7", "dice_selective_a10_s0.8", "dice_selective_a25_s0.6",
            "dice_selective_a25_s0.8", "dice_selective_a50_s0.7", "auroc_posterior", "ap_posterior", "ap_boundary",
-           "ap_boundary_affinity", "boundary_noise_share", "overrides", "torch_threads", "load_avg_1m",
+           "ap_boundary_affinity", "boundary_noise_share", "dice_selective_mirror", "auroc_mirror", "ap_mirror",
+           "correct_seconds_mirror", "overrides", "torch_threads", "load_avg_1m",
            "commit", "machine", "key"]
 MAIN_METHODS = ["clean", "jcas", "jcas_dar", "jcas_paper", "ce", "fc", "cleanlab"]
 #: ablation variants that are the same configuration as a main method (rows reused)
@@ -179,14 +180,18 @@ def heatmaps(rows) -> list[str]:
     lines = ["## Heatmaps: class vs affinity, everywhere and at the drawn boundaries", "",
              "AP against the true-noise map. posterior = 1 - P(clean = drawn | drawn, x) with the learned T_C "
              "(p_y T_yy / sum_i p_i T_iy); boundary band = pixels within 2 px of a drawn boundary, where "
-             "an annotator edits (share = fraction of all noisy pixels that lie in it).", "",
-             "| setting | method | n | AP class | AP posterior | AP affinity | boundary share | AP class (band) | "
-             "AP affinity (band) |", "|---|---|---|---|---|---|---|---|---|"]
+             "an annotator edits (share = fraction of all noisy pixels that lie in it); mirrored = class "
+             "probabilities averaged over the image and its 3 mirror images (`correct(..., mirror=True)`), with "
+             "the Dice of the selective correction it gives.", "",
+             "| setting | method | n | AP class | AP class mirrored | AP posterior | AP affinity | boundary share | "
+             "AP class (band) | AP affinity (band) | dice selective | dice selective mirrored |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (s, method), g in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1])):
         lines.append(f"| {setting_name(s)} | {method} | {len(g)} | {ms([r['ap'] for r in g])} | "
-                     f"{ms([r.get('ap_posterior') for r in g])} | {ms([r['ap_affinity'] for r in g])} | "
-                     f"{ms([r['boundary_noise_share'] for r in g], 2)} | {ms([r['ap_boundary'] for r in g])} | "
-                     f"{ms([r['ap_boundary_affinity'] for r in g])} |")
+                     f"{ms([r.get('ap_mirror') for r in g])} | {ms([r.get('ap_posterior') for r in g])} | "
+                     f"{ms([r['ap_affinity'] for r in g])} | {ms([r['boundary_noise_share'] for r in g], 2)} | "
+                     f"{ms([r['ap_boundary'] for r in g])} | {ms([r['ap_boundary_affinity'] for r in g])} | "
+                     f"{ms([r['dice_selective'] for r in g])} | {ms([r.get('dice_selective_mirror') for r in g])} |")
     return lines + ([""] if groups else ["(no rows with boundary measurements yet)", ""])
 
 
