@@ -96,3 +96,14 @@ def test_model_is_saved_where_the_user_says_and_loaded_back(corrected, tmp_path,
     saved = train.save_model(tmp_path / "kept" / "model.pt")
     assert saved.is_file() and train.load_model(saved)
     assert train.model.label_map.values == (0, 1, 2)
+
+
+@pytest.mark.parametrize("method, has_dar", [("jcas", False), ("jcas_dar", True)])
+def test_the_method_chosen_is_the_method_trained(docked, qtbot, method, has_dar):
+    assert set(docked.train.method_choice.choices) >= {"jcas", "jcas_dar", "ce"}
+    docked.train.method_choice.value = method
+    _train_a_few_steps(docked, qtbot)
+    docked.train.stop()
+    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=10_000)
+    config = docked.train.model.config
+    assert config.method == method and config.use_dar is has_dar and config.use_affinity
