@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, SpinBox
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -62,10 +62,15 @@ class TrainWidget(QWidget):
         self.device_choice = ComboBox(label="Device", choices=available_devices(), value="auto")
         self.model_path = FileEdit(label="Save model to", mode="w", filter=MODEL_FILTER,
                                    tooltip="Where the trained model is saved (nothing is saved until you choose)")
-        self.heatmap_choice = ComboBox(label="Heatmap", choices=list(HEATMAP_KINDS), value="class",
-                                       tooltip="Which disagreement the heatmap shows: per-pixel class, or affinity")
+        self.mirror_choice = CheckBox(text="Mirror when correcting", value=False,
+                                      tooltip="Average the model over the image and its mirror images: about 3x "
+                                              "slower correction, slightly better proposals and heatmap")
+        self.heatmap_choice = ComboBox(
+            label="Heatmap", choices=list(HEATMAP_KINDS), value="class",
+            tooltip="class: 1 - p(drawn label), what candidates are ranked by and the better guide to wrong pixels; "
+                    "affinity: how much the learned pair affinities contradict the drawn mask around each pixel")
         self.form = Container(widgets=[self.image_choice, self.mask_choice, self.method_choice, self.preset_choice,
-                                       self.epochs_choice, self.device_choice, self.model_path])
+                                       self.epochs_choice, self.device_choice, self.model_path, self.mirror_choice])
         self.heatmap_form = Container(widgets=[self.heatmap_choice])
 
         self.start_button = QPushButton("Start training")
@@ -242,7 +247,8 @@ class TrainWidget(QWidget):
         except JCASInputError as error:
             show_error(f"Cannot correct: {error}")
             return None
-        self._inputs, self._steps = (image, mask), iter_correct(self.model, image_data, mask_data)
+        self._inputs, self._steps = (image, mask), iter_correct(self.model, image_data, mask_data,
+                                                                  mirror=self.mirror_choice.value)
         self._set_busy(True)
         self.status.setText(f"Correcting '{mask.name}'…")
         total = 1 if mask_data.ndim == 2 else mask_data.shape[0]

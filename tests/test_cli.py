@@ -38,6 +38,10 @@ def test_simulate_train_correct_evaluate_cleans_real_slices(folders, capsys):
     assert read_array(tmp / "out" / "disagreement" / "slice3.tif").dtype == np.float32
     header = (tmp / "out" / "regions.csv").read_text().splitlines()[0]
     assert header.startswith("stem,index,slice,y0,x0,y1,x1,area,old_label,new_label,score")
+    assert main(["correct", "--model", str(tmp / "model.pt"), "--images", str(tmp / "images"), "--masks",
+                 str(tmp / "noisy"), "--out", str(tmp / "mirrored"), "--mirror"]) == 0
+    plain, mirrored = (read_array(tmp / out / "disagreement" / "slice3.tif") for out in ("out", "mirrored"))
+    assert mirrored.shape == plain.shape and not np.array_equal(mirrored, plain)
 
     assert main(["evaluate", "--pred", str(tmp / "out"), "--truth", str(tmp / "clean"), "--noisy", str(tmp / "noisy"),
                  "--heatmaps", str(tmp / "out" / "disagreement"), "--json", str(tmp / "scores.json")]) == 0

@@ -86,6 +86,8 @@ class TrainConfig:
 PRESETS = {
     "fast": TrainConfig(preset="fast", epochs_warmup=8, epochs_correction=8, crop=96),
     "standard": TrainConfig(preset="standard"),
+    # 3x the standard schedule: better on the MRI benchmark, the same on nuclei (docs/method.md)
+    "long": TrainConfig(preset="long", epochs_warmup=90, epochs_correction=90),
 }
 
 
@@ -97,7 +99,7 @@ def make_config(method: str = "jcas", preset: str = "standard", **overrides) -> 
     method : {"jcas", "jcas_dar", "ce", "fc"}
         JCAS (affinity loss, T_C, T_A, consistency), JCAS with DAR rectification, the plain
         cross-entropy baseline, or forward correction only (T_C).
-    preset : {"fast", "standard"}
+    preset : {"fast", "standard", "long"}
         Schedule and crop size.
     **overrides
         Any :class:`TrainConfig` field; ``epochs=N`` scales both stages to N epochs in all.

@@ -107,3 +107,15 @@ def test_the_method_chosen_is_the_method_trained(docked, qtbot, method, has_dar)
     qtbot.waitUntil(lambda: docked.train.worker is None, timeout=10_000)
     config = docked.train.model.config
     assert config.method == method and config.use_dar is has_dar and config.use_affinity
+
+
+def test_mirror_choice_reaches_the_correction(docked, model_file, qtbot):
+    from jcas.correct import correct
+
+    train = docked.train
+    assert train.load_model(model_file)
+    train.mirror_choice.value = True
+    train.correct()
+    qtbot.waitUntil(lambda: train.worker is None, timeout=60_000)
+    expected = correct(train.model, docked.image.data, docked.mask.data, mirror=True).class_disagreement
+    assert np.allclose(docked.viewer.layers["brain disagreement"].data, expected, atol=1e-6)
