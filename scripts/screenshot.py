@@ -8,7 +8,6 @@ Review dock with its table of ranked candidate corrections.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,10 +42,8 @@ def main() -> None:
     train.image_choice.value, train.mask_choice.value = image, mask
     train.preset_choice.value, train.epochs_choice.value = "fast", args.epochs
 
-    with tempfile.TemporaryDirectory() as models:
-        train.model_path.value = str(Path(models) / "mni.pt")
-        train.start()
-        wait_for(train)
+    train.start()  # no "Save model to": the model stays in memory, and no machine path shows
+    wait_for(train)
     train.correct()
     wait_for(train)
 
