@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, SpinBox
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -41,6 +41,7 @@ class TrainWidget(QWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
+        from jcas.correct import MIN_AREA, MIN_SCORE
         from jcas.train import PRESETS, available_devices
 
         self.viewer = viewer
@@ -62,7 +63,14 @@ class TrainWidget(QWidget):
         self.device_choice = ComboBox(label="Device", choices=available_devices(), value="auto")
         self.model_path = FileEdit(label="Save model to", mode="w", filter=MODEL_FILTER,
                                    tooltip="Where the trained model is saved (nothing is saved until you choose)")
-        self.mirror_choice = CheckBox(text="Mirror when correcting", value=False,
+        self.min_area_choice = SpinBox(
+            label="Min. region (px)", min=1, max=1_000_000, value=MIN_AREA,
+            tooltip="Smaller candidate regions keep the drawn label. 1 (with min. score 0) proposes every "
+                    "pixel the model disagrees with: the setting for speckle (per-pixel) noise")
+        self.min_score_choice = FloatSpinBox(label="Min. score", min=0.0, max=1.0, step=0.05, value=MIN_SCORE,
+                                             tooltip="Candidate regions with a lower mean disagreement keep the "
+                                                     "drawn label")
+        self.mirror_choice = CheckBox(text="Mirror", value=False,
                                       tooltip="Average the model over the image and its mirror images: about 3x "
                                               "slower correction, slightly better proposals and heatmap")
         self.heatmap_choice = ComboBox(
@@ -70,8 +78,9 @@ class TrainWidget(QWidget):
             tooltip="class: 1 - p(drawn label), what candidates are ranked by and the better guide to wrong pixels; "
                     "affinity: how much the learned pair affinities contradict the drawn mask around each pixel")
         self.form = Container(widgets=[self.image_choice, self.mask_choice, self.method_choice, self.preset_choice,
-                                       self.epochs_choice, self.device_choice, self.model_path, self.mirror_choice])
-        self.heatmap_form = Container(widgets=[self.heatmap_choice])
+                                       self.epochs_choice, self.device_choice, self.model_path])
+        self.correction_form = Container(widgets=[self.min_area_choice, self.min_score_choice, self.mirror_choice,
+                                                  self.heatmap_choice])
 
         self.start_button = QPushButton("Start training")
         self.stop_button = QPushButton("Stop")
@@ -90,7 +99,7 @@ class TrainWidget(QWidget):
         layout.addLayout(row(self.load_button, self.save_button))
         layout.addWidget(self.status)
         layout.addWidget(self.plot)
-        layout.addWidget(self.heatmap_form.native)
+        layout.addWidget(self.correction_form.native)
         layout.addWidget(self.correct_button)
         layout.addStretch()
 
@@ -247,8 +256,9 @@ class TrainWidget(QWidget):
         except JCASInputError as error:
             show_error(f"Cannot correct: {error}")
             return None
-        self._inputs, self._steps = (image, mask), iter_correct(self.model, image_data, mask_data,
-                                                                  mirror=self.mirror_choice.value)
+        self._inputs, self._steps = (image, mask), iter_correct(
+            self.model, image_data, mask_data, min_area=self.min_area_choice.value,
+            min_score=self.min_score_choice.value, mirror=self.mirror_choice.value)
         self._set_busy(True)
         self.status.setText(f"Correcting '{mask.name}'…")
         total = 1 if mask_data.ndim == 2 else mask_data.shape[0]

@@ -119,3 +119,16 @@ def test_mirror_choice_reaches_the_correction(docked, model_file, qtbot):
     qtbot.waitUntil(lambda: train.worker is None, timeout=60_000)
     expected = correct(train.model, docked.image.data, docked.mask.data, mirror=True).class_disagreement
     assert np.allclose(docked.viewer.layers["brain disagreement"].data, expected, atol=1e-6)
+
+
+def test_region_thresholds_reach_the_correction(corrected, qtbot):
+    """Min. region 1 and min. score 0 propose every pixel the model disagrees with (speckle noise)."""
+    train = corrected.train
+    default = len(corrected.review.review)
+    train.min_area_choice.value, train.min_score_choice.value = 1, 0.0
+    train.correct()
+    qtbot.waitUntil(lambda: train.worker is None, timeout=60_000)
+    proposal = corrected.viewer.layers["brain proposal [1]"].data  # a second Correct adds new layers
+    everything = len(corrected.review.review)
+    assert everything > default
+    assert np.array_equal(proposal != corrected.mask.data, corrected.review.review.region_map > 0)
