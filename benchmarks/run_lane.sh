@@ -10,6 +10,7 @@ $Q --noise mixed:0.5 mixed:0.8 --methods jcas ce --seeds 0 1 2 --schedule 3     
 $Q --noise ellipse:0.5 symmetric:0.3 --methods jcas ce --seeds 0 --schedule 1     # (c) other noise
 $Q --noise mixed:0.5 mixed:0.8 --methods fc clean cleanlab --seeds 0 --schedule 1 # (d) baselines
 if [ "$D" = mni ]; then
-  $Q --noise mixed:0.5 --methods +dar +aff_local +aff_global jcas_dar --seeds 0 1  # (e) ablation
+  $Q --noise mixed:0.5 --methods jcas_dar --seeds 0 1 2 --schedule 1 3            # (e) DAR at 1x and 3x
+  $Q --noise mixed:0.5 --methods +dar +aff_local +aff_global --seeds 0 1          # (e) ablation
 fi
 $Q --noise ellipse:0.5 symmetric:0.3 --methods jcas ce --seeds 1 2 --schedule 1   # (c) more seeds

@@ -152,7 +152,7 @@ def _dar_job(device_name, form, grid, repeats, queue):
                "rss_mb": watch.peak_mb, "device": str(device)})
 
 
-def _correct_job(device_name, method, size, queue):
+def _correct_job(device_name, method, size, mirror, queue):
     torch, device = _setup(device_name)
     from scipy import ndimage
 
@@ -173,7 +173,7 @@ def _correct_job(device_name, method, size, queue):
         torch.cuda.reset_peak_memory_stats()
     with PeakRSS() as watch:
         t = time.perf_counter()
-        correct(model, image, mask)
+        correct(model, image, mask, mirror=mirror)
         _sync(torch, device)
         seconds = time.perf_counter() - t
     queue.put({"seconds": seconds, "peak_mb": _peak_mb(torch, device, watch), "rss_mb": watch.peak_mb,
@@ -315,9 +315,10 @@ def main(argv=None) -> None:
                    "note": "K=3, D=16, batch 1; ratio = time / linear time"}])
     sizes = (512,) if args.quick else (512, 2048)
     for size in (sizes if "correct" in parts else ()):
-        for method in ("ce", "jcas"):
-            r = in_child(_correct_job, args.device, method, size)
-            emit([{"benchmark": "correct", "method": method, "size": f"{size}x{size}", "seconds": r["seconds"],
+        for method, mirror in (("ce", False), ("jcas", False), ("jcas", True)):
+            r = in_child(_correct_job, args.device, method, size, mirror)
+            name = f"{method} (mirrored)" if mirror else method
+            emit([{"benchmark": "correct", "method": name, "size": f"{size}x{size}", "seconds": r["seconds"],
                    "peak_mb": r["peak_mb"], "rss_mb": r["rss_mb"], "device": r["device"], "repeats": 1,
                    "note": "untrained standard-preset model, 3 classes, tiles 512 + margin 64"}])
     for method in (("ce", "jcas") if "train_memory" in parts else ()):
