@@ -4,11 +4,12 @@
     .venv/bin/python benchmarks/speed.py --quick    # fewer steps, no 2048 x 2048 correction
 
 Measured:
-- training throughput (images/s) of jcas (warm-up stage and corrected stage) and ce at the standard
-  preset, interleaved in one run so that the ratio is fair on a shared machine;
+- training throughput (images/s) of jcas and jcas_dar (warm-up stage and corrected stage) and ce at
+  the standard preset, interleaved in one run so that the ratio is fair on a shared machine;
 - DAR: the linear global form (jcas.dar.global_dar) vs a quadratic N x N form written here, at grids
   32, 64, 128 (forward + backward): time and peak memory;
-- correction (jcas.correct.correct) of 512 x 512 and 2048 x 2048 images: time and peak memory;
+- correction (jcas.correct.correct) of 512 x 512 and 2048 x 2048 images, with and without mirroring:
+  time and peak memory;
 - peak memory of training (a few steps of each method).
 
 Peak memory: on CUDA, torch.cuda.max_memory_allocated; on CPU each measurement runs in a fresh
@@ -226,18 +227,16 @@ def in_child(target, *args):
 
 
 def throughput(device_name: str, rounds: int, block: int) -> list[dict]:
-    """Interleave blocks of steps of ce, jcas warm-up and jcas corrected; median step time of each."""
+    """Interleave blocks of steps of ce and of the warm-up and corrected stages of jcas and jcas_dar;
+    median step time of each."""
     torch, device = _setup(device_name)
-    runs = {
-        "ce": _trainer("ce", device_name).run(),
-        "jcas (warm-up stage)": _trainer("jcas", device_name).run(),
-        "jcas (corrected stage)": _trainer("jcas", device_name, corrected_first=True).run(),
-    }
-    batch = None
-    # reach the corrected stage of the third run (one warm-up epoch), untimed
-    for event in runs["jcas (corrected stage)"]:
-        if event.stage != "warmup":
-            break
+    runs = {"ce": _trainer("ce", device_name).run()}
+    for method in ("jcas", "jcas_dar"):
+        runs[f"{method} (warm-up stage)"] = _trainer(method, device_name).run()
+        corrected = runs[f"{method} (corrected stage)"] = _trainer(method, device_name, corrected_first=True).run()
+        for event in corrected:  # reach the corrected stage (one warm-up epoch), untimed
+            if event.stage != "warmup":
+                break
     for run in runs.values():
         next(run)  # warm up
     steps = {name: [] for name in runs}

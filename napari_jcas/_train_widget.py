@@ -71,7 +71,7 @@ class TrainWidget(QWidget):
                                              tooltip="Candidate regions with a lower mean disagreement keep the "
                                                      "drawn label")
         self.mirror_choice = CheckBox(text="Mirror", value=False,
-                                      tooltip="Average the model over the image and its mirror images: about 3x "
+                                      tooltip="Average the model over the image and its mirror images: about 2.5x "
                                               "slower correction, slightly better proposals and heatmap")
         self.heatmap_choice = ComboBox(
             label="Heatmap", choices=list(HEATMAP_KINDS), value="class",

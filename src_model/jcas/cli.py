@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--min-score", type=float, default=MIN_SCORE,
                      help=f"candidate regions with a lower mean disagreement keep the drawn label (default {MIN_SCORE})")
     fix.add_argument("--mirror", action="store_true",
-                     help="average the model over each image and its mirror images: about 3x slower, slightly better")
+                     help="average the model over each image and its mirror images: about 2.5x slower, slightly better")
     fix.add_argument("--overwrite", action="store_true", help="replace existing files in OUT")
     fix.set_defaults(handler=correct_command)
 
