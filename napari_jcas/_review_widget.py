@@ -165,8 +165,8 @@ class ReviewWidget(QWidget):
         self._shown_rows = [] if review is None else review.rows(self._current_slice() if self.slice_only.value else None)
         self.table.blockSignals(True)
         self.table.setRowCount(len(self._shown_rows))
-        for table_row, row in enumerate(self._shown_rows):
-            region = review.regions[row]
+        for table_row, position in enumerate(self._shown_rows):
+            region = review.regions[position]
             cells = (region.index, region.slice, f"{region.old_label} → {region.new_label}", region.area,
                      f"{region.score:.2f}", review.status[region.index])
             for column, value in enumerate(cells):
@@ -179,8 +179,8 @@ class ReviewWidget(QWidget):
         self._update_counts()
 
     def _update_statuses(self) -> None:
-        for table_row, row in enumerate(self._shown_rows):
-            region = self.review.regions[row]
+        for table_row, position in enumerate(self._shown_rows):
+            region = self.review.regions[position]
             self.table.item(table_row, COLUMNS.index("status")).setText(self.review.status[region.index])
         self._update_counts()
 
