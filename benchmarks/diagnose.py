@@ -13,7 +13,7 @@ Rows land in results/rows/ like any other (report.py lists them in the main tabl
   the local pairs), then learned as usual ("Directions that follow", last item).
 - ``jcas_warmcore``: the core's ``transition_from_warmup=True`` (T_A implied by T_C instead).
 - ``jcas_lowvol``: jcas without the volume term and with a 10x smaller transition learning rate.
-- ``jcas_freezeT`` / ``jcas_slowT``: the default with T_C and T_A kept at their warm-up start, or learned
+- ``jcas_freezeT`` / ``jcas_slowT``: ``jcas_dar`` with T_C and T_A kept at their warm-up start, or learned
   at a 10x smaller rate (is the fall at 3x the schedule a drift of the learned T?).
 """
 from __future__ import annotations

@@ -46,13 +46,14 @@ def write_csv(rows: list[dict], path: Path) -> None:
             writer.writerow(out)
 
 
-def ms(values, digits=3) -> str:
+def ms(values, digits=3, count="n=") -> str:
+    """Mean ± sample standard deviation and the count, e.g. ``0.853 ± 0.020 (n=3)``; '–' when empty."""
     values = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
     if not values:
         return "–"
     if len(values) == 1:
-        return f"{values[0]:.{digits}f} (n=1)"
-    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f} (n={len(values)})"
+        return f"{values[0]:.{digits}f} ({count}1)"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f} ({count}{len(values)})"
 
 
 def setting(row) -> tuple:
@@ -306,11 +307,7 @@ READABLE = {"mni": "brain MRI", "cells": "nuclei"}
 def readme_tables(rows) -> list[str]:
     """The README's headline tables: Dice of the default correction at 1x, and its change at 3x."""
     def cell(values) -> str:
-        values = [v for v in values if not np.isnan(v)]
-        if not values:
-            return "–"
-        spread = f" ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else ""
-        return f"{np.mean(values):.3f}{spread} ({len(values)})"
+        return ms(values, count="")
 
     def dice(r) -> float:
         """Cleanlab replaces every flagged pixel (its only correction); per-pixel (symmetric) noise
