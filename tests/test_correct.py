@@ -58,6 +58,15 @@ def test_selective_correction_keeps_small_and_weak_regions(model):
     assert np.array_equal(selective.corrected != masks, selective.region_map > 0)
 
 
+@pytest.mark.parametrize("thresholds, message", [(dict(min_area=0), "min_area"), (dict(min_score=6), "min_score")])
+def test_thresholds_out_of_range_are_refused_at_the_call(model, thresholds, message):
+    from jcas.errors import JCASInputError
+
+    net, images, masks = model
+    with pytest.raises(JCASInputError, match=message):
+        iter_correct(net, images, masks, **thresholds)
+
+
 def test_the_input_mask_is_not_modified(model):
     net, images, masks = model
     before = masks.copy()

@@ -15,6 +15,7 @@ from .affinity import global_affinity_disagreement, global_affinity_statistics, 
 from .checkpoint import check_channels
 from .data import as_slices, channels_of, check_pair, normalise
 from .device import autocast
+from .errors import JCASInputError
 from .model import JCASModel, Prediction
 from .regions import Region, find_regions, rank
 
@@ -111,8 +112,12 @@ def iter_correct(
     ------
     JCASInputError
         At the call, before anything runs: a bad pair, other channels or label values than
-        the model knows.
+        the model knows, or thresholds out of range.
     """
+    if min_area < 1:
+        raise JCASInputError(f"min_area is a number of pixels, at least 1; got {min_area}.")
+    if not 0.0 <= min_score <= 1.0:
+        raise JCASInputError(f"min_score is a mean disagreement between 0 and 1 (e.g. 0.6); got {min_score}.")
     image, mask = np.asarray(image), np.asarray(mask)
     check_pair(image, mask)
     check_channels(model, channels_of(image, mask))
