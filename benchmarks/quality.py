@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 import traceback
@@ -32,6 +30,8 @@ from jcas.data import load_pairs, match_folders, normalise
 from jcas.metrics import auroc, average_precision, mean_dice, precision_recall
 from jcas.noise import simulate_noise
 from jcas.train import Trainer
+
+from provenance import git_commit, machine
 
 HERE = Path(__file__).resolve().parent
 ROWS = HERE / "results" / "rows"
@@ -67,16 +67,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 CLEANLAB_FOLDS = 3
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except Exception:  # noqa: BLE001
-        return "unknown"
 
 
-def machine() -> str:
-    return f"{platform.processor() or platform.machine()}/{os.cpu_count()} cpus"
 
 
 def load_set(name: str) -> tuple[np.ndarray, np.ndarray]:

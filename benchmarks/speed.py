@@ -23,14 +23,14 @@ import argparse
 import csv
 import multiprocessing as mp
 import os
-import platform
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from provenance import git_commit, machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -40,16 +40,8 @@ FIELDS = ["benchmark", "method", "size", "seconds", "images_per_s", "peak_mb", "
           "repeats", "commit", "machine", "note"]
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except Exception:  # noqa: BLE001
-        return "unknown"
 
 
-def machine() -> str:
-    return f"{platform.processor() or platform.machine()}/{os.cpu_count()} cpus"
 
 
 def _setup(device_name: str):
