@@ -42,9 +42,9 @@ def test_events_cover_both_stages_with_transition_matrices(odd_labels):
 
 def test_dar_is_off_by_default_and_on_in_jcas_dar(mni):
     """DAR made cleaning fall at 3x the schedule (docs/method.md), so only "jcas_dar" rectifies."""
-    images = torch.zeros(1, 1, 48, 48)
     for method, has_dar in (("jcas", False), ("jcas_dar", True)):
         trainer = Trainer([mni[0][:2]], [mni[1][:2]], tiny_config(method))
+        images = torch.zeros(1, 1, 48, 48, device=trainer.device)
         assert (trainer.model.predict(images).rectified is not None) is has_dar
         events = list(trainer.run())
         assert ("class_dar" in events[-1].losses) is has_dar
@@ -118,7 +118,7 @@ def test_the_larger_network_trains_and_fits_the_data(mni):
 
 def test_warm_up_confusion_starts_the_transition_matrices(mni):
     images, masks = [mni[0][:2]], [mni[1][:2]]
-    default = Trainer(images, masks, tiny_config()).model.class_transition().detach().numpy()
+    default = Trainer(images, masks, tiny_config()).model.class_transition().detach().cpu().numpy()
     trainer = Trainer(images, masks, tiny_config(transition_from_warmup=True))
     first_corrected = next(e for e in trainer.run() if e.class_transition is not None)
     assert not np.allclose(first_corrected.class_transition, default, atol=0.02)
@@ -138,7 +138,7 @@ def test_warm_up_start_estimates_the_true_noise_matrix(mni):
     config = tiny_config(epochs=16, batch_size=4, crop=96, min_samples_per_epoch=16)
     assert config.transition_from_warmup, "the warm-up start is the default"
     trainer = Trainer([images], [noisy], config)
-    generic = trainer.model.class_transition().detach().numpy()
+    generic = trainer.model.class_transition().detach().cpu().numpy()
     start = next(e for e in trainer.run() if e.class_transition is not None).class_transition
     assert np.abs(start - true).sum() < 0.7 * np.abs(generic - true).sum()
     assert start[0, 1] > 2 * start[0, 2] and start[1, 2] > 1.5 * start[1, 0]  # the direction of the flips
