@@ -14,3 +14,9 @@ if [ "$D" = mni ]; then
   $Q --noise mixed:0.5 --methods +dar +aff_local +aff_global --seeds 0 1          # (e) ablation
 fi
 $Q --noise ellipse:0.5 symmetric:0.3 --methods jcas ce --seeds 1 2 --schedule 1   # (c) more seeds
+$Q --noise ellipse:0.5 symmetric:0.3 mixed:0.8 --methods fc cleanlab clean --seeds 0 # (d) baselines, other noise
+$Q --noise mixed:0.5 mixed:0.8 --methods fc cleanlab clean --seeds 1 2             # (d) baselines, more seeds
+if [ "$D" = mni ]; then                                                             # (f) extended grid
+  $Q --noise dilate:0.5 erode:0.5 affine:0.5 polygon:0.5 --methods jcas ce --seeds 0 1 2
+  $Q --noise dilate:0.5 erode:0.5 affine:0.5 polygon:0.5 --methods clean --seeds 0
+fi
