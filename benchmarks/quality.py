@@ -44,7 +44,7 @@ THREADS = 2
 SELECT_AREA = 10
 SELECT_SCORE = 0.6
 #: Further selective settings, recorded for the diagnosis (post-processing only, no extra cost).
-SELECT_EXTRA = [(10, 0.7), (10, 0.8), (25, 0.6), (25, 0.8), (50, 0.7)]
+SELECT_EXTRA = [(10, 0.7), (10, 0.8), (25, 0.6), (25, 0.8), (50, 0.7), (10, 0.5), (10, 0.0), (1, 0.5)]
 
 #: name -> (core method, config overrides). "clean" trains on the clean masks; "cleanlab" is
 #: cross-fitted ce + cleanlab.segmentation (handled separately).

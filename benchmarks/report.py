@@ -19,7 +19,8 @@ COLUMNS = ["dataset", "noise", "fraction", "method", "dice_noisy", "dice_cleaned
            "auroc_combined", "ap_combined", "flag_precision", "flag_recall", "changed_fraction", "changed_precision",
            "changed_recall", "dice_oof_argmax", "seconds_per_epoch", "correct_seconds", "noise_rate",
            "pair_noise_rate_local", "dice_selective_a10_s0.7", "dice_selective_a10_s0.8", "dice_selective_a25_s0.6",
-           "dice_selective_a25_s0.8", "dice_selective_a50_s0.7", "auroc_posterior", "ap_posterior", "ap_boundary",
+           "dice_selective_a25_s0.8", "dice_selective_a50_s0.7", "dice_selective_a10_s0.5",
+           "dice_selective_a10_s0", "dice_selective_a1_s0.5", "auroc_posterior", "ap_posterior", "ap_boundary",
            "ap_boundary_affinity", "boundary_noise_share", "dice_selective_mirror", "auroc_mirror", "ap_mirror",
            "correct_seconds_mirror", "overrides", "torch_threads", "load_avg_1m",
            "commit", "machine", "key"]
