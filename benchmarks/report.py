@@ -254,7 +254,7 @@ def plots(rows, out: Path) -> list[str]:
             groups[setting(r)][r["method"]].append(r)
     if groups:
         settings = sorted(groups)
-        fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+        fig, axes = plt.subplots(2, 1, figsize=(max(10.0, 1.1 * len(settings)), 8))
         width = 0.8 / len(MAIN_METHODS)
         for i, method in enumerate(MAIN_METHODS):
             for ax, key in zip(axes, ("dice_cleaned", "ap")):
@@ -266,12 +266,12 @@ def plots(rows, out: Path) -> list[str]:
         noisy = [np.mean([r["dice_noisy"] for g in groups[s].values() for r in g]) for s in settings]
         axes[0].scatter(np.arange(len(settings)) + 0.4 - width / 2, noisy, color="k", marker="_", s=400,
                         label="noisy masks", zorder=5)
-        labels = [f"{s[0]}\n{s[1]} {s[2]:g}\n{s[4]}" for s in settings]
+        labels = [f"{s[0]}\n{s[1]} {s[2]:g}" + ("" if s[4] == "standard" else f"\nbase {s[4]}") for s in settings]
         for ax, title in zip(axes, ("cleaned Dice (argmax replacement)", "AP of class heatmap vs true noise")):
             ax.set_xticks(np.arange(len(settings)) + 0.4 - width / 2, labels, fontsize=7)
             ax.set_title(title)
         axes[0].set_ylim(0.5, 1.0)
-        axes[0].legend(fontsize=7)
+        axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
         fig.tight_layout()
         fig.savefig(out / "quality_dice_ap.png", dpi=110)
         plt.close(fig)
