@@ -76,6 +76,9 @@ VARIANTS = {
     # does the learned T_C drift in a long corrected stage? T kept at its warm-up start, or learned 10x slower
     "jcas_freezeT": ("jcas_dar", dict(transition_learning_rate=0.0)),
     "jcas_slowT": ("jcas_dar", dict(transition_learning_rate=1e-3)),
+    # jcas (no DAR) with T kept at its warm-up start: T_C drifted towards the identity where jcas
+    # fell at 3x on dilation / affine jitter
+    "jcas_fixedT": ("jcas", dict(transition_learning_rate=0.0)),
 }
 HOOKS = {"jcas_oracleT": oracle_hook, "jcas_warmT": warm_hook}
 
