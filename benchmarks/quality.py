@@ -67,10 +67,6 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 CLEANLAB_FOLDS = 3
 
 
-
-
-
-
 def load_set(name: str) -> tuple[np.ndarray, np.ndarray]:
     folder = DATA / DATASETS[name]
     images, masks = load_pairs(match_folders(folder / "images", folder / "masks"))

@@ -14,13 +14,13 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+#: stands in COLUMNS for the other selective settings the rows record (quality.SELECT_EXTRA), in row order
+SELECTIONS = "dice_selective_a*"
 COLUMNS = ["dataset", "noise", "fraction", "method", "dice_noisy", "dice_cleaned", "auroc", "ap", "train_seconds",
            "device", "seed", "schedule", "epochs", "base_epochs", "dice_selective", "auroc_affinity", "ap_affinity",
            "auroc_combined", "ap_combined", "flag_precision", "flag_recall", "changed_fraction", "changed_precision",
            "changed_recall", "dice_oof_argmax", "seconds_per_epoch", "correct_seconds", "noise_rate",
-           "pair_noise_rate_local", "dice_selective_a10_s0.7", "dice_selective_a10_s0.8", "dice_selective_a25_s0.6",
-           "dice_selective_a25_s0.8", "dice_selective_a50_s0.7", "dice_selective_a10_s0.5",
-           "dice_selective_a10_s0", "dice_selective_a1_s0.5", "auroc_posterior", "ap_posterior", "ap_boundary",
+           "pair_noise_rate_local", SELECTIONS, "auroc_posterior", "ap_posterior", "ap_boundary",
            "ap_boundary_affinity", "boundary_noise_share", "dice_selective_mirror", "auroc_mirror", "ap_mirror",
            "correct_seconds_mirror", "overrides", "torch_threads", "load_avg_1m",
            "commit", "machine", "key"]
@@ -34,12 +34,20 @@ def load_rows(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
+def csv_columns(rows: list[dict]) -> list[str]:
+    """COLUMNS with SELECTIONS replaced by every ``dice_selective_a<area>_s<score>`` key of the rows."""
+    selections = list(dict.fromkeys(k for r in rows for k in r if k.startswith("dice_selective_a")))
+    at = COLUMNS.index(SELECTIONS)
+    return COLUMNS[:at] + selections + COLUMNS[at + 1:]
+
+
 def write_csv(rows: list[dict], path: Path) -> None:
+    columns = csv_columns(rows)
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            out = {k: row.get(k, "") for k in COLUMNS}
+            out = {k: row.get(k, "") for k in columns}
             out["overrides"] = json.dumps(row.get("overrides", {}), sort_keys=True)
             for k, v in out.items():
                 if isinstance(v, float):

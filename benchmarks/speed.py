@@ -40,10 +40,6 @@ FIELDS = ["benchmark", "method", "size", "seconds", "images_per_s", "peak_mb", "
           "repeats", "commit", "machine", "note"]
 
 
-
-
-
-
 def _setup(device_name: str):
     import torch
 
