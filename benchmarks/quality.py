@@ -25,18 +25,20 @@ import torch
 from scipy import ndimage
 
 from jcas.config import make_config
-from jcas.correct import correct
+from jcas.correct import as_cross_fitted, correct, member_maps
 from jcas.data import load_pairs, match_folders, normalise
 from jcas.metrics import auroc, average_precision, mean_dice, precision_recall
 from jcas.noise import simulate_noise
 from jcas.train import Trainer
 
+import suite
 from provenance import git_commit, machine
 
 HERE = Path(__file__).resolve().parent
-ROWS = HERE / "results" / "rows"
+ROWS = HERE / "results" / "suite" / "rows"
 DATA = Path(os.environ.get("JCAS_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei"}
+#: quality.py's short names, and every set of the development suite by its own name (benchmarks/suite.md).
+DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei", **{name: name for name in suite.SETS}}
 THREADS = 2
 
 #: Region-level selective correction, the same for every method: keep the drawn label except in
@@ -65,22 +67,37 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "+aff_local": ("ce", dict(use_affinity=True, affinity="local")),
 }
 CLEANLAB_FOLDS = 3
+#: Also correct with test-time mirroring (4 forward passes) in every row; off with --no-mirror.
+MIRROR_ROWS = True
 
 
 def load_set(name: str) -> tuple[np.ndarray, np.ndarray]:
-    folder = DATA / DATASETS[name]
+    """Images ``(N, H, W)`` or ``(N, H, W, 3)`` and clean masks ``(N, H, W)`` of a set, from the suite's cache.
+
+    The set is built into the cache first when missing; the shared sets are read from ``DATA``.
+    Volumes are split into their slices.
+    """
+    folder = suite.cached(DATASETS[name], shared=DATA)
     images, masks = load_pairs(match_folders(folder / "images", folder / "masks"))
-    return np.stack(images), np.stack(masks)
+    return suite.stacked(images), suite.stacked(masks)
 
 
-def row_key(dataset, noise, fraction, method, seed, schedule, base_epochs) -> str:
+#: The sets the defaults were chosen on (DAR, offsets, selection in earlier rounds; nothing was tuned
+#: on the other suite sets). Every row records it; rows on other sets report held-out figures.
+TUNED_ON = ("mni_tissue", "cells3d_nuclei")
+
+
+def row_key(dataset, noise, fraction, method, seed, schedule, base_epochs, folds=None) -> str:
     epochs = "std" if base_epochs is None else f"e{base_epochs}"
-    return f"{dataset}__{noise}-{fraction:g}__{method}__s{seed}__x{schedule:g}__{epochs}"
+    fold_tag = "" if folds is None else f"__f{folds}"
+    return f"{dataset}__{noise}-{fraction:g}__{method}__s{seed}__x{schedule:g}__{epochs}{fold_tag}"
 
 
 def build_config(method: str, seed: int, schedule: float, base_epochs: int | None, extra: dict | None = None):
     core, overrides = VARIANTS[method]
     overrides = dict(overrides, **(extra or {}))
+    if method == "cleanlab":
+        overrides["folds"] = 1  # cleanlab's own cross-fitting trains the fold models (run_cleanlab)
     default = make_config(core, "standard", **overrides)
     total = base_epochs if base_epochs is not None else default.total_epochs
     epochs = int(round(total * schedule))
@@ -124,12 +141,11 @@ def train(images, masks, config, log: dict, hook=None, context=None) -> tuple[ob
     return trainer.model, seconds
 
 
-@torch.no_grad()
 def probabilities(model, image: np.ndarray) -> np.ndarray:
-    """(K, H, W) class probabilities of one slice (whole slice at once)."""
-    model.eval()
-    batch = torch.from_numpy(normalise(image, model.in_channels))[None].to(model.device)
-    return model.predict(batch).probabilities()[0].float().cpu().numpy()
+    """(K, H, W) class probabilities of one slice from a one-model (``folds=1``) run."""
+    member = as_cross_fitted(model).members[0]
+    labels = np.zeros(image.shape[:2], dtype=np.int64)
+    return member_maps(member, normalise(image, member.in_channels), labels)[0]
 
 
 def true_transition(clean: np.ndarray, noisy: np.ndarray, values) -> list[list[float]]:
@@ -165,19 +181,39 @@ def evaluate(corrections, noisy, clean, noise_map, row: dict) -> None:
     affinity_map = np.stack([c.affinity_disagreement for c in corrections])
     row["dice_cleaned"] = mean_dice(list(cleaned), list(clean))
     for area, score in [(SELECT_AREA, SELECT_SCORE)] + SELECT_EXTRA:
-        selective = noisy.copy()
-        for z, c in enumerate(corrections):
-            keep = [r.index for r in c.regions if r.area >= area and r.score >= score]
-            if keep:
-                where = np.isin(c.region_map, keep)
-                selective[z][where] = c.corrected[where]
         name = "dice_selective" if (area, score) == (SELECT_AREA, SELECT_SCORE) else f"dice_selective_a{area}_s{score:g}"
-        row[name] = mean_dice(list(selective), list(clean))
+        row[name] = mean_dice(list(selected(corrections, noisy, area, score)), list(clean))
     heatmaps(class_map, affinity_map, noise_map, row)
     boundary_heatmaps(class_map, affinity_map, noisy, noise_map, row)
     changed = cleaned != noisy
     row["changed_fraction"] = float(changed.mean())
     row["changed_precision"], row["changed_recall"] = precision_recall(changed, noise_map)
+
+
+def selected(corrections, noisy, area: int, score: float) -> np.ndarray:
+    """The noisy masks ``(N, H, W)`` with the proposal written into the regions of at least ``area`` px and ``score``."""
+    selective = noisy.copy()
+    for z, c in enumerate(corrections):
+        keep = [r.index for r in c.regions if r.area >= area and r.score >= score]
+        if keep:
+            where = np.isin(c.region_map, keep)
+            selective[z][where] = c.corrected[where]
+    return selective
+
+
+def region_precision(corrections, clean) -> float:
+    """Share of the default-selected regions that are right: the proposal matches the truth on more of
+    the region's pixels than the drawn mask does."""
+    right = total = 0
+    for z, c in enumerate(corrections):
+        for region in c.regions:
+            if region.area < SELECT_AREA or region.score < SELECT_SCORE:
+                continue
+            where = c.region_map == region.index
+            truth = clean[z][where]
+            right += int((truth == region.new_label).sum() > (truth == region.old_label).sum())
+            total += 1
+    return right / total if total else float("nan")
 
 
 def heatmaps(class_map, affinity_map, noise_map, row: dict) -> None:
@@ -191,7 +227,10 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
     images, clean = data
     noisy, noise_map = simulate_noise(clean, noise, fraction, seed=seed)
     config = build_config(method, seed, schedule, base_epochs, extra)
+    name = DATASETS[dataset]
     row = {
+        "protocol": f"self-correction, {config.folds}-fold cross-fitted" if config.folds > 1 else "self-correction, in sample",
+        "tuned_on": "+".join(TUNED_ON), "held_out_set": name not in TUNED_ON, "folds": config.folds,
         "dataset": dataset, "noise": noise, "fraction": fraction, "method": method, "seed": seed,
         "schedule": f"{schedule:g}x", "epochs": config.total_epochs,
         "base_epochs": "standard" if base_epochs is None else base_epochs,
@@ -219,11 +258,20 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0) for z in range(len(images))]
         row["correct_seconds"] = time.perf_counter() - t0
         evaluate(corrections, noisy, clean, noise_map, row)
-        t0 = time.perf_counter()
-        mirrored = [correct(model, images[z], noisy[z], mirror=True) for z in range(len(images))]
-        row["correct_seconds_mirror"] = time.perf_counter() - t0
-        evaluate_mirrored(mirrored, clean, noise_map, row)
-        if config.use_class_transition:
+        row["withheld_regions"] = sum(len(c.withheld) for c in corrections)
+        row["guard_notes"] = sorted({note for c in corrections for note in c.notes if not note.startswith("slice")})
+        row["withheld_slices"] = sum(note.startswith("slice") for c in corrections for note in c.notes)
+        unguarded = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, guard=False)
+                     for z in range(len(images))]
+        row["dice_cleaned_noguard"] = mean_dice([c.corrected for c in unguarded], list(clean))
+        row["dice_selective_noguard"] = mean_dice(list(selected(unguarded, noisy, SELECT_AREA, SELECT_SCORE)), list(clean))
+        row["region_precision"] = region_precision(corrections, clean)
+        if MIRROR_ROWS:
+            t0 = time.perf_counter()
+            mirrored = [correct(model, images[z], noisy[z], mirror=True) for z in range(len(images))]
+            row["correct_seconds_mirror"] = time.perf_counter() - t0
+            evaluate_mirrored(mirrored, clean, noise_map, row)
+        if config.use_class_transition and config.folds == 1:
             posterior_heatmap(model, images, noisy, noise_map, row)
         row["device"] = str(model.device)
     row["seconds_per_epoch"] = row["train_seconds"] / max(1, config.total_epochs)
@@ -325,6 +373,9 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
     parser.add_argument("--order", choices=["seed", "grid"], default="seed",
                         help="seed: all settings of seed 0 first, then seed 1, ...")
     parser.add_argument("--rows", type=Path, default=ROWS)
+    parser.add_argument("--folds", type=int, default=None,
+                        help="cross-fitting folds (default: the core's); recorded in the row key and every row")
+    parser.add_argument("--no-mirror", action="store_true", help="skip the mirrored correction of every row")
     parser.add_argument("--threads", type=int, default=THREADS,
                         help="torch threads (recorded in every row); 1 is much faster on a shared 2-core machine")
     args = parser.parse_args(argv)
@@ -337,6 +388,9 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
         if method not in VARIANTS:
             parser.error(f"unknown method {method!r}; known: {', '.join(VARIANTS)}")
     torch.set_num_threads(args.threads)
+    global MIRROR_ROWS
+    MIRROR_ROWS = not args.no_mirror
+    extra = None if args.folds is None else {"folds": args.folds}
     args.rows.mkdir(parents=True, exist_ok=True)
     jobs = []
     for seed in args.seeds:
@@ -351,7 +405,7 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
     cache: dict[str, tuple] = {}
     done = 0
     for dataset, kind, fraction, method, seed, schedule in jobs:
-        key = row_key(dataset, kind, fraction, method, seed, schedule, args.epochs)
+        key = row_key(dataset, kind, fraction, method, seed, schedule, args.epochs, args.folds)
         path = args.rows / f"{key}.json"
         if path.exists():
             continue
@@ -361,7 +415,7 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
             cache[dataset] = load_set(dataset)
         print(f"[{time.strftime('%H:%M:%S')}] {key} ...", flush=True)
         try:
-            row = run_row(dataset, kind, fraction, method, seed, schedule, args.epochs, cache[dataset])
+            row = run_row(dataset, kind, fraction, method, seed, schedule, args.epochs, cache[dataset], extra)
         except Exception:  # noqa: BLE001  keep going with the next row
             traceback.print_exc()
             continue

@@ -1,9 +1,10 @@
-"""Tests of the noise simulator, on synthetic masks that look like the shared data."""
+"""Tests of the noise simulator, on synthetic masks that look like the shared data and on the sample masks."""
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from jcas.errors import JCASInputError
-from jcas.noise import NOISE_KINDS, REGION_KINDS, simulate_noise
+from jcas.noise import IMAGE_KINDS, NOISE_KINDS, REGION_KINDS, simulate_noise
 
 LABELS = (0, 3, 7)
 
@@ -33,10 +34,15 @@ def separated_boxes(count=8, spacing=32):
     return mask, centres
 
 
+def some_noise(kind):
+    """A fraction that changes a single 2D mask for sure: the per-image kinds noise every image at 1."""
+    return 1.0 if kind in IMAGE_KINDS else 0.5
+
+
 @pytest.mark.parametrize("kind", NOISE_KINDS)
 def test_every_kind_changes_something_and_keeps_label_values(cells_and_tissue, kind):
     original = cells_and_tissue.copy()
-    noisy, noise_map = simulate_noise(cells_and_tissue, kind=kind, fraction=0.5, seed=3)
+    noisy, noise_map = simulate_noise(cells_and_tissue, kind=kind, fraction=some_noise(kind), seed=3)
     np.testing.assert_array_equal(cells_and_tissue, original)
     assert noisy.shape == original.shape and noisy.dtype == original.dtype
     assert set(np.unique(noisy)) <= set(LABELS)
@@ -46,10 +52,11 @@ def test_every_kind_changes_something_and_keeps_label_values(cells_and_tissue, k
 
 @pytest.mark.parametrize("kind", NOISE_KINDS)
 def test_same_seed_same_noise_other_seed_other_noise(cells_and_tissue, kind):
-    first, _ = simulate_noise(cells_and_tissue, kind=kind, fraction=0.5, seed=11)
-    again, _ = simulate_noise(cells_and_tissue, kind=kind, fraction=0.5, seed=11)
+    fraction = some_noise(kind)
+    first, _ = simulate_noise(cells_and_tissue, kind=kind, fraction=fraction, seed=11)
+    again, _ = simulate_noise(cells_and_tissue, kind=kind, fraction=fraction, seed=11)
     np.testing.assert_array_equal(first, again)
-    others = [simulate_noise(cells_and_tissue, kind=kind, fraction=0.5, seed=seed)[0] for seed in (12, 13, 14)]
+    others = [simulate_noise(cells_and_tissue, kind=kind, fraction=fraction, seed=seed)[0] for seed in (12, 13, 14)]
     assert any(not np.array_equal(first, other) for other in others)
 
 
@@ -163,9 +170,110 @@ def test_stack_uses_a_stream_per_slice(cells_and_tissue):
         {"mask": np.zeros((8, 8), dtype=np.float32)},
         {"mask": np.zeros((8, 8), dtype=bool)},
         {"mask": np.zeros(8, dtype=np.uint8)},
+        {"kind": "biased", "biased_class": 9},
+        {"kind": "mixed", "biased_class": 0},
     ],
 )
 def test_bad_input_raises_a_clear_error(arguments):
     call = {"mask": np.zeros((8, 8), dtype=np.uint8), **arguments}
     with pytest.raises(JCASInputError):
         simulate_noise(**call)
+
+
+def biased_value(clean, noisy):
+    """The one label that all changed pixels of a 3-class map gained, else the one they all lost."""
+    changed = noisy != clean
+    gained = np.unique(noisy[changed])
+    return gained[0] if len(gained) == 1 else np.unique(clean[changed])[0]
+
+
+def bias_of(clean, noisy, value):
+    """(sign, per-slice reach) of a biased class: +1 if it only grew, -1 if it only shrank, 0 otherwise.
+
+    The reach of a slice is the largest distance from a changed pixel to the clean class
+    (growth) or to the outside of the clean class (shrinkage), in pixels.
+    """
+    changed = noisy != clean
+    grew = np.all(noisy[changed] == value) and not np.any(clean[changed] == value)
+    shrank = np.all(clean[changed] == value) and not np.any(noisy[changed] == value)
+    reach = []
+    for clean_2d, changed_2d in zip(clean, changed):
+        if changed_2d.any():
+            distance = ndimage.distance_transform_edt(clean_2d != value if grew else clean_2d == value)
+            reach.append(float(distance[changed_2d].max()))
+    return (1 if grew else -1 if shrank else 0), reach
+
+
+def test_biased_class_is_consistently_wider_or_narrower(mni):
+    _, clean = mni
+    seen = set()
+    for seed in range(8):
+        noisy, _ = simulate_noise(clean, kind="biased", seed=seed)
+        value = biased_value(clean, noisy)
+        sign, reach = bias_of(clean, noisy, value)
+        assert sign != 0, "the biased class must only grow or only shrink"
+        assert len(reach) == len(clean), "every slice is drawn by the biased annotator by default"
+        # the same disk radius everywhere (233 x 197 slices: 1-4 px), reached in every slice
+        assert len(set(reach)) == 1 and 1.0 <= reach[0] <= 4.0
+        seen.add((value, sign))
+    assert {value for value, _ in seen} == {1, 2} and {sign for _, sign in seen} == {-1, 1}
+
+
+def test_biased_class_can_be_given_and_radius_scales_with_the_image(mni):
+    _, clean = mni
+    drawn, _ = simulate_noise(clean, kind="biased", seed=7)
+    noisy, _ = simulate_noise(clean, kind="biased", seed=7, biased_class=2)
+    sign, reach = bias_of(clean, noisy, 2)
+    assert sign != 0
+    # the seed fixes radius and sign whichever class is biased (seed 7 draws class 1 itself)
+    assert (sign, reach) == bias_of(clean, drawn, biased_value(clean, drawn))
+    double = clean.repeat(2, axis=1).repeat(2, axis=2)
+    noisy_double, _ = simulate_noise(double, kind="biased", seed=7, biased_class=2)
+    sign_double, reach_double = bias_of(double, noisy_double, 2)
+    assert sign_double == sign
+    assert abs(np.median(reach_double) - 2 * np.median(reach)) <= 1.5
+    tiny = clean[:, 100:140, 60:100]
+    _, tiny_map = simulate_noise(tiny, kind="biased", seed=7, biased_class=2)
+    assert tiny_map.any(), "the radius is at least 1 px on a small image"
+
+
+@pytest.mark.parametrize("kind", IMAGE_KINDS)
+def test_only_the_chosen_fraction_of_images_changes(mni, kind):
+    _, clean = mni
+    counts = set()
+    for seed in range(6):
+        noisy, noise_map = simulate_noise(clean, kind=kind, fraction=0.3, seed=seed)
+        changed = noise_map.any(axis=(1, 2))
+        assert changed.sum() in (2, 3)  # 0.3 * 8 slices, rounded down or up
+        np.testing.assert_array_equal(noisy[~changed], clean[~changed])
+        counts.add(int(changed.sum()))
+        half, half_map = simulate_noise(clean, kind=kind, fraction=0.5, seed=seed)
+        assert half_map.any(axis=(1, 2)).sum() == 4
+    assert counts == {2, 3}
+
+
+def test_mstfal_defaults_to_thirty_percent_of_images_and_corrupts_them_heavily(cells):
+    _, clean = cells
+    single = clean[0]
+    noisy_count = sum(simulate_noise(single, kind="mstfal", seed=seed)[1].any() for seed in range(40))
+    assert 6 <= noisy_count <= 18  # each 2D mask is noisy with probability 0.3
+    stack = np.concatenate([clean, clean])
+    _, noise_map = simulate_noise(stack, kind="mstfal", seed=1)
+    rates = noise_map.mean(axis=(1, 2))
+    assert (rates > 0).sum() in (3, 4)  # 0.3 * 12 slices
+    assert np.all(rates[rates > 0] > 0.02)
+
+
+@pytest.mark.parametrize("kind", IMAGE_KINDS)
+def test_image_kinds_on_a_stack_are_seeded_and_keep_ignore_pixels(mni, kind):
+    _, clean = mni
+    mask = clean.copy()
+    mask[:, 100:120, :] = 255
+    first, first_map = simulate_noise(mask, kind=kind, fraction=1.0, seed=21)
+    again, _ = simulate_noise(mask, kind=kind, fraction=1.0, seed=21)
+    other, _ = simulate_noise(mask, kind=kind, fraction=1.0, seed=22)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert np.all(first[:, 100:120, :] == 255) and not first_map[:, 100:120, :].any()
+    assert not np.any(first[mask != 255] == 255)
+    assert set(np.unique(first)) <= set(np.unique(mask))

@@ -8,7 +8,7 @@ from jcas.train import Trainer, available_devices
 
 
 def tiny_config(method="jcas", **overrides):
-    settings = dict(epochs=2, min_samples_per_epoch=4, batch_size=2, crop=48) | overrides
+    settings = dict(epochs=2, batch_size=2, crop=48, folds=1) | overrides
     return make_config(method, "fast", **settings)
 
 
@@ -30,8 +30,9 @@ def test_events_cover_both_stages_with_transition_matrices(odd_labels):
     images, masks = odd_labels
     trainer = Trainer([images[:2]], [masks[:2]], tiny_config())
     events = list(trainer.run())
-    assert [e.stage for e in events] == ["warmup"] * 2 + ["jcas"] * 2
-    assert events[-1].global_step == events[-1].total_steps == 4
+    steps = trainer.steps_per_epoch
+    assert [e.stage for e in events] == ["warmup"] * steps + ["jcas"] * steps
+    assert events[-1].global_step == events[-1].total_steps == 2 * steps
     last = events[-1]
     assert last.class_transition.shape == (3, 3) and last.affinity_transition.shape == (2, 2)
     assert np.allclose(last.class_transition.sum(axis=1), 1, atol=1e-5)
@@ -45,7 +46,7 @@ def test_dar_is_off_by_default_and_on_in_jcas_dar(mni):
     for method, has_dar in (("jcas", False), ("jcas_dar", True)):
         trainer = Trainer([mni[0][:2]], [mni[1][:2]], tiny_config(method))
         images = torch.zeros(1, 1, 48, 48, device=trainer.device)
-        assert (trainer.model.predict(images).rectified is not None) is has_dar
+        assert (trainer.model.members[0].predict(images).rectified is not None) is has_dar
         events = list(trainer.run())
         assert ("class_dar" in events[-1].losses) is has_dar
 
@@ -118,7 +119,7 @@ def test_the_larger_network_trains_and_fits_the_data(mni):
 
 def test_warm_up_confusion_starts_the_transition_matrices(mni):
     images, masks = [mni[0][:2]], [mni[1][:2]]
-    default = Trainer(images, masks, tiny_config()).model.class_transition().detach().cpu().numpy()
+    default = Trainer(images, masks, tiny_config()).model.members[0].class_transition().detach().cpu().numpy()
     trainer = Trainer(images, masks, tiny_config(transition_from_warmup=True))
     first_corrected = next(e for e in trainer.run() if e.class_transition is not None)
     assert not np.allclose(first_corrected.class_transition, default, atol=0.02)
@@ -135,10 +136,10 @@ def test_warm_up_start_estimates_the_true_noise_matrix(mni):
     true = np.zeros((3, 3))
     np.add.at(true, (clean.ravel(), noisy.ravel()), 1)
     true /= true.sum(axis=1, keepdims=True)
-    config = tiny_config(epochs=16, batch_size=4, crop=96, min_samples_per_epoch=16)
+    config = tiny_config(epochs=16, batch_size=4, crop=96)
     assert config.transition_from_warmup, "the warm-up start is the default"
     trainer = Trainer([images], [noisy], config)
-    generic = trainer.model.class_transition().detach().cpu().numpy()
+    generic = trainer.model.members[0].class_transition().detach().cpu().numpy()
     start = next(e for e in trainer.run() if e.class_transition is not None).class_transition
     assert np.abs(start - true).sum() < 0.7 * np.abs(generic - true).sum()
     assert start[0, 1] > 2 * start[0, 2] and start[1, 2] > 1.5 * start[1, 0]  # the direction of the flips

@@ -15,15 +15,24 @@ from .device import select_device
 from .errors import JCASInputError
 from .io import write_bytes_atomic
 from .labels import LabelMap
+from .crossfit import CrossFittedModel, Trust
 from .model import JCASModel
 
 FORMAT = "napari-jcas-model"
-FORMAT_VERSION = 1
+#: 2: cross-fitted fold models with BatchNorm networks (1: one model with GroupNorm, no longer read).
+FORMAT_VERSION = 2
 NORMALISATION = "per-slice percentiles 1-99 to [0, 1]"
 
 
-def save_checkpoint(model: JCASModel, path: str | Path, overwrite: bool = True) -> Path:
-    """Write ``model`` to ``path`` atomically; refuses an existing file unless ``overwrite``."""
+def save_checkpoint(model: CrossFittedModel, path: str | Path, overwrite: bool = True) -> Path:
+    """Write ``model`` (its fold models, their slices and trust) to ``path`` atomically.
+
+    Refuses an existing file unless ``overwrite``. A lone :class:`JCASModel` is saved as a
+    one-member in-sample model.
+    """
+    from .correct import as_cross_fitted
+
+    model = as_cross_fitted(model)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -33,20 +42,27 @@ def save_checkpoint(model: JCASModel, path: str | Path, overwrite: bool = True) 
         "ignore_value": model.label_map.ignore_value,
         "in_channels": model.in_channels,
         "normalisation": NORMALISATION,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "fold_mode": model.mode,
+        "fingerprints": dict(model.fingerprints),
+        "trained": list(model.trained),
+        "interrupted": bool(model.interrupted),
+        "selected_epochs": [-1 if e is None else int(e) for e in model.selected_epochs],
+        "trust": [None if t is None else t.to_dict() for t in model.trust],
+        "members": [{k: v.detach().cpu() for k, v in member.state_dict().items()} for member in model.members],
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     return write_bytes_atomic(path, buffer.getvalue(), overwrite=overwrite)
 
 
-def load_checkpoint(path: str | Path, device: str = "auto") -> JCASModel:
+def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
     """Load a checkpoint written by :func:`save_checkpoint`, in eval mode on ``device``.
 
     Raises
     ------
     JCASInputError
-        Missing, corrupt or foreign files, and files whose weights do not fit their settings.
+        Missing, corrupt or foreign files, files of another format version, and files whose
+        weights do not fit their settings.
     """
     path = Path(path)
     if not path.is_file():
@@ -60,14 +76,27 @@ def load_checkpoint(path: str | Path, device: str = "auto") -> JCASModel:
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise JCASInputError(f"{path} is not a napari-jcas model file (no '{FORMAT}' marker).")
-    if payload.get("format_version", 0) > FORMAT_VERSION:
+    version = payload.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
         raise JCASInputError(f"{path} was written by a newer napari-jcas ({payload.get('package_version')}); update.")
+    if version < FORMAT_VERSION:
+        raise JCASInputError(f"{path} was written by napari-jcas {payload.get('package_version')}, whose models "
+                             "judged slices in sample and depended on the image frame; train a new model.")
     try:
         config = TrainConfig.from_dict(payload["config"])
         label_map = LabelMap(tuple(int(v) for v in payload["label_values"]), int(payload["ignore_value"]))
-        model = JCASModel(config, label_map, int(payload["in_channels"]))
-        model.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as error:
+        members = []
+        for state in payload["members"]:
+            member = JCASModel(config, label_map, int(payload["in_channels"]))
+            member.load_state_dict(state)
+            members.append(member)
+        model = CrossFittedModel(members, str(payload["fold_mode"]),
+                                 {str(k): int(v) for k, v in payload["fingerprints"].items()})
+        model.trained = [bool(t) for t in payload["trained"]]
+        model.interrupted = bool(payload["interrupted"])
+        model.selected_epochs = [None if e < 0 else int(e) for e in payload["selected_epochs"]]
+        model.trust = [None if t is None else Trust(**t) for t in payload["trust"]]
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise JCASInputError(f"{path}: the weights do not fit the model's settings ({error}).") from error
     return model.to(select_device(device)).eval()
 

@@ -13,10 +13,12 @@ import torch
 
 from .affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
 from .checkpoint import check_channels
+from .crossfit import IN_SAMPLE, CrossFittedModel, strip_folds
 from .data import as_slices, channels_of, check_pair, normalise
 from .device import autocast
 from .errors import JCASInputError
 from .model import JCASModel, Prediction
+from .guard import Withheld, untrusted_classes, withhold
 from .regions import Region, find_regions, rank
 
 TILE = 512
@@ -50,6 +52,13 @@ class Correction:
         int32, mask's shape: 0 outside candidates, else the id of a :class:`Region`.
     regions : list of Region
         Candidates, ranked by score (highest first).
+    withheld : list of Withheld
+        Candidates the do-no-harm guard kept out (:mod:`jcas.guard`), with the reasons; their
+        pixels keep the drawn labels and their ids are not in ``region_map``.
+    notes : list of str
+        What the guard withheld and why, one line per class or slice, for people.
+    judges : list of str
+        Per slice: which model judged it ("fold k", "strips", "ensemble", "in-sample", "unseen").
     """
 
     corrected: np.ndarray
@@ -57,18 +66,35 @@ class Correction:
     affinity_disagreement: np.ndarray
     region_map: np.ndarray
     regions: list[Region] = field(default_factory=list)
+    withheld: list[Withheld] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    judges: list[str] = field(default_factory=list)
 
 
 @dataclass
 class SliceMaps:
-    """Per-pixel outputs of one 2D slice: proposed class indices ``(H, W)`` and the two heatmaps."""
+    """Per-pixel outputs of one 2D slice.
+
+    Attributes
+    ----------
+    proposed : numpy.ndarray
+        ``(H, W)`` int64 proposed class indices.
+    class_disagreement, affinity_disagreement : numpy.ndarray
+        ``(H, W)`` float32 heatmaps in [0, 1].
+    judge : str
+        Which model judged the slice: "fold k", "strips", "ensemble" (a stopped run), "in-sample" or "unseen".
+    in_sample_reason : str or None
+        Set when a cross-fitted model could only judge this training slice in sample.
+    """
 
     proposed: np.ndarray
     class_disagreement: np.ndarray
     affinity_disagreement: np.ndarray
+    judge: str = "in-sample"
+    in_sample_reason: str | None = None
 
 
-def correct(model: JCASModel, image: np.ndarray, mask: np.ndarray, **options) -> Correction:
+def correct(model: JCASModel | CrossFittedModel, image: np.ndarray, mask: np.ndarray, **options) -> Correction:
     """Correct ``mask`` for ``image``; see :func:`iter_correct` for the arguments."""
     generator = iter_correct(model, image, mask, **options)
     while True:
@@ -79,7 +105,7 @@ def correct(model: JCASModel, image: np.ndarray, mask: np.ndarray, **options) ->
 
 
 def iter_correct(
-    model: JCASModel,
+    model: JCASModel | CrossFittedModel,
     image: np.ndarray,
     mask: np.ndarray,
     *,
@@ -87,12 +113,17 @@ def iter_correct(
     min_score: float = MIN_SCORE,
     tile: int = TILE,
     mirror: bool = MIRROR,
+    guard: bool = True,
 ) -> Iterator[tuple[int, int]]:
     """Correct slice by slice, yielding ``(slices done, slices in all)``; returns a :class:`Correction`.
 
+    Slices the model was trained on are judged by the fold model that did not see them
+    (:mod:`jcas.crossfit`); other slices by all fold models together.
+
     Parameters
     ----------
-    model : JCASModel
+    model : CrossFittedModel or JCASModel
+        A JCASModel alone is used as an in-sample model.
     image : numpy.ndarray
         ``(H, W)``, ``(H, W, C)``, ``(Z, H, W)`` or ``(Z, H, W, C)``.
     mask : numpy.ndarray
@@ -107,6 +138,9 @@ def iter_correct(
     mirror : bool
         Average the class probabilities over the image and its three mirror images
         (four forward passes per tile instead of one).
+    guard : bool
+        Withhold proposals the model cannot be trusted with (:mod:`jcas.guard`); off only
+        for comparisons.
 
     Raises
     ------
@@ -118,14 +152,24 @@ def iter_correct(
         raise JCASInputError(f"min_area is a number of pixels, at least 1; got {min_area}.")
     if not 0.0 <= min_score <= 1.0:
         raise JCASInputError(f"min_score is a mean disagreement between 0 and 1 (e.g. 0.6); got {min_score}.")
+    model = as_cross_fitted(model)
     image, mask = np.asarray(image), np.asarray(mask)
     check_pair(image, mask)
     check_channels(model, channels_of(image, mask))
     model.label_map.encode(mask)  # unknown label values fail here, not halfway through
-    return _correct_slices(model, image, mask, min_area, min_score, tile, mirror)
+    return _correct_slices(model, image, mask, min_area, min_score, tile, mirror, guard)
 
 
-def _correct_slices(model, image, mask, min_area, min_score, tile, mirror) -> Iterator[tuple[int, int]]:
+def as_cross_fitted(model: JCASModel | CrossFittedModel) -> CrossFittedModel:
+    """A CrossFittedModel as it is, a lone JCASModel as a trained one-member in-sample model."""
+    if isinstance(model, CrossFittedModel):
+        return model
+    wrapped = CrossFittedModel([model], IN_SAMPLE, {})
+    wrapped.trained = [True]
+    return wrapped
+
+
+def _correct_slices(model, image, mask, min_area, min_score, tile, mirror, guard) -> Iterator[tuple[int, int]]:
     label_map = model.label_map
     slices = as_slices(image, mask)
     corrected = mask.copy()
@@ -133,30 +177,45 @@ def _correct_slices(model, image, mask, min_area, min_score, tile, mirror) -> It
     affinity_map = np.zeros(mask.shape, dtype=np.float32)
     region_map = np.zeros(mask.shape, dtype=np.int32)
     regions: list[Region] = []
+    withheld: list[Withheld] = []
+    classes = untrusted_classes(model) if guard else {}
+    notes = [f"{reason}; its regions keep the drawn labels." for reason in classes.values()]
+    if classes and len(classes) == label_map.num_classes:
+        notes.insert(0, "no class can be trusted: nothing is proposed for this run.")
+    judges = []
     views = (lambda a, z: a) if mask.ndim == 2 else (lambda a, z: a[z])
     for z, (image_slice, mask_slice) in enumerate(slices):
         maps = predict_slice(model, image_slice, label_map.encode(mask_slice), tile=tile, mirror=mirror)
+        judges.append(maps.judge)
         proposed = label_map.decode(maps.proposed, mask.dtype)
         proposed = np.where(mask_slice == label_map.ignore_value, mask_slice, proposed)
-        found_map, found = find_regions(mask_slice, proposed, maps.class_disagreement, z, len(regions) + 1,
-                                        min_area, min_score)
+        found_map, found = find_regions(mask_slice, proposed, maps.class_disagreement, z,
+                                        len(regions) + len(withheld) + 1, min_area, min_score)
+        if guard:
+            kept, held, slice_reason = withhold(found, mask_slice, proposed, classes=classes,
+                                                in_sample_reason=maps.in_sample_reason,
+                                                ignore_value=label_map.ignore_value)
+            if slice_reason and held:
+                notes.append(f"slice {z}: {slice_reason}; its {len(held)} candidate regions keep the drawn labels.")
+            found_map = np.where(np.isin(found_map, [w.region.index for w in held]), 0, found_map)
+            found, withheld = kept, withheld + held
         views(corrected, z)[...] = np.where(found_map > 0, proposed, mask_slice)
         views(class_map, z)[...] = maps.class_disagreement
         views(affinity_map, z)[...] = maps.affinity_disagreement
         views(region_map, z)[...] = found_map
         regions.extend(found)
         yield z + 1, len(slices)
-    return Correction(corrected, class_map, affinity_map, region_map, rank(regions))
+    return Correction(corrected, class_map, affinity_map, region_map, rank(regions), withheld, notes, judges)
 
 
 @torch.no_grad()
-def predict_slice(model: JCASModel, image: np.ndarray, labels: np.ndarray, tile: int = TILE,
+def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels: np.ndarray, tile: int = TILE,
                   mirror: bool = MIRROR) -> SliceMaps:
-    """Proposed classes and heatmaps of one slice, computed tile by tile.
+    """Proposed classes and heatmaps of one slice, from the fold model(s) that may judge it.
 
     Parameters
     ----------
-    model : JCASModel
+    model : CrossFittedModel or JCASModel
     image : numpy.ndarray
         ``(H, W)`` or ``(H, W, C)``.
     labels : numpy.ndarray
@@ -166,30 +225,74 @@ def predict_slice(model: JCASModel, image: np.ndarray, labels: np.ndarray, tile:
     mirror : bool
         Average the class probabilities over the tile and its mirror images.
     """
-    model.eval()
+    model = as_cross_fitted(model)
     normalised = normalise(image, model.in_channels)
+    weights, judge, in_sample_reason = _judges(model, image, labels.shape)
+    probability, affinity = 0.0, 0.0
+    for member, weight in weights.items():
+        member_probability, member_affinity = member_maps(model.members[member], normalised, labels, tile, mirror)
+        probability = probability + weight * member_probability
+        affinity = affinity + weight * member_affinity
+    drawn = np.clip(labels, 0, None)
+    p_drawn = np.take_along_axis(probability, drawn[None], axis=0)[0]
+    class_map = np.where(labels >= 0, 1 - p_drawn, 0).clip(0, 1).astype(np.float32)
+    return SliceMaps(probability.argmax(axis=0), class_map, np.clip(affinity, 0, 1).astype(np.float32),
+                     judge, in_sample_reason)
+
+
+def _judges(model: CrossFittedModel, image: np.ndarray, shape: tuple[int, int]):
+    """``({member: weight (scalar or (H, W))}, judge, in-sample reason)`` for one slice."""
+    trained = [k for k, done in enumerate(model.trained) if done] or list(range(model.folds))
+    ensemble = {k: 1.0 / len(trained) for k in trained}
+    kind, fold = model.judges(image)
+    if kind in ("unseen", "in-sample"):
+        return ensemble, kind, None
+    untrained = "training was stopped before the fold model that did not see this slice was trained"
+    if kind == "fold":
+        return ({fold: 1.0}, f"fold {fold}", None) if model.trained[fold] else (ensemble, "ensemble", untrained)
+    if kind == "strips":
+        if len(trained) < model.folds:
+            return ensemble, "ensemble", untrained
+        strips = strip_folds(shape, model.folds)
+        return {k: (strips == k).astype(np.float32) for k in range(model.folds)}, "strips", None
+    raise ValueError(f"unknown judge {kind!r}")
+
+
+@torch.no_grad()
+def member_maps(member: JCASModel, normalised: np.ndarray, labels: np.ndarray, tile: int = TILE,
+                mirror: bool = MIRROR) -> tuple[np.ndarray, np.ndarray]:
+    """One model's class probabilities ``(K, H, W)`` and affinity disagreement ``(H, W)`` on one slice.
+
+    Parameters
+    ----------
+    member : JCASModel
+    normalised : numpy.ndarray
+        ``(C, H, W)`` from :func:`jcas.data.normalise`.
+    labels : numpy.ndarray
+        ``(H, W)`` drawn class indices, -1 for ignore.
+    tile, mirror
+        As in :func:`iter_correct`.
+    """
+    member.eval()
     height, width = labels.shape
-    proposed = np.zeros((height, width), dtype=np.int64)
-    class_map = np.zeros((height, width), dtype=np.float32)
+    probability = np.zeros((member.label_map.num_classes, height, width), dtype=np.float32)
     affinity_map = np.zeros((height, width), dtype=np.float32)
-    labels_t = torch.from_numpy(labels)
-    global_stats = _global_statistics(model, normalised, labels_t, tile) if model.config.affinity == "global" else None
-    for inner, outer, batch, prediction in _tiles(model, normalised, tile):
+    labels_t = torch.from_numpy(np.ascontiguousarray(labels))
+    global_stats = (_global_statistics(member, normalised, labels_t, tile)
+                    if member.config.affinity == "global" else None)
+    for inner, outer, batch, prediction in _tiles(member, normalised, tile):
         crop = tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))
-        tile_labels = labels_t[outer].to(model.device)
-        probability = (mirrored_probabilities(model, batch, prediction) if mirror else prediction.probabilities())[0]
-        drawn = tile_labels.clamp(min=0)
-        p_drawn = torch.gather(probability, 0, drawn[None])[0]
-        class_disagreement = torch.where(tile_labels >= 0, 1 - p_drawn, torch.zeros_like(p_drawn))
+        tile_labels = labels_t[outer].to(member.device)
+        tile_probability = (mirrored_probabilities(member, batch, prediction) if mirror
+                            else prediction.probabilities())[0]
         if global_stats is None:
             affinity = local_affinity_disagreement(prediction.pairs, tile_labels[None])[0]
         else:
             unit = prediction.unit[0].flatten(1)
             affinity = global_affinity_disagreement(unit, tile_labels.flatten(), global_stats).view(tile_labels.shape)
-        proposed[inner] = probability.argmax(dim=0)[crop].cpu().numpy()
-        class_map[inner] = class_disagreement[crop].clamp(0, 1).cpu().numpy()
-        affinity_map[inner] = affinity[crop].clamp(0, 1).cpu().numpy()
-    return SliceMaps(proposed, class_map, affinity_map)
+        probability[(slice(None),) + inner] = tile_probability[(slice(None),) + crop].float().cpu().numpy()
+        affinity_map[inner] = affinity[crop].float().clamp(0, 1).cpu().numpy()
+    return probability, affinity_map
 
 
 def _tiles(model: JCASModel, normalised: np.ndarray, tile: int):

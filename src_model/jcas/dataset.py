@@ -1,6 +1,7 @@
 """A torch Dataset of random 2D training crops, streamed from arrays or files."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Sequence
@@ -8,6 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .crossfit import strip_folds
 from .data import FilePair, as_slices, channels_of, check_pair, normalise
 from .io import read_array
 from .labels import IGNORE_INDEX, LabelMap
@@ -29,12 +31,15 @@ class Volume:
         Number of 2D slices.
     channels : int
         1 or 3.
+    shape : tuple of int
+        ``(H, W)`` of its slices.
     """
 
     name: str
     load: Loader
     slices: int
     channels: int
+    shape: tuple[int, int]
 
 
 def volumes_from_arrays(images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> list[Volume]:
@@ -44,7 +49,7 @@ def volumes_from_arrays(images: Sequence[np.ndarray], masks: Sequence[np.ndarray
         image, mask = np.asarray(image), np.asarray(mask)
         check_pair(image, mask, name=f"pair {index}")
         volumes.append(Volume(f"pair {index}", lambda i=image, m=mask: (i, m), len(as_slices(image, mask)),
-                              channels_of(image, mask)))
+                              channels_of(image, mask), mask.shape[-2:]))
     return volumes
 
 
@@ -56,7 +61,7 @@ def volumes_from_files(pairs: Sequence[FilePair]) -> list[Volume]:
         name = f"{pair.image.name} / {pair.mask.name}"
         check_pair(image, mask, name=name)
         loader = lru_cache(maxsize=1)(lambda p=pair: (read_array(p.image), read_array(p.mask)))
-        volumes.append(Volume(name, loader, len(as_slices(image, mask)), channels_of(image, mask)))
+        volumes.append(Volume(name, loader, len(as_slices(image, mask)), channels_of(image, mask), mask.shape[-2:]))
     return volumes
 
 
@@ -79,10 +84,11 @@ def scan_labels(volumes: Sequence[Volume]) -> tuple[LabelMap, np.ndarray]:
 
 
 class CropDataset(torch.utils.data.Dataset):
-    """Random crops of the 2D slices of some volumes, with random flips.
+    """Random crops of some 2D slices of some volumes, optionally with random flips.
 
-    Item ``i`` is a crop of slice ``i mod (number of slices)``, drawn with a generator
-    seeded by ``(seed, epoch, i)`` so that a run is reproducible.
+    One epoch is one pass over the slices' training pixels: ``ceil(pixels / crop**2)`` crops
+    (at least ``minimum``). Item ``i`` is a crop of unit ``i mod (number of units)``, drawn
+    with a generator seeded by ``(seed, epoch, i)`` so that a run is reproducible.
 
     Parameters
     ----------
@@ -90,20 +96,34 @@ class CropDataset(torch.utils.data.Dataset):
     label_map : LabelMap
     crop : int
         Side of the square crops; smaller slices are padded (labels with ignore).
-    length : int
-        Number of items per epoch.
     seed : int
+    units : sequence of (int, int), optional
+        ``(volume index, slice index)`` of the slices to crop from; default all.
+    hidden_strip : (int, int), optional
+        ``(fold, folds)``: the labels of that strip of every slice (:func:`jcas.crossfit.strip_folds`)
+        are ignored and crops are centred outside it, so the strip stays out of sample.
+    flips : bool
+        Random horizontal and vertical flips (they swap left- or top-defined classes).
+    minimum : int
+        Fewest crops per epoch.
     """
 
-    def __init__(self, volumes: Sequence[Volume], label_map: LabelMap, crop: int, length: int, seed: int):
-        self.index = [(v, z) for v, volume in enumerate(volumes) for z in range(volume.slices)]
+    def __init__(self, volumes: Sequence[Volume], label_map: LabelMap, crop: int, seed: int,
+                 units: Sequence[tuple[int, int]] | None = None, hidden_strip: tuple[int, int] | None = None,
+                 flips: bool = False, minimum: int = 1):
         self.volumes = list(volumes)
+        self.index = list(units) if units is not None else [
+            (v, z) for v, volume in enumerate(self.volumes) for z in range(volume.slices)]
         self.label_map = label_map
         self.crop = crop
-        self.length = length
         self.seed = seed
+        self.hidden_strip = hidden_strip
+        self.flips = flips
         self.epoch = 0
-        self.channels = max(volume.channels for volume in volumes)
+        self.channels = max(volume.channels for volume in self.volumes)
+        shown = 1.0 if hidden_strip is None else (hidden_strip[1] - 1) / hidden_strip[1]
+        pixels = sum(self.volumes[v].shape[0] * self.volumes[v].shape[1] for v, _ in self.index) * shown
+        self.length = max(minimum, math.ceil(pixels / crop**2))
 
     def __len__(self) -> int:
         return self.length
@@ -115,16 +135,32 @@ class CropDataset(torch.utils.data.Dataset):
         image = normalise(image, self.channels)
         labels = self.label_map.encode(mask)
         rng = np.random.default_rng([self.seed, self.epoch, item])
+        allowed = None
+        if self.hidden_strip is not None:
+            fold, folds = self.hidden_strip
+            strips = strip_folds(labels.shape, folds)
+            labels = np.where(strips == fold, IGNORE_INDEX, labels)
+            allowed = strips != fold
         image, labels = pad_to(image, labels, self.crop)
-        y = rng.integers(0, labels.shape[0] - self.crop + 1)
-        x = rng.integers(0, labels.shape[1] - self.crop + 1)
+        y, x = self._corner(labels.shape, allowed, rng)
         image = image[:, y:y + self.crop, x:x + self.crop]
         labels = labels[y:y + self.crop, x:x + self.crop]
-        if rng.random() < 0.5:
+        if self.flips and rng.random() < 0.5:
             image, labels = image[:, :, ::-1], labels[:, ::-1]
-        if rng.random() < 0.5:
+        if self.flips and rng.random() < 0.5:
             image, labels = image[:, ::-1], labels[::-1]
         return torch.from_numpy(image.copy()), torch.from_numpy(labels.copy())
+
+    def _corner(self, shape: tuple[int, int], allowed: np.ndarray | None, rng) -> tuple[int, int]:
+        """Top-left corner of a random crop; with ``allowed`` ``(H, W)``, one whose centre is an allowed pixel."""
+        if allowed is None:
+            return int(rng.integers(0, shape[0] - self.crop + 1)), int(rng.integers(0, shape[1] - self.crop + 1))
+        ys, xs = np.nonzero(allowed)
+        pick = rng.integers(len(ys))
+        half = self.crop // 2
+        y = int(np.clip(ys[pick] - half, 0, shape[0] - self.crop))
+        x = int(np.clip(xs[pick] - half, 0, shape[1] - self.crop))
+        return y, x
 
 
 def pad_to(image: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

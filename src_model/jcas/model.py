@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -92,9 +91,3 @@ class JCASModel(nn.Module):
             else:
                 prediction.rectified = grid_dar(output.logits, prediction.unit, self.config.grid)
         return prediction
-
-    def save(self, path: str | Path, overwrite: bool = True) -> Path:
-        """Save a checkpoint (see :func:`jcas.checkpoint.save_checkpoint`)."""
-        from .checkpoint import save_checkpoint
-
-        return save_checkpoint(self, path, overwrite=overwrite)

@@ -35,12 +35,20 @@ class NetworkOutput:
 
 
 def _conv_block(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Sequential:
+    """Two 3x3 convolutions with batch normalisation.
+
+    Batch statistics, not GroupNorm's per-image ones: GroupNorm normalises over the whole
+    input frame, so a pixel's prediction changed with the crop or the background around it
+    (a 128-px crop and the whole slice gave different classes; docs/method.md). In eval mode
+    BatchNorm applies fixed running statistics, so the output at a pixel depends only on
+    its receptive field.
+    """
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False),
-        nn.GroupNorm(min(8, out_channels), out_channels),
+        nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
         nn.Conv2d(out_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False),
-        nn.GroupNorm(min(8, out_channels), out_channels),
+        nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
 

@@ -6,9 +6,9 @@
 >>> trainer.save("model.pt")                                         # doctest: +SKIP
 
 Closing the generator (``run().close()``, or leaving the loop) at any yield leaves
-``trainer.model`` as it was after the last completed step. Nothing here is global: each
-Trainer owns its model, data, optimiser and random generators, ready for one process per
-device under ``torchrun``.
+``trainer.model`` as it was after the last completed step. Each Trainer owns its models,
+data, optimisers and random generators; the global torch generator is restored after the
+models are initialised.
 """
 from __future__ import annotations
 
@@ -21,10 +21,14 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from .checkpoint import save_checkpoint
 from .config import METHODS, PRESETS, TrainConfig, make_config
+from .crossfit import IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds, strip_folds
+from .data import as_slices, normalise
 from .dataset import CropDataset, Volume, scan_labels, volumes_from_arrays
 from .device import autocast, available_devices, select_device
 from .errors import JCASInputError
+from .labels import IGNORE_INDEX
 from .model import JCASModel
 from .objective import batch_losses
 
@@ -44,13 +48,18 @@ class TrainEvent:
     step, steps_per_epoch : int
         1-based step within the epoch.
     global_step, total_steps : int
-        Over the whole run.
+        Over the whole run, all folds together.
     losses : dict of str to float
         Each loss term of this step, and "total".
+    fold, folds : int
+        0-based fold model being trained, and their number.
     class_transition : numpy.ndarray or None
         ``(K, K)`` current T_C in stage 2.
     affinity_transition : numpy.ndarray or None
         ``(2, 2)`` current T_A in stage 2.
+    agreement : float or None
+        Mean per-class Dice of the fold model's prediction against the noisy masks of its
+        held-out slices, on the steps where it was measured.
     seconds : float
         Wall time since the run started.
     """
@@ -63,14 +72,12 @@ class TrainEvent:
     global_step: int
     total_steps: int
     losses: dict[str, float]
+    fold: int = 0
+    folds: int = 1
     class_transition: np.ndarray | None = None
     affinity_transition: np.ndarray | None = None
+    agreement: float | None = None
     seconds: float = 0.0
-
-    @property
-    def fraction_done(self) -> float:
-        """Share of the run completed, in [0, 1]."""
-        return self.global_step / self.total_steps
 
 
 @dataclass
@@ -81,7 +88,12 @@ class _Stage:
 
 
 class Trainer:
-    """Train a JCAS model (or a baseline) on images and their noisy masks.
+    """Train a cross-fitted JCAS model (or a baseline) on images and their noisy masks.
+
+    With ``config.folds`` K > 1, K fold models train one after the other, each on all slices
+    but its own block (:mod:`jcas.crossfit`), and each keeps the weights that agreed best with
+    the noisy masks of its held-out block. ``trainer.model`` is the
+    :class:`~jcas.crossfit.CrossFittedModel` that holds them.
 
     Parameters
     ----------
@@ -107,9 +119,12 @@ class Trainer:
         device: str = "auto",
         seed: int = 0,
         epochs: int | None = None,
+        folds: int | None = None,
     ):
         if config is None:
             extra = {} if epochs is None else {"epochs": epochs}
+            if folds is not None:
+                extra["folds"] = folds
             config = make_config(method, preset, device=device, seed=seed, **extra)
         if volumes is None:
             if len(images) != len(masks):
@@ -119,18 +134,31 @@ class Trainer:
             raise JCASInputError("no training data: give at least one image with its mask.")
         self.config = config
         self.device = select_device(config.device)
-        self.label_map, prior = scan_labels(volumes)
+        self.volumes = list(volumes)
+        self.label_map, prior = scan_labels(self.volumes)
         self.prior = torch.tensor(prior, dtype=torch.float32, device=self.device)
-        torch.manual_seed(config.seed)
-        channels = max(volume.channels for volume in volumes)
-        self.model = JCASModel(config, self.label_map, channels).to(self.device)
-        slices = sum(volume.slices for volume in volumes)
-        self.dataset = CropDataset(volumes, self.label_map, config.crop,
-                                   max(slices, config.min_samples_per_epoch), config.seed)
-        self.steps_per_epoch = math.ceil(len(self.dataset) / config.batch_size)
+        units = [(v, z) for v, volume in enumerate(self.volumes) for z in range(volume.slices)]
+        self.plan = plan_folds(len(units), config.folds)
+        channels = max(volume.channels for volume in self.volumes)
+        generator_state = torch.random.get_rng_state()
+        members = []
+        for fold in range(self.plan.folds):
+            torch.manual_seed(config.seed * 1000 + fold)
+            members.append(JCASModel(config, self.label_map, channels).to(self.device))
+        torch.random.set_rng_state(generator_state)
+        self.model = CrossFittedModel(members, self.plan.mode, self._fingerprints(units))
         self.stages = self._stages()
-        self.total_steps = sum(stage.epochs for stage in self.stages) * self.steps_per_epoch
+        self.runs = [_FoldRun(self, fold, units) for fold in range(self.plan.folds)]
+        self.steps_per_epoch = self.runs[0].steps_per_epoch
+        self.total_steps = sum(run.total_steps for run in self.runs)
         self.completed_steps = 0
+
+    def _fingerprints(self, units: list[tuple[int, int]]) -> dict[str, int]:
+        fingerprints = {}
+        for index, (v, z) in enumerate(units):
+            image, mask = self.volumes[v].load()
+            fingerprints[fingerprint(as_slices(image, mask)[z][0])] = self.plan.slice_folds[index]
+        return fingerprints
 
     def _stages(self) -> list[_Stage]:
         config = self.config
@@ -141,71 +169,154 @@ class Trainer:
             stages.append(_Stage(config.method, config.epochs_correction, corrected=True))
         return [stage for stage in stages if stage.epochs]
 
-    def _optimizer(self) -> torch.optim.Optimizer:
-        config = self.config
-        transitions = list(self.model.class_transition.parameters()) + list(self.model.affinity_transition.parameters())
-        return torch.optim.AdamW(
-            [
-                {"params": self.model.network.parameters(), "lr": config.learning_rate,
-                 "weight_decay": config.weight_decay},
-                {"params": transitions, "lr": config.transition_learning_rate, "weight_decay": 0.0},
-            ]
-        )
-
     def run(self) -> Iterator[TrainEvent]:
-        """Train, yielding a :class:`TrainEvent` after every optimisation step."""
-        config, model = self.config, self.model
-        optimizer = self._optimizer()
+        """Train every fold model in turn, yielding a :class:`TrainEvent` after every optimisation step.
+
+        Closing the generator keeps each fold model as it was after its last completed step
+        (a fold model that was evaluated keeps its best weights so far); folds not reached
+        stay untrained and are marked so (``model.trained``).
+        """
+        started = time.perf_counter()
+        self.model.interrupted = True
+        try:
+            for run in self.runs:
+                for event in run.steps(started):
+                    self.completed_steps += 1
+                    event.global_step = self.completed_steps
+                    event.total_steps = self.total_steps
+                    yield event
+            self.model.interrupted = False
+        finally:
+            for run in self.runs:
+                run.finish()
+            self.model.eval()
+
+    def save(self, path: str | Path, overwrite: bool = True) -> Path:
+        """Save the current model as a checkpoint (atomic)."""
+        return save_checkpoint(self.model, path, overwrite=overwrite)
+
+
+class _FoldRun:
+    """The training of one fold model: its data, schedule, held-out evaluation and best weights."""
+
+    def __init__(self, trainer: Trainer, fold: int, units: list[tuple[int, int]]):
+        config, plan = trainer.config, trainer.plan
+        self.trainer, self.fold = trainer, fold
+        self.model: JCASModel = trainer.model.members[fold]
+        hidden_strip = None
+        if plan.mode == SLICES:
+            train_units = [u for u, f in zip(units, plan.slice_folds) if f != fold]
+            self.held_out = [u for u, f in zip(units, plan.slice_folds) if f == fold]
+        elif plan.mode == STRIPS:
+            train_units, self.held_out, hidden_strip = units, units, (fold, plan.folds)
+        else:
+            train_units, self.held_out = units, units
+        self.hidden_strip = hidden_strip
+        self.dataset = CropDataset(trainer.volumes, trainer.label_map, config.crop, config.seed * 1000 + fold,
+                                   units=train_units, hidden_strip=hidden_strip, flips=config.flips,
+                                   minimum=config.batch_size)
+        self.steps_per_epoch = math.ceil(len(self.dataset) / config.batch_size)
+        self.stages = trainer.stages
+        total_epochs = sum(stage.epochs for stage in self.stages)
+        self.total_steps = total_epochs * self.steps_per_epoch
+        # In sample there is nothing to select on: one evaluation at the end, for the guard.
+        points = 1 if plan.mode == IN_SAMPLE else min(config.selection_points, total_epochs)
+        self.evaluate_after = {round(total_epochs * (j + 1) / points) for j in range(points)}
+        self.best: tuple[float, dict, Trust, int] | None = None
+        self.finished = False
+
+    def steps(self, started: float) -> Iterator[TrainEvent]:
+        """Train this fold model, yielding one event per step (global step numbers are the trainer's)."""
+        config, model, device = self.trainer.config, self.model, self.trainer.device
+        optimizer = _optimizer(model, config)
         base_rates = [group["lr"] for group in optimizer.param_groups]
-        scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda")
+        scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
         loader = torch.utils.data.DataLoader(self.dataset, batch_size=config.batch_size, shuffle=False,
                                              drop_last=False, num_workers=0)
-        started = time.perf_counter()
-        global_step = 0
+        step_in_run, epochs_done = 0, 0
         model.train()
-        try:
-            for stage in self.stages:
-                if stage.corrected and config.transition_from_warmup:
-                    self._start_transitions_from_confusion(loader)
-                for epoch in range(1, stage.epochs + 1):
-                    self.dataset.epoch = global_step  # a fresh crop for every item, every epoch
-                    for step, (images, labels) in enumerate(loader, start=1):
-                        decay = (1 - global_step / self.total_steps) ** 0.9
-                        for group, rate in zip(optimizer.param_groups, base_rates):
-                            group["lr"] = rate * decay
-                        losses = self._step(images, labels, stage.corrected, optimizer, scaler)
-                        global_step += 1
-                        self.completed_steps = global_step
-                        yield self._event(stage, epoch, step, global_step, losses, started)
-        finally:
-            model.eval()
+        for stage in self.stages:
+            if stage.corrected and config.transition_from_warmup:
+                self._start_transitions_from_confusion(loader)
+            for epoch in range(1, stage.epochs + 1):
+                self.dataset.epoch = step_in_run  # a fresh crop for every item, every epoch
+                for step, (images, labels) in enumerate(loader, start=1):
+                    decay = (1 - step_in_run / self.total_steps) ** 0.9
+                    for group, rate in zip(optimizer.param_groups, base_rates):
+                        group["lr"] = rate * decay
+                    losses = self._step(images, labels, stage.corrected, optimizer, scaler)
+                    step_in_run += 1
+                    agreement = None
+                    if step == self.steps_per_epoch:
+                        epochs_done += 1
+                        if epochs_done in self.evaluate_after:
+                            agreement = self._evaluate(epochs_done)
+                    yield self._event(stage, epoch, step, losses, started, agreement)
+        self.finished = True
+
+    def finish(self) -> None:
+        """Keep the best evaluated weights (the last ones where nothing was evaluated); record trust."""
+        model, members = self.model, self.trainer.model
+        if self.best is not None:
+            _, state, trust, epoch = self.best
+            model.load_state_dict(state)
+            members.trust[self.fold] = trust
+            members.selected_epochs[self.fold] = epoch
+        members.trained[self.fold] = self.finished or self.best is not None
+        model.eval()
+
+    @torch.no_grad()
+    def _evaluate(self, epoch: int) -> float:
+        """Agreement of the model with the noisy masks of its held-out slices; keeps the best weights."""
+        from .correct import member_maps  # correction imports training's settings, not the other way
+
+        model, label_map = self.model, self.trainer.label_map
+        model.eval()
+        total = Trust(held_out=self.trainer.plan.mode != IN_SAMPLE)
+        for v, z in self.held_out:
+            image, mask = as_slices(*self.trainer.volumes[v].load())[z]
+            labels = label_map.encode(mask)
+            probability, _ = member_maps(model, normalise(image, model.in_channels), labels)
+            predicted = probability.argmax(axis=0)
+            if self.hidden_strip is not None:
+                labels = np.where(strip_folds(labels.shape, self.hidden_strip[1]) == self.fold, labels, IGNORE_INDEX)
+            total = total.add(count_agreement(predicted, labels, label_map.num_classes))
+        total.held_out = self.trainer.plan.mode != IN_SAMPLE
+        model.train()
+        agreement = float(np.nanmean(total.class_agreement))
+        if self.best is None or agreement >= self.best[0]:
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self.best = (agreement, state, total, epoch)
+        return agreement
 
     @torch.no_grad()
     def _start_transitions_from_confusion(self, loader) -> None:
         """Set T_C to P(noisy label | warm-up prediction) over one pass of the data, T_A to what T_C implies."""
         from .calc import implied_affinity_transition
 
-        classes = self.label_map.num_classes
-        counts = torch.zeros(classes, classes, device=self.device)
-        self.model.eval()
+        model, device = self.model, self.trainer.device
+        classes = self.trainer.label_map.num_classes
+        counts = torch.zeros(classes, classes, device=device)
+        model.eval()
         for images, labels in loader:
-            labels = labels.to(self.device)
-            with autocast(self.device):
-                predicted = self.model.predict(images.to(self.device)).probabilities().argmax(dim=1)
+            labels = labels.to(device)
+            with autocast(device):
+                predicted = model.predict(images.to(device)).probabilities().argmax(dim=1)
             known = labels >= 0
             counts += torch.bincount(predicted[known] * classes + labels[known],
                                      minlength=classes * classes).view(classes, classes).float()
-        self.model.train()
+        model.train()
         confusion = (counts + 1) / (counts + 1).sum(dim=1, keepdim=True)
-        self.model.class_transition.set_to(confusion)
-        self.model.affinity_transition.set_to(implied_affinity_transition(self.model.class_transition(), self.prior))
+        model.class_transition.set_to(confusion)
+        model.affinity_transition.set_to(implied_affinity_transition(model.class_transition(), self.trainer.prior))
 
     def _step(self, images, labels, corrected, optimizer, scaler) -> dict[str, float]:
-        images = images.to(self.device, non_blocking=True)
-        labels = labels.to(self.device, non_blocking=True)
-        with autocast(self.device):
+        device = self.trainer.device
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        with autocast(device):
             prediction = self.model.predict(images)
-        losses = batch_losses(self.model, prediction, labels, corrected, self.prior)
+        losses = batch_losses(self.model, prediction, labels, corrected, self.trainer.prior)
         if not torch.isfinite(losses["total"]):
             raise FloatingPointError(
                 f"training diverged (loss {losses['total'].item()}); try a lower learning rate or volume weight."
@@ -216,17 +327,24 @@ class Trainer:
         scaler.update()
         return {name: float(value.detach()) for name, value in losses.items()}
 
-    def _event(self, stage, epoch, step, global_step, losses, started) -> TrainEvent:
+    def _event(self, stage, epoch, step, losses, started, agreement) -> TrainEvent:
         transitions = {}
         if stage.corrected:
             with torch.no_grad():
-                if self.config.use_class_transition:
+                if self.trainer.config.use_class_transition:
                     transitions["class_transition"] = self.model.class_transition().cpu().numpy()
-                if self.config.use_affinity_transition:
+                if self.trainer.config.use_affinity_transition:
                     transitions["affinity_transition"] = self.model.affinity_transition().cpu().numpy()
-        return TrainEvent(stage.name, epoch, stage.epochs, step, self.steps_per_epoch, global_step,
-                          self.total_steps, losses, seconds=time.perf_counter() - started, **transitions)
+        return TrainEvent(stage.name, epoch, stage.epochs, step, self.steps_per_epoch, 0, 0, losses,
+                          fold=self.fold, folds=self.trainer.plan.folds, agreement=agreement,
+                          seconds=time.perf_counter() - started, **transitions)
 
-    def save(self, path: str | Path, overwrite: bool = True) -> Path:
-        """Save the current model as a checkpoint (atomic)."""
-        return self.model.save(path, overwrite=overwrite)
+
+def _optimizer(model: JCASModel, config: TrainConfig) -> torch.optim.Optimizer:
+    transitions = list(model.class_transition.parameters()) + list(model.affinity_transition.parameters())
+    return torch.optim.AdamW(
+        [
+            {"params": model.network.parameters(), "lr": config.learning_rate, "weight_decay": config.weight_decay},
+            {"params": transitions, "lr": config.transition_learning_rate, "weight_decay": 0.0},
+        ]
+    )
