@@ -16,13 +16,14 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 #: stands in COLUMNS for the other selective settings the rows record (quality.SELECT_EXTRA), in row order
 SELECTIONS = "dice_selective_a*"
-COLUMNS = ["dataset", "noise", "fraction", "method", "dice_noisy", "dice_cleaned", "auroc", "ap", "train_seconds",
+COLUMNS = ["protocol", "tuned_on", "held_out_set", "folds", "dataset", "noise", "fraction", "method", "dice_noisy", "dice_cleaned", "auroc", "ap", "train_seconds",
            "device", "seed", "schedule", "epochs", "base_epochs", "dice_selective", "auroc_affinity", "ap_affinity",
            "auroc_combined", "ap_combined", "flag_precision", "flag_recall", "changed_fraction", "changed_precision",
            "changed_recall", "dice_oof_argmax", "seconds_per_epoch", "correct_seconds", "noise_rate",
            "pair_noise_rate_local", SELECTIONS, "auroc_posterior", "ap_posterior", "ap_boundary",
            "ap_boundary_affinity", "boundary_noise_share", "dice_selective_mirror", "auroc_mirror", "ap_mirror",
-           "correct_seconds_mirror", "overrides", "torch_threads", "load_avg_1m",
+           "correct_seconds_mirror", "dice_selective_noguard", "dice_cleaned_noguard", "withheld_regions",
+           "withheld_slices", "region_precision", "overrides", "torch_threads", "load_avg_1m",
            "commit", "machine", "key"]
 MAIN_METHODS = ["clean", "jcas", "jcas_dar", "jcas_paper", "ce", "fc", "cleanlab"]
 #: ablation variants that are the same configuration as a main method (rows reused)

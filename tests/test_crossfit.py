@@ -10,6 +10,7 @@ from jcas.dataset import CropDataset, volumes_from_arrays
 from jcas.guard import slice_agreement
 from jcas.labels import LabelMap
 from jcas.noise import simulate_noise
+from jcas.synthetic import split_discs
 from jcas.train import Trainer
 
 
@@ -123,39 +124,18 @@ def test_a_slice_the_model_would_mostly_redraw_is_withheld():
     assert np.isnan(slice_agreement(np.zeros((4, 4), np.uint8), drawn[:4, :4], 255))
 
 
-def _split_discs(count: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bright discs on a dark background, split by a thin dark line: left half class 1, right half class 2.
-
-    The classes share their intensity and differ only by position relative to the line.
-    """
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    images, masks = [], []
-    for _ in range(count):
-        cy, cx = rng.integers(size // 3, 2 * size // 3, 2)
-        radius = rng.integers(size // 6, size // 4)
-        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < radius**2
-        image = rng.normal(40, 6, (size, size))
-        image[disc] = rng.normal(180, 6, disc.sum())
-        image[disc & (np.abs(xx - cx + 0.5) < 1)] = 40
-        mask = np.where(disc, np.where(xx < cx, 1, 2), 0).astype(np.uint8)
-        images.append(image.clip(0, 255).astype(np.uint8))
-        masks.append(mask)
-    return np.stack(images), np.stack(masks)
-
-
 @pytest.mark.slow
 def test_predictions_do_not_depend_on_the_frame():
     """Trained on classes that differ only by position, the model predicts a centre crop, the whole
     image and the image inside a three times larger frame alike (GroupNorm's per-frame statistics
     broke this, and random flips made left and right unlearnable). The frame is a mosaic of other
     images of the kind, so that the per-slice intensity percentiles stay comparable."""
-    images, masks = _split_discs(16, 64, seed=0)
+    images, masks = split_discs(16, 64, seed=0)
     trainer = Trainer([images], [masks], make_config("ce", "fast", epochs=30, crop=48, folds=1))
     for _ in trainer.run():
         pass
     member = trainer.model.members[0]
-    test_images, test_masks = _split_discs(4, 64, seed=1)
+    test_images, test_masks = split_discs(4, 64, seed=1)
     for image, mask in zip(test_images, test_masks):
         labels = mask.astype(np.int64)
         whole = predict_slice(member, image, labels).proposed

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from .affinity import DEFAULT_OFFSETS
 from .errors import JCASInputError
+from .networks import NORMS
 
 #: What each method switches on: DAR, the affinity loss, the class transition T_C and the
 #: affinity transition T_A (with the consistency term when both are on).
@@ -39,6 +40,7 @@ class TrainConfig:
     preset: str = "standard"
     network: str = "unet"
     width: int = 16
+    norm: str = "batch"  # "group" only for comparison: its per-frame statistics made predictions frame-dependent
     embedding_dim: int = 16
     use_dar: bool = False
     use_affinity: bool = True
@@ -132,6 +134,8 @@ def make_config(method: str = "jcas", preset: str = "standard", **overrides) -> 
         raise JCASInputError(f"folds must be at least 1 (1 = no cross-fitting), got {config.folds}.")
     if config.selection_points < 1:
         raise JCASInputError(f"selection_points must be at least 1, got {config.selection_points}.")
+    if config.norm not in NORMS:
+        raise JCASInputError(f"norm must be one of {', '.join(NORMS)}, got {config.norm!r}.")
     if config.affinity not in ("local", "global"):
         raise JCASInputError(f"affinity must be 'local' or 'global', got {config.affinity!r}.")
     return config

@@ -66,7 +66,8 @@ class JCASModel(nn.Module):
         self.label_map = label_map
         self.in_channels = in_channels
         classes = label_map.num_classes
-        self.network = build_network(config.network, in_channels, classes, config.embedding_dim, config.width)
+        self.network = build_network(config.network, in_channels, classes, config.embedding_dim, config.width,
+                                     config.norm)
         self.class_transition = TransitionMatrix(classes, config.transition_init)
         self.affinity_transition = TransitionMatrix(2, config.transition_init)
 

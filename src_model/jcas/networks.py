@@ -13,6 +13,8 @@ from torch import nn
 from torch.nn import functional as F
 
 NETWORKS = ("unet", "deeplab")
+#: Normalisation of the convolution blocks: "batch" (default) or "group", kept for comparison only.
+NORMS = ("batch", "group")
 
 
 @dataclass
@@ -34,21 +36,28 @@ class NetworkOutput:
     aux_logits: torch.Tensor | None
 
 
-def _conv_block(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Sequential:
-    """Two 3x3 convolutions with batch normalisation.
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    raise ValueError(f"unknown normalisation {kind!r}; choose one of {', '.join(NORMS)}")
 
-    Batch statistics, not GroupNorm's per-image ones: GroupNorm normalises over the whole
-    input frame, so a pixel's prediction changed with the crop or the background around it
-    (a 128-px crop and the whole slice gave different classes; docs/method.md). In eval mode
-    BatchNorm applies fixed running statistics, so the output at a pixel depends only on
-    its receptive field.
+
+def _conv_block(in_channels: int, out_channels: int, dilation: int = 1, norm: str = "batch") -> nn.Sequential:
+    """Two 3x3 convolutions, each normalised and rectified.
+
+    Batch statistics by default, not GroupNorm's per-image ones: GroupNorm normalises over the
+    whole input frame, so a pixel's prediction changed with the crop or the background around
+    it (docs/method.md, "Frame"). In eval mode BatchNorm applies fixed running statistics, so
+    the output at a pixel depends only on its receptive field.
     """
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False),
-        nn.BatchNorm2d(out_channels),
+        _norm(norm, out_channels),
         nn.ReLU(inplace=True),
         nn.Conv2d(out_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False),
-        nn.BatchNorm2d(out_channels),
+        _norm(norm, out_channels),
         nn.ReLU(inplace=True),
     )
 
@@ -84,19 +93,21 @@ class UNet(nn.Module):
         Channels D of the affinity embedding.
     aux : bool
         Add auxiliary logits from the bottleneck.
+    norm : {"batch", "group"}
+        Normalisation of the convolution blocks.
     """
 
     def __init__(self, in_channels: int, num_classes: int, width: int = 16, depth: int = 3,
-                 embedding_dim: int = 16, aux: bool = True):
+                 embedding_dim: int = 16, aux: bool = True, norm: str = "batch"):
         super().__init__()
         widths = [width * 2**level for level in range(depth + 1)]
         self.depth = depth
-        self.down = nn.ModuleList([_conv_block(in_channels, widths[0])])
-        self.down.extend(_conv_block(widths[i], widths[i + 1]) for i in range(depth))
+        self.down = nn.ModuleList([_conv_block(in_channels, widths[0], norm=norm)])
+        self.down.extend(_conv_block(widths[i], widths[i + 1], norm=norm) for i in range(depth))
         self.up = nn.ModuleList(
             nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth))
         )
-        self.merge = nn.ModuleList(_conv_block(2 * widths[i], widths[i]) for i in reversed(range(depth)))
+        self.merge = nn.ModuleList(_conv_block(2 * widths[i], widths[i], norm=norm) for i in reversed(range(depth)))
         self.heads = Heads(widths[0], widths[-1], num_classes, embedding_dim, aux)
 
     def forward(self, image: torch.Tensor) -> NetworkOutput:
@@ -187,10 +198,10 @@ class DeepLab(nn.Module):
 
 
 def build_network(name: str, in_channels: int, num_classes: int, embedding_dim: int = 16,
-                  width: int = 16) -> nn.Module:
-    """Build a network by name (``"unet"`` or ``"deeplab"``)."""
+                  width: int = 16, norm: str = "batch") -> nn.Module:
+    """Build a network by name (``"unet"`` or ``"deeplab"``); ``norm`` applies to the U-Net's blocks."""
     if name == "unet":
-        return UNet(in_channels, num_classes, width=width, embedding_dim=embedding_dim)
+        return UNet(in_channels, num_classes, width=width, embedding_dim=embedding_dim, norm=norm)
     if name == "deeplab":
         return DeepLab(in_channels, num_classes, width=2 * width, embedding_dim=embedding_dim)
     raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
