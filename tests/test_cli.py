@@ -79,3 +79,10 @@ def test_demo_runs_headless_and_writes_a_figure(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Dice against the true masks" in out
     assert (tmp_path / "demo.png").stat().st_size > 10_000 and (tmp_path / "model.pt").is_file()
+
+
+def test_usage_errors_return_2_and_help_returns_0(capsys):
+    assert main(["train", "--images", "images"]) == 2
+    assert "jcas train: error: the following arguments are required" in capsys.readouterr().err
+    assert main(["correct", "--help"]) == 0
+    assert "--overwrite" in capsys.readouterr().out

@@ -14,6 +14,7 @@ from .config import TrainConfig
 from .device import select_device
 from .errors import JCASInputError
 from .io import write_bytes_atomic
+from .integrity import validate_checkpoint_fields
 from .labels import LabelMap
 from .crossfit import CrossFittedModel, Trust
 from .model import JCASModel
@@ -82,6 +83,7 @@ def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
     if version < FORMAT_VERSION:
         raise JCASInputError(f"{path} was written by napari-jcas {payload.get('package_version')}, whose models "
                              "judged slices in sample and depended on the image frame; train a new model.")
+    validate_checkpoint_fields(payload, path)
     try:
         config = TrainConfig.from_dict(payload["config"])
         label_map = LabelMap(tuple(int(v) for v in payload["label_values"]), int(payload["ignore_value"]))

@@ -5,36 +5,78 @@ This interface is a contract that other tools call; keep it stable.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .errors import JCASInputError
+from .outputs import describe_os_error, refuse_existing
+
+#: Seeds are whole numbers in this range (what every random generator used accepts).
+SEED_MAX = 2**32 - 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for bad input)."""
+    """Run the command line; returns the exit status (2 for bad input, 130 when interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        return args.handler(args) or 0
-    except JCASInputError as error:
-        print(f"jcas {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"jcas {args.command}: interrupted", file=sys.stderr)
-        return 130
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse printed the help (0) or "jcas <command>: error: ..." (2)
+        return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
+    with _termination_as_interrupt():
+        try:
+            return args.handler(args) or 0
+        except JCASInputError as error:
+            print(f"jcas {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        except OSError as error:  # an output location that failed late (full disk, removed folder)
+            print(f"jcas {args.command}: error: {describe_os_error(error)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"jcas {args.command}: interrupted; no output was written or changed", file=sys.stderr)
+            return 130
+
+
+@contextlib.contextmanager
+def _termination_as_interrupt():
+    """Treat SIGTERM (``kill``) like Ctrl+C while a command runs, so that it cleans up the same way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def seed_value(text: str) -> int:
+    """The ``--seed`` type: a whole number from 0 to :data:`SEED_MAX`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give a seed from 0 to {SEED_MAX}") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; give a seed from 0 to {SEED_MAX}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from .config import METHODS, PRESETS
+    from .config import METHODS, PRESETS, TrainConfig
     from .correct import MIN_AREA, MIN_SCORE
     from .device import DEVICE_CHOICES
     from .networks import NETWORKS
@@ -49,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--kind", default="mixed", choices=NOISE_KINDS)
     noise.add_argument("--fraction", type=float, default=0.5,
                        help="share of regions distorted (per-pixel flip rate for symmetric/asymmetric)")
-    noise.add_argument("--seed", type=int, default=0)
+    noise.add_argument("--seed", type=seed_value, default=0, help=f"0 to {SEED_MAX}")
     noise.add_argument("--overwrite", action="store_true", help="replace existing files in OUT")
     noise.set_defaults(handler=simulate_noise_command)
 
@@ -65,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--network", default="unet", choices=NETWORKS,
                        help="unet: small and fast (default); deeplab: a larger dilated ResNet for GPUs")
     train.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=seed_value, default=0, help=f"0 to {SEED_MAX}")
+    train.add_argument("--folds", type=int, default=None,
+                       help=f"cross-fitting: K fold models, each judges only the slices it did not train on "
+                            f"(default {TrainConfig.folds}; 1 = one model judging its own training data)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing model file")
     train.set_defaults(handler=train_command)
 
@@ -90,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--noisy", type=Path, help="folder of the noisy masks, for the label-quality gain")
     evaluate.add_argument("--heatmaps", type=Path, help="folder of <stem>.tif heatmaps, scored against noisy != truth")
     evaluate.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing JSON file")
     evaluate.set_defaults(handler=evaluate_command)
 
     demo = commands.add_parser("demo", help="the whole job on shipped sample data, headless")
@@ -97,59 +143,129 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, help="folder for the figure and model (default: a new temporary folder)")
     demo.add_argument("--epochs", type=int, default=None)
     demo.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    demo.add_argument("--overwrite", action="store_true", help="replace model.pt and demo.png in OUT")
     demo.set_defaults(handler=demo_command)
     return parser
-
-
-def refuse_existing(paths: list[Path], overwrite: bool) -> None:
-    """Raise before writing anything when any of ``paths`` exists and ``overwrite`` is off."""
-    existing = [p for p in paths if p.exists()]
-    if existing and not overwrite:
-        shown = "\n".join(f"  {p}" for p in existing[:10]) + ("\n  ..." if len(existing) > 10 else "")
-        raise JCASInputError(f"{len(existing)} output file(s) exist already:\n{shown}\n"
-                             "Choose another output or pass --overwrite.")
 
 
 def simulate_noise_command(args: argparse.Namespace) -> int:
     from .data import supported_files
     from .io import file_stem, read_with_affine, write_array
+    from .labels import check_mask
     from .noise import simulate_noise
+    from .outputs import OutputSet, check_clear_of_inputs, check_writable
 
     masks = supported_files(args.masks, "masks")
     targets = {stem: (args.out / path.name, args.out / "noise" / f"{stem}.tif") for stem, path in masks.items()}
-    refuse_existing([p for pair in targets.values() for p in pair], args.overwrite)
-    for index, (stem, path) in enumerate(masks.items()):
-        mask, affine = read_with_affine(path)
-        # Each file its own stream, so same-sized masks do not get the same flips.
-        noisy, noise_map = simulate_noise(mask, kind=args.kind, fraction=args.fraction, seed=args.seed + index)
-        noisy_path, map_path = targets[stem]
-        write_array(noisy_path, noisy, affine=affine, overwrite=args.overwrite)
-        write_array(map_path, noise_map.astype(np.uint8), overwrite=args.overwrite)
-        print(f"{file_stem(path)}: {noise_map.mean():.1%} of pixels changed")
+    files = [p for pair in targets.values() for p in pair]
+    check_clear_of_inputs([args.out, *files], {"the --masks folder": args.masks})
+    check_writable(args.out, "--out", folder=True)
+    refuse_existing(files, args.overwrite)
+    with OutputSet(args.out, overwrite=args.overwrite) as staged:  # all files or none
+        for index, (stem, path) in enumerate(masks.items()):
+            mask, affine = read_with_affine(path)
+            check_mask(mask, name=f"mask {path.name}")
+            # Each file its own stream, so same-sized masks do not get the same flips.
+            noisy, noise_map = simulate_noise(mask, kind=args.kind, fraction=args.fraction, seed=args.seed + index)
+            noisy_path, map_path = targets[stem]
+            write_array(staged.path(noisy_path), noisy, affine=affine)
+            write_array(staged.path(map_path), noise_map.astype(np.uint8))
+            print(f"{file_stem(path)}: {noise_map.mean():.1%} of pixels changed")
     print(f"wrote {len(masks)} noisy masks to {args.out}")
     return 0
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from .data import match_folders
+    from .data import check_training_sizes, match_folders
     from .dataset import volumes_from_files
+    from .outputs import check_clear_of_inputs, check_writable
     from .train import Trainer, make_config
 
+    check_clear_of_inputs([args.model], {"the --images folder": args.images, "the --masks folder": args.masks})
+    check_writable(args.model, "--model", folder=False)  # now, not after the training
     refuse_existing([args.model], args.overwrite)
     volumes = volumes_from_files(match_folders(args.images, args.masks))
+    check_training_sizes(volumes)
     extra = {} if args.epochs is None else {"epochs": args.epochs}
+    if args.folds is not None:
+        extra["folds"] = args.folds
     config = make_config(args.method, args.preset, device=args.device, seed=args.seed, network=args.network, **extra)
     trainer = Trainer(config=config, volumes=volumes)
+    folds = (f"{trainer.plan.folds} fold models ({trainer.plan.mode})" if trainer.plan.folds > 1
+             else "one model (in sample)")
     print(f"training {config.method} ({config.preset}) on {sum(v.slices for v in volumes)} slices, "
-          f"classes {list(trainer.label_map.values)}, device {trainer.device}")
-    run_with_progress(trainer)
-    trainer.save(args.model, overwrite=args.overwrite)
-    print(f"saved model to {args.model}")
+          f"classes {list(trainer.label_map.values)}, {folds}, device {trainer.device}")
+    try:
+        run_with_progress(trainer)
+    except KeyboardInterrupt:
+        return save_interrupted(trainer, args.model, overwrite=args.overwrite)
+    except FloatingPointError as error:  # the loss became NaN or infinite
+        raise JCASInputError(f"{error} Nothing was saved.") from error
+    saved = save_model(trainer, args.model, overwrite=args.overwrite)
+    print(f"saved model to {saved}")
+    report_trust(trainer.model, "train")
     return 0
 
 
+def report_trust(model, command: str) -> None:
+    """Print the held-out agreement per class, and a warning for each class the guard will not redraw."""
+    from .guard import untrusted_classes
+
+    trust = model.pooled_trust()
+    if trust is None:
+        return
+    where = "held-out" if trust.held_out else "in-sample"
+    figures = ", ".join(f"{value}: {agreement:.2f}" for value, agreement in zip(model.label_map.values,
+                                                                               trust.class_agreement))
+    print(f"{where} agreement with the noisy masks (Dice per class): {figures}")
+    for reason in untrusted_classes(model).values():
+        print(f"jcas {command}: warning: {reason}; correct will keep the drawn labels there.", file=sys.stderr)
+
+
+def save_model(trainer, path: Path, *, overwrite: bool) -> Path:
+    """Save ``trainer.model`` to ``path``, or, when that fails, beside it or in a temporary folder.
+
+    Parameters
+    ----------
+    trainer : jcas.train.Trainer
+    path : pathlib.Path
+    overwrite : bool
+        Replace an existing file at ``path``.
+
+    Raises
+    ------
+    JCASOutputError
+        When ``path`` could not be written, saying where the model was saved instead.
+    """
+    from .outputs import OutputSet, save_with_recovery
+
+    def save(target: Path) -> None:
+        with OutputSet(target.parent, overwrite=overwrite) as staged:
+            trainer.save(staged.path(target), overwrite=True)
+
+    return save_with_recovery(save, Path(path), "trained model")
+
+
+def save_interrupted(trainer, path: Path, *, overwrite: bool) -> int:
+    """After Ctrl+C: save the model trained so far, marked ``"interrupted": True`` in the checkpoint; return 130."""
+    done, total = trainer.completed_steps, trainer.total_steps
+    if not done:
+        print("jcas train: interrupted before the first training step; nothing was saved", file=sys.stderr)
+        return 130
+    trainer.model.interrupted = True  # saved in the checkpoint's metadata
+    saved = save_model(trainer, path, overwrite=overwrite)
+    print(f"jcas train: interrupted after {done} of {total} steps; saved the model trained so far to {saved} "
+          "(marked as interrupted in its metadata)", file=sys.stderr)
+    return 130
+
+
 def run_with_progress(trainer) -> None:
-    """Run a trainer to the end behind a tqdm progress bar (Ctrl+C stops and keeps the model)."""
+    """Run a trainer to the end behind a tqdm progress bar.
+
+    Ctrl+C stops it within one step: the ``KeyboardInterrupt`` propagates once the run is
+    closed, with ``trainer.model`` as it was after the last completed step, so the caller
+    can keep it (``jcas train`` saves it, marked as interrupted).
+    """
     from tqdm import tqdm
 
     with tqdm(total=trainer.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
@@ -164,81 +280,139 @@ def run_with_progress(trainer) -> None:
 
 
 def correct_command(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
     from .correct import correct
     from .data import match_folders
+    from .integrity import check_finite_output
     from .io import file_suffix, read_with_affine, write_array, write_bytes_atomic
+    from .outputs import OutputSet, check_clear_of_inputs, check_writable
     from .regions import REGION_FIELDS
 
-    model = load_checkpoint(args.model, device=args.device)
+    model = load_model(args.model, device=args.device)
     pairs = match_folders(args.images, args.masks)
     outputs = {p.stem: (args.out / f"{p.stem}{file_suffix(p.mask)}", args.out / "disagreement" / f"{p.stem}.tif",
                         args.out / "affinity_disagreement" / f"{p.stem}.tif") for p in pairs}
     regions_csv = args.out / "regions.csv"
-    refuse_existing([p for paths in outputs.values() for p in paths] + [regions_csv], args.overwrite)
+    files = [p for paths in outputs.values() for p in paths] + [regions_csv]
+    check_clear_of_inputs([args.out, *files], {"the --images folder": args.images, "the --masks folder": args.masks,
+                                               "the --model file": args.model})
+    check_writable(args.out, "--out", folder=True)
+    refuse_existing(files, args.overwrite)
     rows = []
-    for pair in pairs:
-        image, _ = read_with_affine(pair.image)
-        mask, affine = read_with_affine(pair.mask)
-        started = time.perf_counter()
-        result = correct(model, image, mask, min_area=args.min_area, min_score=args.min_score, mirror=args.mirror)
-        corrected_path, class_path, affinity_path = outputs[pair.stem]
-        write_array(corrected_path, result.corrected, affine=affine, overwrite=args.overwrite)
-        write_array(class_path, result.class_disagreement, overwrite=args.overwrite)
-        write_array(affinity_path, result.affinity_disagreement, overwrite=args.overwrite)
-        rows += [{"stem": pair.stem, **region.to_row()} for region in result.regions]
-        changed = float(np.mean(result.corrected != mask))
-        print(f"{pair.stem}: {len(result.regions)} candidate regions, {changed:.1%} of pixels changed "
-              f"({time.perf_counter() - started:.1f} s)")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=("stem",) + REGION_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_bytes_atomic(regions_csv, buffer.getvalue().encode(), overwrite=args.overwrite)
+    with OutputSet(args.out, overwrite=args.overwrite) as staged:  # all files or none
+        for pair in pairs:
+            image, _ = read_with_affine(pair.image)
+            mask, affine = read_with_affine(pair.mask)
+            model.label_map.check_dtype(mask.dtype, name=f"mask {pair.mask.name}")
+            started = time.perf_counter()
+            result = correct(model, image, mask, min_area=args.min_area, min_score=args.min_score, mirror=args.mirror)
+            check_finite_output(result.class_disagreement, f"the class disagreement of {pair.stem}")
+            check_finite_output(result.affinity_disagreement, f"the affinity disagreement of {pair.stem}")
+            corrected_path, class_path, affinity_path = outputs[pair.stem]
+            write_array(staged.path(corrected_path), result.corrected, affine=affine)
+            write_array(staged.path(class_path), result.class_disagreement)
+            write_array(staged.path(affinity_path), result.affinity_disagreement)
+            rows += [{"stem": pair.stem, **region.to_row(), "withheld": ""} for region in result.regions]
+            rows += [{"stem": pair.stem, **held.region.to_row(), "withheld": held.reason} for held in result.withheld]
+            changed = float(np.mean(result.corrected != mask))
+            print(f"{pair.stem}: {len(result.regions)} candidate regions, {len(result.withheld)} withheld, "
+                  f"{changed:.1%} of pixels changed ({time.perf_counter() - started:.1f} s)")
+            for note in result.notes:
+                print(f"jcas correct: warning: {pair.stem}: {note}", file=sys.stderr)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=("stem",) + REGION_FIELDS + ("withheld",))
+        writer.writeheader()
+        writer.writerows(rows)
+        write_bytes_atomic(staged.path(regions_csv), buffer.getvalue().encode())
     print(f"wrote corrected masks, heatmaps and {regions_csv} to {args.out}")
     return 0
+
+
+def load_model(path: Path, device: str = "auto"):
+    """Load a checkpoint for correction; every damaged or edited file gives a :class:`JCASInputError`.
+
+    Beyond :func:`jcas.checkpoint.load_checkpoint`: a failure it does not explain is
+    explained field by field (:func:`jcas.integrity.validate_checkpoint_fields`), and the
+    loaded model must expect 1 or 3 channels and hold finite weights.
+    """
+    from .checkpoint import FORMAT, load_checkpoint
+    from .integrity import check_model, validate_checkpoint_fields
+
+    if Path(path).is_dir():
+        raise JCASInputError(f"--model {path} is a folder; give the model file (e.g. {Path(path) / 'model.pt'}).")
+    try:
+        model = load_checkpoint(path, device=device)
+    except Exception as error:
+        import torch
+
+        try:  # explain the failure by the field that caused it, when one did
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            payload = None
+        if isinstance(payload, dict) and payload.get("format") == FORMAT:
+            validate_checkpoint_fields(payload, path)
+        if isinstance(error, JCASInputError):
+            raise
+        raise JCASInputError(f"{path} cannot be loaded as a napari-jcas model ({type(error).__name__}: {error}); "
+                             "the file is damaged or was edited. Train a new model or pick another file.") from error
+    check_model(model, path)
+    return model
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folders, format_report
     from .io import write_bytes_atomic
+    from .outputs import check_clear_of_inputs, check_writable
 
+    if args.heatmaps is not None and args.noisy is None:
+        raise JCASInputError("--heatmaps needs --noisy: heatmaps are scored against the pixels where the noisy masks "
+                             "differ from the true ones. Add --noisy NOISY_FOLDER, or leave out --heatmaps.")
+    if args.json is not None:
+        check_clear_of_inputs([args.json], {"the --pred folder": args.pred, "the --truth folder": args.truth,
+                                            "the --noisy folder": args.noisy, "the --heatmaps folder": args.heatmaps})
+        check_writable(args.json, "--json", folder=False)
+        refuse_existing([args.json], args.overwrite)
     result = evaluate_folders(args.pred, args.truth, noisy_dir=args.noisy, heatmaps_dir=args.heatmaps)
     print(format_report(result))
-    if args.json:
-        write_bytes_atomic(args.json, json.dumps(result, indent=2).encode())
+    if args.json is not None:
+        write_bytes_atomic(args.json, json.dumps(result, indent=2).encode(), overwrite=args.overwrite)
     return 0
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from . import metrics
+    from . import metrics, sample_data
     from .correct import correct
     from .figure import save_summary_figure
+    from .outputs import OutputSet, check_clear_of_inputs, check_writable
     from .sample_data import load_noisy_sample
     from .train import Trainer, make_config
 
     out = args.out or Path(tempfile.mkdtemp(prefix="jcas-demo-"))
-    out.mkdir(parents=True, exist_ok=True)
-    images, noisy, clean = load_noisy_sample(args.sample, kind="mixed", fraction=0.5, seed=0)
-    print(f"sample {args.sample}: {images.shape[0]} slices of {images.shape[1]} x {images.shape[2]}, "
-          f"mixed structured noise on half of the regions ({np.mean(noisy != clean):.1%} of pixels wrong)")
-    extra = {} if args.epochs is None else {"epochs": args.epochs}
-    trainer = Trainer([images], [noisy], make_config("jcas", "fast", device=args.device, **extra))
-    started = time.perf_counter()
-    run_with_progress(trainer)
-    seconds = time.perf_counter() - started
-    trainer.save(out / "model.pt")
-    result = correct(trainer.model, images, noisy)
-    dice_noisy = metrics.mean_dice(noisy, clean)
-    dice_cleaned = metrics.mean_dice(result.corrected, clean)
-    middle = images.shape[0] // 2
-    figure = save_summary_figure(out / "demo.png", images[middle], noisy[middle], result.corrected[middle],
-                                 result.class_disagreement[middle], truth=clean[middle],
-                                 title=f"Dice vs truth: noisy {dice_noisy:.3f}, corrected {dice_cleaned:.3f}")
+    model_path, figure_path = out / "model.pt", out / "demo.png"
+    samples = Path(sample_data.__file__).parent
+    check_clear_of_inputs([out, model_path, figure_path], {"the package's sample data": samples})
+    check_writable(out, "--out", folder=True)
+    refuse_existing([model_path, figure_path], args.overwrite)
+    with OutputSet(out, overwrite=args.overwrite) as staged:  # both files or none
+        images, noisy, clean = load_noisy_sample(args.sample, kind="mixed", fraction=0.5, seed=0)
+        print(f"sample {args.sample}: {images.shape[0]} slices of {images.shape[1]} x {images.shape[2]}, "
+              f"mixed structured noise on half of the regions ({np.mean(noisy != clean):.1%} of pixels wrong)")
+        extra = {} if args.epochs is None else {"epochs": args.epochs}
+        trainer = Trainer([images], [noisy], make_config("jcas", "fast", device=args.device, **extra))
+        started = time.perf_counter()
+        run_with_progress(trainer)
+        seconds = time.perf_counter() - started
+        trainer.save(staged.path(model_path))
+        result = correct(trainer.model, images, noisy)
+        dice_noisy = metrics.mean_dice(noisy, clean)
+        dice_cleaned = metrics.mean_dice(result.corrected, clean)
+        middle = images.shape[0] // 2
+        save_summary_figure(staged.path(figure_path), images[middle], noisy[middle], result.corrected[middle],
+                            result.class_disagreement[middle], truth=clean[middle],
+                            title=f"Dice vs truth: noisy {dice_noisy:.3f}, corrected {dice_cleaned:.3f}")
     print(f"trained in {seconds:.0f} s on {trainer.device}; {len(result.regions)} candidate regions")
     print(f"Dice against the true masks: noisy {dice_noisy:.4f} -> corrected {dice_cleaned:.4f} "
           f"({dice_cleaned - dice_noisy:+.4f})")
-    print(f"figure: {figure}\nmodel: {out / 'model.pt'}")
+    print(f"figure: {figure_path}\nmodel: {model_path}")
     return 0
 
 

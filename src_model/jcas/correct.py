@@ -14,11 +14,12 @@ import torch
 from .affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
 from .checkpoint import check_channels
 from .crossfit import IN_SAMPLE, CrossFittedModel, strip_folds
-from .data import as_slices, channels_of, check_pair, normalise
+from .data import as_slices, channels_of, check_correct_arguments, check_pair, normalise
 from .device import autocast
 from .errors import JCASInputError
-from .model import JCASModel, Prediction
 from .guard import Withheld, untrusted_classes, withhold
+from .integrity import check_finite_output
+from .model import JCASModel, Prediction
 from .regions import Region, find_regions, rank
 
 TILE = 512
@@ -152,11 +153,12 @@ def iter_correct(
         raise JCASInputError(f"min_area is a number of pixels, at least 1; got {min_area}.")
     if not 0.0 <= min_score <= 1.0:
         raise JCASInputError(f"min_score is a mean disagreement between 0 and 1 (e.g. 0.6); got {min_score}.")
+    image, mask = check_correct_arguments(model, image, mask)
     model = as_cross_fitted(model)
-    image, mask = np.asarray(image), np.asarray(mask)
     check_pair(image, mask)
     check_channels(model, channels_of(image, mask))
     model.label_map.encode(mask)  # unknown label values fail here, not halfway through
+    model.label_map.check_dtype(mask.dtype)
     return _correct_slices(model, image, mask, min_area, min_score, tile, mirror, guard)
 
 
@@ -233,6 +235,8 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
         member_probability, member_affinity = member_maps(model.members[member], normalised, labels, tile, mirror)
         probability = probability + weight * member_probability
         affinity = affinity + weight * member_affinity
+    check_finite_output(probability, "the model's class probabilities")
+    check_finite_output(affinity, "the model's affinity disagreement")
     drawn = np.clip(labels, 0, None)
     p_drawn = np.take_along_axis(probability, drawn[None], axis=0)[0]
     class_map = np.where(labels >= 0, 1 - p_drawn, 0).clip(0, 1).astype(np.float32)

@@ -1,16 +1,26 @@
-"""Image/mask pairs: checks, 2D slicing, folder matching and the training dataset."""
+"""Image/mask pairs: checks, 2D slicing, folder matching and the checks of the Python API's arguments."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from .errors import JCASInputError
 from .io import file_stem, is_supported, read_array
-from .labels import check_mask_values
+from .labels import check_mask
+
+#: The smallest image side training accepts, in pixels. Both networks see the image at 1/8 of
+#: its size at their coarsest level (UNet: three 2x poolings; DeepLab: output stride 8), and the
+#: auxiliary loss samples the labels there: a smaller image can leave a batch without a single
+#: labelled pixel at that level, and the loss becomes NaN.
+MIN_TRAINING_SIDE = 8
+#: Float images whose values exceed this are normalised in float64: differences of such values
+#: overflow float32 (whose largest value is about 3.4e38).
+FLOAT32_SAFE = 1e37
 
 
 def is_rgb(image: np.ndarray, mask: np.ndarray) -> bool:
@@ -32,8 +42,9 @@ def check_pair(image: np.ndarray, mask: np.ndarray, name: str = "") -> None:
     """
     where = f"{name}: " if name else ""
     image, mask = np.asarray(image), np.asarray(mask)
-    if mask.ndim not in (2, 3):
-        raise JCASInputError(f"{where}mask has shape {mask.shape}; expected (H, W) or (Z, H, W).")
+    check_mask(mask, name=f"{where}mask")
+    if image.size == 0:
+        raise JCASInputError(f"{where}image is empty (shape {image.shape}); an image needs at least one pixel.")
     if image.shape != mask.shape and not is_rgb(image, mask):
         raise JCASInputError(
             f"{where}image shape {image.shape} and mask shape {mask.shape} differ; "
@@ -43,7 +54,6 @@ def check_pair(image: np.ndarray, mask: np.ndarray, name: str = "") -> None:
         raise JCASInputError(f"{where}image has dtype {image.dtype}; expected numbers.")
     if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
         raise JCASInputError(f"{where}image contains NaN or infinite pixels; replace them (e.g. with 0) first.")
-    check_mask_values(mask, name=f"{where}mask")
 
 
 def as_slices(image: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -79,9 +89,21 @@ def normalise(image: np.ndarray, channels: int) -> np.ndarray:
     -------
     numpy.ndarray
         float32 ``(channels, H, W)``.
+
+    Notes
+    -----
+    Float images with values beyond :data:`FLOAT32_SAFE` (e.g. 1e38, or float64 values
+    float32 cannot hold) are divided by their largest magnitude in float64 first: the
+    result is the same, since the scaling is undone by the percentiles, but nothing
+    overflows to infinity or NaN.
     """
-    image = np.asarray(image, dtype=np.float32)
+    image = np.asarray(image)
     image = image[None] if channels == 1 else np.moveaxis(image[..., :3], -1, 0)
+    if image.dtype.kind == "f" and image.size:
+        peak = float(np.max(np.abs(image)))
+        if np.isfinite(peak) and peak > FLOAT32_SAFE:
+            image = np.asarray(image, dtype=np.float64) / peak
+    image = np.asarray(image, dtype=np.float32)
     low, high = np.percentile(image, (1.0, 99.0))
     scale = high - low if high > low else 1.0
     return np.clip((image - low) / scale, -1.0, 2.0).astype(np.float32)
@@ -102,8 +124,15 @@ def match_folders(images_dir: str | os.PathLike, masks_dir: str | os.PathLike) -
     Raises
     ------
     JCASInputError
-        A missing or empty folder, or files without a partner (listed).
+        A missing or empty folder, one folder given for both, two files with one stem in
+        a folder, or files without a partner (listed).
     """
+    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
+    if images_dir.is_dir() and masks_dir.is_dir() and images_dir.resolve() == masks_dir.resolve():
+        raise JCASInputError(
+            f"the images folder and the masks folder are the same ({images_dir}); images and masks are matched "
+            "by file name, so they must be in two folders. Move the masks into a folder of their own."
+        )
     images = supported_files(images_dir, "images")
     masks = supported_files(masks_dir, "masks")
     lonely_images = sorted(set(images) - set(masks))
@@ -120,15 +149,35 @@ def match_folders(images_dir: str | os.PathLike, masks_dir: str | os.PathLike) -
 
 
 def supported_files(folder: str | os.PathLike, what: str) -> dict[str, Path]:
-    """``{stem: path}`` of the readable, non-hidden files of ``folder``; errors for a missing or empty folder."""
+    """``{stem: path}`` of the readable, non-hidden files of ``folder``.
+
+    Raises
+    ------
+    JCASInputError
+        A missing folder, a file given instead of a folder, a folder without supported
+        files, and two files with the same stem (``a.png`` and ``a.tif``: which one is
+        meant cannot be told), listed.
+    """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise JCASInputError(f"{what} folder {folder} is a file, not a folder; give the folder that holds the "
+                             f"{what} ({folder.parent}), or put the file into a folder of its own.")
     if not folder.is_dir():
         raise JCASInputError(f"{what} folder {folder} does not exist.")
-    files = {file_stem(p): p for p in sorted(folder.iterdir())
-             if p.is_file() and is_supported(p) and not p.name.startswith(".")}
-    if not files:
+    found: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and is_supported(path) and not path.name.startswith("."):
+            found.setdefault(file_stem(path), []).append(path)
+    if not found:
         raise JCASInputError(f"{what} folder {folder} holds no PNG, TIFF or NIfTI files.")
-    return files
+    twins = {stem: paths for stem, paths in found.items() if len(paths) > 1}
+    if twins:
+        lines = "\n".join(f"  {', '.join(p.name for p in paths)}" for paths in twins.values())
+        raise JCASInputError(
+            f"{what} folder {folder} holds several files with the same name apart from the suffix, so it is "
+            f"unclear which one is meant:\n{lines}\nKeep one of each and move or rename the others."
+        )
+    return {stem: paths[0] for stem, paths in found.items()}
 
 
 def load_pairs(pairs: Sequence[FilePair]) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -140,3 +189,110 @@ def load_pairs(pairs: Sequence[FilePair]) -> tuple[list[np.ndarray], list[np.nda
         images.append(image)
         masks.append(mask)
     return images, masks
+
+
+def check_training_sizes(volumes: Sequence[Any]) -> None:
+    """Raise :class:`JCASInputError` when a training image is smaller than :data:`MIN_TRAINING_SIDE` on a side.
+
+    Parameters
+    ----------
+    volumes : sequence of jcas.dataset.Volume
+        Anything with ``name`` and ``load()`` returning ``(image, mask)``.
+    """
+    small = []
+    for volume in volumes:
+        _, mask = volume.load()
+        height, width = np.shape(mask)[-2:]
+        if min(height, width) < MIN_TRAINING_SIDE:
+            small.append(f"  {volume.name} ({height} x {width})")
+    if small:
+        shown = "\n".join(small[:10]) + ("\n  ..." if len(small) > 10 else "")
+        raise JCASInputError(
+            f"these images are too small to train on:\n{shown}\nTraining needs images of at least "
+            f"{MIN_TRAINING_SIDE} x {MIN_TRAINING_SIDE} pixels. Use larger images, or leave these out."
+        )
+
+
+def _array_list(values: Any, what: str) -> list[np.ndarray]:
+    """``values`` as a list of arrays, or :class:`JCASInputError` saying what to pass instead."""
+    one = what[:-1]
+    if values is None:
+        raise JCASInputError(f"{what} is None; give a list of arrays, one per {one} (e.g. [{one}]).")
+    if isinstance(values, (str, bytes, os.PathLike)):
+        raise JCASInputError(f"{what} is a path ({values!r}); read the files first (jcas.io.read_array) and pass "
+                             "a list of arrays, or use the jcas train command on folders.")
+    if isinstance(values, np.ndarray):
+        if values.ndim < 3:
+            raise JCASInputError(f"{what} is one {values.ndim}D array; give a list of arrays, one per {one}: "
+                                 f"[{one}].")
+        values = list(values)  # an array of N images: one item each, as before
+    elif isinstance(values, Iterator):
+        raise JCASInputError(f"{what} is a generator or iterator; give a list (e.g. list({what})), which "
+                             "training reads more than once.")
+    elif not isinstance(values, Sequence):
+        raise JCASInputError(f"{what} is a {type(values).__name__}; give a list of arrays, one per {one}.")
+    return [_as_array(value, f"{what}[{index}]") for index, value in enumerate(values)]
+
+
+def _as_array(value: Any, what: str) -> np.ndarray:
+    """``value`` as a numeric array, or :class:`JCASInputError` naming ``what`` is wrong with it."""
+    if value is None:
+        raise JCASInputError(f"{what} is None; give an array.")
+    if isinstance(value, (str, bytes, os.PathLike)):
+        raise JCASInputError(f"{what} is a path ({value!r}); read it first, e.g. with jcas.io.read_array.")
+    if isinstance(value, Iterator):
+        raise JCASInputError(f"{what} is a generator or iterator; give an array (e.g. numpy.stack(list(...))).")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise JCASInputError(
+            f"{what} is a ragged list (its items differ in shape) and cannot form one array; pass one image, or "
+            "one stack of slices of the same size, at a time."
+        ) from error
+    if array.dtype == object:
+        raise JCASInputError(f"{what} is not an array of numbers (it holds Python objects or items of different "
+                             "shapes); pass one image, or one stack of same-sized slices, at a time.")
+    return array
+
+
+def check_training_arrays(images: Any, masks: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The ``images`` and ``masks`` arguments of :class:`jcas.train.Trainer` as lists of arrays.
+
+    Parameters
+    ----------
+    images, masks : list or tuple of array-like
+        One image and one mask per pair; a numpy array of three or more dimensions counts
+        as a list of its items.
+
+    Returns
+    -------
+    images, masks : list of numpy.ndarray
+
+    Raises
+    ------
+    JCASInputError
+        ``None``, a path, a generator, a single 2D array, items that are not numeric
+        arrays, or lists of different lengths; each with what to pass instead.
+    """
+    images, masks = _array_list(images, "images"), _array_list(masks, "masks")
+    if len(images) != len(masks):
+        raise JCASInputError(f"got {len(images)} images but {len(masks)} masks; give one mask per image.")
+    return images, masks
+
+
+def check_correct_arguments(model: Any, image: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Check the arguments of :func:`jcas.correct.correct`; returns ``image`` and ``mask`` as arrays.
+
+    Raises
+    ------
+    JCASInputError
+        No model (``None``) or something else than a trained model, and images or masks
+        that are ``None``, paths, generators, ragged lists or not numeric.
+    """
+    if model is None:
+        raise JCASInputError("model is None: train one first (trainer = Trainer(...); run trainer.run(); use "
+                             "trainer.model) or load one with jcas.checkpoint.load_checkpoint(path).")
+    if not all(hasattr(model, attribute) for attribute in ("label_map", "in_channels", "config")):
+        raise JCASInputError(f"model is a {type(model).__name__}, not a trained JCAS model; pass trainer.model or "
+                             "the result of jcas.checkpoint.load_checkpoint(path).")
+    return _as_array(image, "image"), _as_array(mask, "mask")

@@ -1,17 +1,20 @@
 """Reading and writing image and mask files (PNG, TIFF, NIfTI), atomically.
 
 Readers return plain numpy arrays; NIfTI readers also return the affine so that
-writers can keep the geometry of the input.
+writers can keep the geometry of the input. Writers go through
+:func:`jcas.outputs.atomic_write`.
 """
 from __future__ import annotations
 
+import logging
 import os
-import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from .errors import JCASInputError
+from .outputs import atomic_write
 
 PNG_SUFFIXES = (".png",)
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -49,39 +52,75 @@ def read_array(path: str | os.PathLike) -> np.ndarray:
     numpy.ndarray
         ``(H, W)``, ``(H, W, C)`` or ``(Z, H, W)``. NIfTI volumes are returned with
         their last axis first, ``(Z, H, W)``, so that slices run along axis 0.
+        One-bit files (bool) are returned as uint8 0 and 1, so that a 1-bit mask is
+        trained on and corrected like an 8-bit one.
     """
     return read_with_affine(path)[0]
 
 
 def read_with_affine(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a file and, for NIfTI, its 4 x 4 affine (``None`` for other formats)."""
+    """Read a file and, for NIfTI, its 4 x 4 affine (``None`` for other formats).
+
+    Raises
+    ------
+    JCASInputError
+        A missing file, a folder, an unsupported suffix, and a file that cannot be read
+        or holds no pixels (empty, truncated or damaged).
+    """
     path = Path(path)
+    if path.is_dir():
+        raise JCASInputError(f"{path} is a folder, not a file. Give an image or mask file.")
     if not path.is_file():
         raise JCASInputError(f"{path}: no such file. Check the path.")
     suffix = file_suffix(path)
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise JCASInputError(
+            f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}."
+        )
     try:
-        if suffix in PNG_SUFFIXES:
-            from PIL import Image
-
-            with Image.open(path) as handle:
-                return np.asarray(handle), None
-        if suffix in TIFF_SUFFIXES:
-            import tifffile
-
-            return np.asarray(tifffile.imread(path)), None
-        if suffix in NIFTI_SUFFIXES:
-            import nibabel
-
-            volume = nibabel.load(str(path))
-            data = np.asanyarray(volume.dataobj)
-            return nifti_to_slices(data), np.asarray(volume.affine)
+        data, affine = _read_now(path, suffix)
     except JCASInputError:
         raise
     except Exception as error:  # unreadable or truncated file
         raise JCASInputError(f"{path}: cannot be read as {suffix} ({error}). Is the file complete?") from error
-    raise JCASInputError(
-        f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}."
-    )
+    if data.size == 0 or data.ndim < 2:
+        raise JCASInputError(
+            f"{path} holds no image (shape {data.shape}): the file is empty, truncated or damaged. "
+            "Export it again from the program that made it."
+        )
+    if data.dtype == bool:
+        data = data.astype(np.uint8)
+    return data, affine
+
+
+@contextmanager
+def _quiet(logger: str):
+    """Hold back a library's log warnings (tifffile logs its own view of damaged files before failing)."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _read_now(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if suffix in PNG_SUFFIXES:
+        from PIL import Image
+
+        with Image.open(path) as handle:
+            return np.asarray(handle), None
+    if suffix in TIFF_SUFFIXES:
+        import tifffile
+
+        with _quiet("tifffile"):
+            return np.asarray(tifffile.imread(path)), None
+    import nibabel
+
+    volume = nibabel.load(str(path))
+    data = np.asanyarray(volume.dataobj)
+    return nifti_to_slices(data), np.asarray(volume.affine)
 
 
 def nifti_to_slices(data: np.ndarray) -> np.ndarray:
@@ -104,7 +143,8 @@ def write_array(
     """Write ``data`` to ``path`` atomically, in the format its suffix names.
 
     The file is written to a temporary name in the same folder and renamed into
-    place, so a failure never leaves a half-written file behind.
+    place (:func:`jcas.outputs.atomic_write`), so a failure never leaves a
+    half-written file behind; the file gets the permissions the umask gives.
 
     Parameters
     ----------
@@ -119,21 +159,11 @@ def write_array(
         :class:`~jcas.errors.JCASInputError`.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise JCASInputError(f"{path} exists; refusing to overwrite it. Choose another path or allow overwriting.")
     suffix = file_suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
         raise JCASInputError(f"{path}: cannot write {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(handle)
-    try:
-        _write_now(Path(temporary), np.asarray(data), suffix, affine)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    data = np.asarray(data)
+    return atomic_write(path, lambda temporary: _write_now(temporary, data, suffix, affine), overwrite=overwrite)
 
 
 def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | None) -> None:
@@ -158,17 +188,5 @@ def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | N
 
 
 def write_bytes_atomic(path: str | os.PathLike, payload: bytes, *, overwrite: bool = True) -> Path:
-    """Write raw bytes atomically (used for CSV, JSON and checkpoints)."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise JCASInputError(f"{path} exists; refusing to overwrite it. Choose another path or allow overwriting.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    """Write raw bytes atomically (used for CSV, JSON and checkpoints); see :func:`jcas.outputs.atomic_write`."""
+    return atomic_write(path, lambda temporary: temporary.write_bytes(payload), overwrite=overwrite)

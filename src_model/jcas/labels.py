@@ -12,9 +12,41 @@ IGNORE_VALUE = 255
 IGNORE_INDEX = -1
 
 
-def check_mask_values(mask: np.ndarray, name: str = "mask") -> None:
-    """Raise :class:`JCASInputError` unless ``mask`` holds non-negative integers."""
+def is_colour(mask: np.ndarray) -> bool:
+    """Whether a 3D array looks like one colour picture ``(H, W, 3 or 4)`` rather than a stack of slices.
+
+    A last axis of 3 or 4 entries that is shorter than both others: a stack of slices
+    3 or 4 pixels wide is not something anyone draws.
+    """
+    shape = np.shape(mask)
+    return len(shape) == 3 and shape[-1] in (3, 4) and min(shape[:2]) > shape[-1]
+
+
+def check_mask(mask: np.ndarray, name: str = "mask") -> None:
+    """Raise :class:`JCASInputError` unless ``mask`` is a label image: ``(H, W)`` or ``(Z, H, W)``
+    non-negative integers (or bool), at least one pixel.
+
+    This is the one mask check of the package: training, correction, noise simulation and
+    label scanning all go through it. An RGB or RGBA mask is refused rather than read as
+    a stack of slices 3 or 4 pixels wide; a label image has a single channel.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray
+    name : str
+        Where the mask came from, for the messages.
+    """
     mask = np.asarray(mask)
+    if is_colour(mask):
+        raise JCASInputError(
+            f"{name} is a colour (RGB/RGBA) picture of shape {mask.shape}, not a label image. Save it as a "
+            "single-channel label image, one integer label per pixel (for example an 8-bit greyscale or "
+            "indexed PNG, or a TIFF written from the label array)."
+        )
+    if mask.ndim not in (2, 3):
+        raise JCASInputError(f"{name} has shape {mask.shape}; expected (H, W) or (Z, H, W).")
+    if mask.size == 0:
+        raise JCASInputError(f"{name} is empty (shape {mask.shape}); a mask needs at least one pixel.")
     if mask.dtype.kind == "b":
         return
     if mask.dtype.kind == "f":
@@ -51,7 +83,7 @@ class LabelMap:
         """Collect the label values of ``masks``; at least two classes are needed."""
         found: set[int] = set()
         for index, mask in enumerate(masks):
-            check_mask_values(mask, name=f"mask {index}")
+            check_mask(mask, name=f"mask {index}")
             found.update(int(v) for v in np.unique(mask))
         found.discard(ignore_value)
         if len(found) < 2:
@@ -93,7 +125,43 @@ class LabelMap:
             )
         return np.where(ignore, IGNORE_INDEX, indices)
 
+    def check_dtype(self, dtype: np.dtype | type, name: str = "the mask") -> None:
+        """Raise :class:`JCASInputError` unless ``dtype`` holds every label value of this map.
+
+        A corrected mask keeps the input mask's dtype (so that the file it is saved to has
+        the input's format). A mask whose dtype cannot hold the labels the model proposes
+        (a uint8 mask with a model trained on {0, 300, 1000}) is therefore refused rather
+        than written with wrapped-around values or in a dtype other than the user's; the
+        message says which dtype would do.
+        """
+        dtype = np.dtype(dtype)
+        low, high = min(self.values), max(self.values)
+        if dtype.kind == "b":
+            fits = low >= 0 and high <= 1
+        elif dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            fits = info.min <= low and high <= info.max
+        elif dtype.kind == "f":
+            exact = 2 ** (np.finfo(dtype).nmant + 1)  # integers up to this are exact
+            fits = -exact <= low and high <= exact
+        else:
+            fits = False
+        if not fits:
+            wide = np.min_scalar_type(high)  # labels are never negative (check_mask)
+            raise JCASInputError(
+                f"{name} is {dtype}, which cannot hold the label values the model proposes "
+                f"({list(self.values)}); the corrected mask would be wrong. Save the mask as {np.dtype(wide)} "
+                "(or wider) and correct it again."
+            )
+
     def decode(self, indices: np.ndarray, dtype: np.dtype | type = np.int64) -> np.ndarray:
-        """Map class indices (0..K-1, -1 for ignore) back to label values of ``dtype``."""
+        """Map class indices (0..K-1, -1 for ignore) back to label values of ``dtype``.
+
+        Raises
+        ------
+        JCASInputError
+            When ``dtype`` cannot hold the label values (see :meth:`check_dtype`).
+        """
+        self.check_dtype(dtype)
         lookup = np.asarray(self.values + (self.ignore_value,), dtype=np.int64)
         return lookup[np.asarray(indices)].astype(dtype)

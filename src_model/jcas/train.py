@@ -24,7 +24,7 @@ import torch
 from .checkpoint import save_checkpoint
 from .config import METHODS, PRESETS, TrainConfig, make_config
 from .crossfit import IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds, strip_folds
-from .data import as_slices, normalise
+from .data import as_slices, check_training_arrays, check_training_sizes, normalise
 from .dataset import CropDataset, Volume, scan_labels, volumes_from_arrays
 from .device import autocast, available_devices, select_device
 from .errors import JCASInputError
@@ -127,11 +127,13 @@ class Trainer:
                 extra["folds"] = folds
             config = make_config(method, preset, device=device, seed=seed, **extra)
         if volumes is None:
+            images, masks = check_training_arrays(images, masks)
             if len(images) != len(masks):
                 raise JCASInputError(f"got {len(images)} images but {len(masks)} masks; give one mask per image.")
             volumes = volumes_from_arrays(images, masks)
         if not volumes:
             raise JCASInputError("no training data: give at least one image with its mask.")
+        check_training_sizes(volumes)
         self.config = config
         self.device = select_device(config.device)
         self.volumes = list(volumes)
