@@ -34,7 +34,7 @@ VARIANTS = {"BatchNorm, no flips (default)": dict(norm="batch", flips=False),
 def measure(settings: dict, epochs: int, seed: int) -> dict:
     """Train one variant; return Dice of the whole-image prediction and its agreement with the other frames."""
     images, masks = split_discs(16, 64, seed=seed)
-    config = make_config("ce", "fast", epochs=epochs, crop=48, folds=1, seed=seed, **settings)
+    config = make_config("ce", "fast", epochs=epochs, crop=48, folds=1, min_steps=1, seed=seed, **settings)
     trainer = Trainer([images], [masks], config)
     started = time.perf_counter()
     for _ in trainer.run():

@@ -1,4 +1,4 @@
-"""The layers a correction adds (proposal, disagreement heatmap, cleaned labels) and camera moves.
+"""The layers a correction adds (proposal, disagreement heatmap, cleaned labels), camera moves, layer removal.
 
 Every added layer takes the geometry (scale, translate, rotate, shear, affine) and a copy of
 the metadata of the user's mask layer, which is never modified.
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from napari.layers import Image, Labels, Layer
+from qtpy.QtOpenGLWidgets import QOpenGLWidget
+from qtpy.QtWidgets import QWidget
 
 from ._writer import REVIEW_KEY
 from .review import Review
@@ -84,6 +86,21 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     return CorrectionLayers(proposal, disagreement, cleaned)
 
 
+def make_canvas_current(widget: QWidget) -> None:
+    """Make the OpenGL context of the canvas in ``widget``'s window current; call it before a layer is removed.
+
+    napari deletes a removed layer's OpenGL objects right away, outside the canvas's paint,
+    with whatever context is current. With docks in the window that is often the context Qt
+    composes the window with; the canvas then crashes on its next draws (a segmentation fault,
+    seen with Mesa's software OpenGL). With the canvas's own context current, the objects are
+    deleted where they live. napari's canvas is the first OpenGL widget of its window.
+    """
+    for canvas in widget.window().findChildren(QOpenGLWidget):
+        if canvas.isValid():
+            canvas.makeCurrent()
+            return
+
+
 def show_heatmap(layer: Image, kind: str) -> None:
     """Show the class or affinity disagreement in a disagreement layer."""
     if kind not in HEATMAP_KINDS:
@@ -107,5 +124,6 @@ def focus(viewer, layer: Layer, region, *, context: float = 4.0) -> None:
     height = max(y1 - y0, 8) * abs(layer.scale[-2])
     width = max(x1 - x0, 8) * abs(layer.scale[-1])
     canvas_height, canvas_width = viewer.canvas.size
-    viewer.camera.center = tuple(float(v) for v in world[-2:])
-    viewer.camera.zoom = float(min(canvas_height / (context * height), canvas_width / (context * width)))
+    camera = viewer.scene.camera
+    camera.center = tuple(float(v) for v in world[-2:])
+    camera.zoom = float(min(canvas_height / (context * height), canvas_width / (context * width)))

@@ -9,22 +9,23 @@ The review autosaves beside the export path and is restored from there.
 from __future__ import annotations
 
 import time
-from functools import partial
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox
 from napari.layers import Labels
+from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox, QPushButton,
                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from jcas.errors import JCASInputError
 from jcas.io import file_stem, file_suffix
 
-from ._layers import focus
+from ._layers import focus, make_canvas_current
 from ._qt_layout import row
 from ._reader import SOURCE_KEY
 from ._writer import REVIEW_KEY, export_labels
@@ -110,10 +111,11 @@ class ReviewWidget(QWidget):
         self._sync_timer.timeout.connect(self._sync)
 
         actions = {"accept": self.accept, "reject": self.reject, "previous": self.previous, "next": self.next}
+        self._key_callbacks = {}
         for action, slot in actions.items():
             self.buttons[action].clicked.connect(slot)
-            viewer.bind_key(KEYS[action], partial(_call_if_alive, self, slot), overwrite=True)
-        self.destroyed.connect(partial(_unbind_keys, viewer))
+            self._key_callbacks[KEYS[action]] = _key_callback(action, slot)
+        self.destroyed.connect(_key_unbinder(viewer, self._key_callbacks))
         self.accept_all_button.clicked.connect(self.accept_all)
         self.export_button.clicked.connect(lambda: self.export())
         self.table.itemSelectionChanged.connect(self._on_row_selected)
@@ -121,11 +123,29 @@ class ReviewWidget(QWidget):
         self.slice_only.changed.connect(self._fill_table)
         self.export_path.changed.connect(self._on_export_path)
         viewer.dims.events.current_step.connect(self._on_slice_changed)
+        viewer.layers.events.removing.connect(self._before_layer_removal)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._layers_changed)
         self._layers_changed()
 
+    # -------------------------------------------------------------------- keys
+    def event(self, event: QEvent) -> bool:
+        """Bind the review keys while the widget sits in a dock; unbind them when the dock is closed.
+
+        napari docks the widget by giving it a parent and closes the dock by taking it away.
+        """
+        if event.type() == QEvent.Type.ParentChange:
+            if self.parent() is None:
+                _unbind_keys(self.viewer, self._key_callbacks)
+            else:
+                for key, callback in self._key_callbacks.items():
+                    self.viewer.bind_key(key, callback, overwrite=True)
+        return super().event(event)
+
     # ------------------------------------------------------------------ layers
+    def _before_layer_removal(self, _event=None) -> None:
+        make_canvas_current(self)
+
     def _review_layers(self, _widget=None) -> list:
         return [(layer.name, layer) for layer in self.viewer.layers
                 if isinstance(layer, Labels) and isinstance(layer.metadata.get(REVIEW_KEY), Review)]
@@ -411,18 +431,33 @@ def _confirm_overwrite(parent: QWidget, target: Path) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
-def _call_if_alive(widget: ReviewWidget, slot, _viewer) -> None:
-    """Key-binding callback that ignores keys once the widget is gone."""
-    try:
-        widget.objectName()
-    except RuntimeError:
-        return
-    slot()
+def _key_callback(action: str, slot):
+    """A named key-binding callback for the method ``slot``, which it holds by a weak reference.
+
+    napari calls it with the viewer and looks up its ``__name__`` on every key press. The weak
+    reference keeps the viewer's keymap (and the ``destroyed`` slot) from keeping the widget alive.
+    """
+    method = weakref.WeakMethod(slot)
+
+    def callback(_viewer) -> None:
+        bound = method()
+        if bound is not None:
+            bound()
+
+    callback.__name__ = callback.__qualname__ = f"jcas_review_{action}"
+    return callback
 
 
-def _unbind_keys(viewer, *_) -> None:
-    bound = {str(binding) for binding in viewer.keymap}
-    for key in KEYS.values():
-        if key.replace("-", "+") in bound:
+def _unbind_keys(viewer, callbacks: dict) -> None:
+    """Remove the key bindings in ``callbacks`` (key: callback) that are still bound to those callbacks."""
+    for key, callback in callbacks.items():
+        if viewer.keymap.get(KeyBinding.from_str(key)) is callback:
             viewer.bind_key(key, None)
 
+
+def _key_unbinder(viewer, callbacks: dict):
+    """A slot for the widget's ``destroyed`` signal that removes its key bindings (the widget is gone then)."""
+    def unbind_review_keys(*_) -> None:
+        _unbind_keys(viewer, callbacks)
+
+    return unbind_review_keys

@@ -19,7 +19,7 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidge
 from jcas.data import check_pair
 from jcas.errors import JCASInputError
 
-from ._layers import HEATMAP_KINDS, add_correction_layers, show_heatmap
+from ._layers import HEATMAP_KINDS, add_correction_layers, make_canvas_current, show_heatmap
 from ._loss_plot import LossPlot
 from ._qt_layout import row
 from ._workers import start_worker
@@ -49,6 +49,7 @@ class TrainWidget(QWidget):
         self.worker = None
         self.trainer = None
         self._failed: Exception | None = None
+        self._removed: str | None = None  # name of an input layer removed while a worker ran
         self._steps = None
         self._inputs: tuple = ()
         self._corrections: list = []
@@ -109,12 +110,16 @@ class TrainWidget(QWidget):
         self.save_button.clicked.connect(lambda: self.save_model())
         self.correct_button.clicked.connect(self.correct)
         self.heatmap_choice.changed.connect(self._show_heatmaps)
+        viewer.layers.events.removing.connect(self._before_layer_removal)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed,
                       viewer.layers.events.moved):
             event.connect(self._layers_changed)
         self._set_busy(False)
 
     # ------------------------------------------------------------------ layers
+    def _before_layer_removal(self, _event=None) -> None:
+        make_canvas_current(self)
+
     def _image_layers(self, _widget=None) -> list:
         return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)]
 
@@ -123,11 +128,21 @@ class TrainWidget(QWidget):
         return labels + self._image_layers()
 
     def _layers_changed(self, event) -> None:
+        """Follow the layer list; removing a chosen layer is said in the status line, and stops the worker."""
+        removed = event.value if event.type == "removed" else None
+        watched = (self.image_choice.value, self.mask_choice.value, *self._inputs)
         self.image_choice.reset_choices()
         self.mask_choice.reset_choices()
-        if event.type == "removed" and event.value in self._inputs and self.worker is not None:
-            show_warning(f"Layer '{event.value.name}' was removed: stopping; the model trained so far is kept.")
+        if removed is None or not any(removed is layer for layer in watched):
+            return
+        if any(removed is layer for layer in self._inputs):  # inputs of the running worker
+            self._removed = removed.name
+            self.status.setText(f"Layer '{removed.name}' was removed: stopping after the current step.")
             self.stop()
+        else:
+            kept = " The model is kept." if self.model is not None else ""
+            self.status.setText(f"Layer '{removed.name}' was removed.{kept} "
+                                "Choose the image and the mask to use next.")
 
     def _chosen_pair(self) -> tuple[Image, Labels | Image]:
         image, mask = self.image_choice.value, self.mask_choice.value
@@ -157,7 +172,7 @@ class TrainWidget(QWidget):
         self.plot.reset()
         self.status.setText(f"Training on {trainer.device.type} ({trainer.total_steps} steps)…")
         self._set_busy(True)
-        self._failed = None
+        self._failed = self._removed = None
         self.worker = start_worker(
             self._steps, total=trainer.total_steps, description="JCAS training", task="Training",
             on_yielded=self._on_step, on_errored=self._on_training_error, on_finished=self._on_training_finished,
@@ -172,7 +187,8 @@ class TrainWidget(QWidget):
     def _on_step(self, event) -> None:
         self.plot.add(event.global_step, event.losses)
         if self.worker is not None and self.worker.pbar is not None:
-            self.worker.pbar.set_description(f"JCAS {event.stage} epoch {event.epoch}/{event.epochs}")
+            fold = f"fold {event.fold + 1}/{event.folds} " if event.folds > 1 else ""
+            self.worker.pbar.set_description(f"JCAS {fold}{event.stage} epoch {event.epoch}/{event.epochs}")
 
     def _on_training_error(self, error: Exception) -> None:
         self._failed = error
@@ -183,12 +199,19 @@ class TrainWidget(QWidget):
         self.worker, self._steps, self.trainer, self._inputs = None, None, None, ()
         self.plot.redraw()
         self._set_busy(False)
-        if trainer.completed_steps == 0:
-            return
-        self.model = trainer.model
         done = f"{trainer.completed_steps}/{trainer.total_steps} steps"
         if self._failed is not None:
-            self.status.setText(f"Training failed: {self._failed}. Kept the model after {done}.")
+            why = f"Training failed: {self._failed}."
+        elif self._removed is not None:
+            why = f"Layer '{self._removed}' was removed, so training stopped."
+        else:
+            why = ""
+        if trainer.completed_steps == 0:
+            self.status.setText(f"{why or 'Training stopped.'} No step was completed.")
+            return
+        self.model = trainer.model
+        if why:
+            self.status.setText(f"{why} Kept the model after {done}.")
         elif trainer.completed_steps < trainer.total_steps:
             self.status.setText(f"Model trained for {done} (stopped early).")
         else:
@@ -260,6 +283,7 @@ class TrainWidget(QWidget):
             self.model, image_data, mask_data, min_area=self.min_area_choice.value,
             min_score=self.min_score_choice.value, mirror=self.mirror_choice.value)
         self._set_busy(True)
+        self._removed = None
         self.status.setText(f"Correcting '{mask.name}'…")
         total = 1 if mask_data.ndim == 2 else mask_data.shape[0]
         self.worker = start_worker(self._steps, total=total, description="JCAS correction", task="Correction",
@@ -268,19 +292,24 @@ class TrainWidget(QWidget):
         return self.worker
 
     def _on_corrected(self, correction) -> None:
-        image, mask = self._inputs
-        if image not in self.viewer.layers or mask not in self.viewer.layers:
-            show_warning("The image or mask layer was removed during the correction; no layers added.")
+        if self._removed is not None:  # the finished handler says so
             return
+        image, mask = self._inputs
         self._corrections.append(
             add_correction_layers(self.viewer, image, mask, correction, heatmap=self.heatmap_choice.value))
-        self.status.setText(f"{len(correction.regions)} candidate corrections for '{mask.name}'. "
+        withheld = f" ({len(correction.withheld)} withheld: the model cannot be trusted there)" if correction.withheld else ""
+        self.status.setText(f"{len(correction.regions)} candidate corrections for '{mask.name}'{withheld}. "
                             "Review them in the Review dock.")
+        if correction.notes:
+            more = f"\n… and {len(correction.notes) - 3} more" if len(correction.notes) > 3 else ""
+            show_warning(f"Correction of '{mask.name}' withheld proposals:\n" + "\n".join(correction.notes[:3]) + more)
 
     def _on_correction_finished(self) -> None:
         self._steps.close()
         self.worker, self._steps, self._inputs = None, None, ()
         self._set_busy(False)
+        if self._removed is not None:
+            self.status.setText(f"Layer '{self._removed}' was removed, so the correction stopped; no layers added.")
 
     def _show_heatmaps(self, kind: str) -> None:
         for layers in self._corrections:

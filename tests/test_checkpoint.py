@@ -17,7 +17,7 @@ def trained(tmp_path_factory):
 
     images, masks = load_sample("mni_tissue")
     masks = np.array([0, 3, 7], dtype=np.uint8)[masks]
-    config = make_config("jcas", "fast", epochs=2, batch_size=2, crop=48)  # two fold models
+    config = make_config("jcas", "fast", epochs=2, batch_size=2, crop=48, min_steps=1)  # two fold models
     trainer = Trainer([images[:2]], [masks[:2]], config)
     for _ in trainer.run():
         pass

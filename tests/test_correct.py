@@ -13,7 +13,7 @@ def model():
     images, masks = load_sample("cells3d_nuclei")
     masks = np.where(masks > 0, 5, 2).astype(np.uint16)
     trainer = Trainer([images[:3]], [masks[:3]],
-                      make_config("jcas", "fast", epochs=2, batch_size=4, crop=64, folds=1))
+                      make_config("jcas", "fast", epochs=2, batch_size=4, crop=64, folds=1, min_steps=1))
     for _ in trainer.run():
         pass
     return trainer.model, images[:2], masks[:2]

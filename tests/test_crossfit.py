@@ -15,16 +15,18 @@ from jcas.train import Trainer
 
 
 def small_config(**overrides):
-    return make_config("jcas", "fast", **(dict(epochs=2, batch_size=4, crop=48) | overrides))
+    return make_config("jcas", "fast", **(dict(epochs=2, batch_size=4, crop=48, min_steps=1) | overrides))
 
 
 def test_folds_are_contiguous_blocks_or_strips():
+    """Contiguous blocks that take turns, so that every fold model sees every part of a volume."""
+    assert plan_folds(16, 2).slice_folds == (0, 0, 1, 1) * 4
     plan = plan_folds(7, 3)
-    assert plan.mode == SLICES and plan.slice_folds == (0, 0, 0, 1, 1, 2, 2)
+    assert plan.mode == SLICES and plan.slice_folds == (0, 0, 1, 2, 0, 1, 2)
     assert plan_folds(2, 3).mode == STRIPS and plan_folds(5, 1).slice_folds == (0,) * 5
-    strips = strip_folds((4, 9), 3)
-    assert strips.shape == (4, 9) and (strips[0] == [0, 0, 0, 1, 1, 1, 2, 2, 2]).all() and (strips == strips[0]).all()
-    assert (strip_folds((9, 4), 3)[:, 0] == [0, 0, 0, 1, 1, 1, 2, 2, 2]).all()
+    strips = strip_folds((4, 12), 2)
+    assert strips.shape == (4, 12) and (strips[0] == [0, 0, 0, 1, 1, 1] * 2).all() and (strips == strips[0]).all()
+    assert (strip_folds((12, 4), 2)[:, 0] == [0, 0, 0, 1, 1, 1] * 2).all()
 
 
 def test_each_slice_is_judged_by_the_fold_model_that_never_saw_its_mask(mni, tmp_path):
@@ -32,12 +34,12 @@ def test_each_slice_is_judged_by_the_fold_model_that_never_saw_its_mask(mni, tmp
     trainer = Trainer([images], [masks], small_config(folds=2))
     held_out = [set(run.held_out) for run in trainer.runs]
     trained_on = [set(run.dataset.index) for run in trainer.runs]
-    assert held_out == [{(0, 0), (0, 1)}, {(0, 2), (0, 3)}]
+    assert held_out == [{(0, 0), (0, 2)}, {(0, 1), (0, 3)}]
     assert all(not (h & t) for h, t in zip(held_out, trained_on))
     for _ in trainer.run():
         pass
     for model in (trainer.model, load_checkpoint(trainer.save(tmp_path / "m.pt"))):
-        assert correct(model, images, masks).judges == ["fold 0", "fold 0", "fold 1", "fold 1"]
+        assert correct(model, images, masks).judges == ["fold 0", "fold 1", "fold 0", "fold 1"]
         assert correct(model, images[:, ::-1], masks[:, ::-1]).judges == ["unseen"] * 4
     assert trainer.model.trained == [True, True] and not trainer.model.interrupted
 
@@ -57,14 +59,17 @@ def test_a_single_image_is_split_into_strips_and_the_hidden_strip_is_never_train
     assert correct(trainer.model, image, mask).judges == ["strips"]
 
 
-def test_an_epoch_is_one_pass_over_the_pixels(mni):
-    """A small set is not repeated to fill a fixed number of crops, and a set twice as large takes twice the steps."""
+def test_an_epoch_is_one_pass_over_the_pixels_with_a_floor_of_steps(mni):
+    """A small set is not repeated to fill a fixed number of crops and a set twice as large takes twice
+    the steps, down to the fewest steps a fold model needs, which lengthens the epochs of tiny sets."""
     images, masks = mni[0][:2, :96, :96], mni[1][:2, :96, :96]
     config = small_config(folds=1, batch_size=1)
     one = Trainer([images[:1]], [masks[:1]], config)
     two = Trainer([images], [masks], config)
     assert len(one.runs[0].dataset) == one.steps_per_epoch == int(np.ceil(96 * 96 / 48**2))
     assert two.steps_per_epoch == 2 * one.steps_per_epoch
+    floored = Trainer([images[:1]], [masks[:1]], small_config(folds=1, batch_size=1, epochs=4, min_steps=40))
+    assert floored.steps_per_epoch == 10 and floored.total_steps == 40
 
 
 def test_each_fold_keeps_the_weights_that_agreed_best_with_its_held_out_masks(mni):
@@ -90,10 +95,10 @@ def test_a_stopped_run_withholds_the_slices_whose_fold_model_never_trained(mni):
     run.close()
     assert trainer.model.trained == [True, False] and trainer.model.interrupted
     result = correct(trainer.model, images, masks, min_area=1, min_score=0.0)
-    assert result.judges == ["fold 0", "fold 0", "ensemble", "ensemble"]
+    assert result.judges == ["fold 0", "ensemble", "fold 0", "ensemble"]
     stopped = [w for w in result.withheld if "training was stopped" in w.reason]
-    assert {w.region.slice for w in stopped} == {2, 3}
-    assert all(r.slice in (0, 1) for r in result.regions)
+    assert {w.region.slice for w in stopped} == {1, 3}
+    assert all(r.slice in (0, 2) for r in result.regions)
     assert any("training was stopped" in note for note in result.notes)
 
 
@@ -131,7 +136,7 @@ def test_predictions_do_not_depend_on_the_frame():
     broke this, and random flips made left and right unlearnable). The frame is a mosaic of other
     images of the kind, so that the per-slice intensity percentiles stay comparable."""
     images, masks = split_discs(16, 64, seed=0)
-    trainer = Trainer([images], [masks], make_config("ce", "fast", epochs=30, crop=48, folds=1))
+    trainer = Trainer([images], [masks], make_config("ce", "fast", epochs=30, crop=48, folds=1, min_steps=1))
     for _ in trainer.run():
         pass
     member = trainer.model.members[0]

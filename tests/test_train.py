@@ -8,7 +8,7 @@ from jcas.train import Trainer, available_devices
 
 
 def tiny_config(method="jcas", **overrides):
-    settings = dict(epochs=2, batch_size=2, crop=48, folds=1) | overrides
+    settings = dict(epochs=2, batch_size=2, crop=48, folds=1, min_steps=1) | overrides
     return make_config(method, "fast", **settings)
 
 

@@ -23,8 +23,9 @@ class TrainConfig:
     """Everything that defines a training run (stored in every checkpoint).
 
     Epochs are passes over the data: an epoch draws as many random crops as cover the
-    training slices' pixels once (at least one batch), so a small set is not seen hundreds
-    of times and a large one is not cut short. Methods with a transition matrix train
+    training slices' pixels once, so a large set is not cut short; a set so small that this
+    gives fewer than ``min_steps`` steps per fold model gets longer epochs (several passes),
+    and held-out selection keeps such a model from memorising the noise. Methods with a transition matrix train
     ``epochs_warmup`` epochs without correction, then ``epochs_correction`` with it; the
     plain baseline trains the sum of both.
 
@@ -54,6 +55,7 @@ class TrainConfig:
     epochs_correction: int = 20
     batch_size: int = 8
     crop: int = 128
+    min_steps: int = 200  # fewest optimisation steps per fold model (a guess; docs/method.md)
     folds: int = 2  # 2 meets the cost target on 2 CPU cores; 3 not measured against it (docs/method.md)
     selection_points: int = 8  # held-out evaluations per fold model; the best one is kept
     flips: bool = False  # random mirror flips; off: they swap left/right-defined classes (docs/method.md)
@@ -97,7 +99,7 @@ class TrainConfig:
 
 
 PRESETS = {
-    "fast": TrainConfig(preset="fast", epochs_warmup=6, epochs_correction=6, crop=96),
+    "fast": TrainConfig(preset="fast", epochs_warmup=6, epochs_correction=6, crop=96, min_steps=100),
     "standard": TrainConfig(preset="standard"),
     # 3x the standard schedule; held-out selection keeps it from doing worse (docs/method.md)
     "long": TrainConfig(preset="long", epochs_warmup=60, epochs_correction=60),

@@ -49,28 +49,39 @@ class FoldPlan:
     slice_folds: tuple[int, ...]
 
 
+#: Each fold gets this many blocks, spread over the data: fold 0, 1, ..., K-1, 0, 1, ... A fold of
+#: one contiguous half would hold the top or the bottom of a volume (or the left or right of an
+#: image), which the other fold models never saw: out of fold would mean out of distribution.
+CYCLES = 4
+#: With fewer slices than folds, each slice is cut into K x STRIP_CYCLES strips the same way.
+STRIP_CYCLES = 2
+
+
 def plan_folds(slices: int, folds: int) -> FoldPlan:
-    """Split ``slices`` slices (in their training order) into ``folds`` contiguous blocks.
+    """Split ``slices`` slices (in their training order) into contiguous blocks that take turns per fold.
 
     Contiguous blocks, not a shuffle: neighbouring slices of a stack look alike, and a model
-    that trained on slice z's neighbour has nearly seen slice z.
+    that trained on slice z's neighbour has nearly seen slice z. Blocks take turns
+    (:data:`CYCLES` per fold, fewer when there are few slices) so that every fold model sees
+    every part of a volume.
     """
     if folds == 1:
         return FoldPlan(1, IN_SAMPLE, (0,) * slices)
     if slices < folds:
         return FoldPlan(folds, STRIPS, (0,) * slices)
-    blocks = np.array_split(np.arange(slices), folds)
+    blocks = np.array_split(np.arange(slices), folds * max(1, min(CYCLES, slices // folds)))
     slice_folds = np.empty(slices, dtype=int)
-    for fold, block in enumerate(blocks):
-        slice_folds[block] = fold
+    for index, block in enumerate(blocks):
+        slice_folds[block] = index % folds
     return FoldPlan(folds, SLICES, tuple(int(f) for f in slice_folds))
 
 
 def strip_folds(shape: tuple[int, int], folds: int) -> np.ndarray:
-    """``(H, W)`` int64 fold of every pixel: ``folds`` equal strips across the longer side."""
+    """``(H, W)`` int64 fold of every pixel: ``folds x STRIP_CYCLES`` equal strips across the longer side, taking turns."""
     height, width = shape
     along = width if width >= height else height
-    strips = np.minimum(np.arange(along) * folds // max(along, 1), folds - 1)
+    count = folds * STRIP_CYCLES
+    strips = np.minimum(np.arange(along) * count // max(along, 1), count - 1) % folds
     return np.broadcast_to(strips[None, :] if width >= height else strips[:, None], shape).astype(np.int64)
 
 

@@ -86,8 +86,8 @@ def scan_labels(volumes: Sequence[Volume]) -> tuple[LabelMap, np.ndarray]:
 class CropDataset(torch.utils.data.Dataset):
     """Random crops of some 2D slices of some volumes, optionally with random flips.
 
-    One epoch is one pass over the slices' training pixels: ``ceil(pixels / crop**2)`` crops
-    (at least ``minimum``). Item ``i`` is a crop of unit ``i mod (number of units)``, drawn
+    One epoch is one pass over the slices' training pixels: ``ceil(pixels / crop**2)`` crops,
+    at least ``minimum``. Item ``i`` is a crop of unit ``i mod (number of units)``, drawn
     with a generator seeded by ``(seed, epoch, i)`` so that a run is reproducible.
 
     Parameters

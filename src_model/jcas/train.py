@@ -214,12 +214,13 @@ class _FoldRun:
         else:
             train_units, self.held_out = units, units
         self.hidden_strip = hidden_strip
-        self.dataset = CropDataset(trainer.volumes, trainer.label_map, config.crop, config.seed * 1000 + fold,
-                                   units=train_units, hidden_strip=hidden_strip, flips=config.flips,
-                                   minimum=config.batch_size)
-        self.steps_per_epoch = math.ceil(len(self.dataset) / config.batch_size)
         self.stages = trainer.stages
         total_epochs = sum(stage.epochs for stage in self.stages)
+        fewest_crops = math.ceil(config.min_steps / total_epochs) * config.batch_size
+        self.dataset = CropDataset(trainer.volumes, trainer.label_map, config.crop, config.seed * 1000 + fold,
+                                   units=train_units, hidden_strip=hidden_strip, flips=config.flips,
+                                   minimum=fewest_crops)
+        self.steps_per_epoch = math.ceil(len(self.dataset) / config.batch_size)
         self.total_steps = total_epochs * self.steps_per_epoch
         # In sample there is nothing to select on: one evaluation at the end, for the guard.
         points = 1 if plan.mode == IN_SAMPLE else min(config.selection_points, total_epochs)

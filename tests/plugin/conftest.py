@@ -65,25 +65,48 @@ def notifications():
 
 
 
-@pytest.fixture
-def docked(make_napari_viewer, noisy_mni):
-    """A viewer with the sample image and noisy mask (anisotropic scale) and both docks."""
-    viewer = make_napari_viewer()
+def _dock(viewer, noisy_mni) -> SimpleNamespace:
+    """Add the sample image and noisy mask (anisotropic scale) and both docks to ``viewer``."""
     images, noisy = noisy_mni
     image = viewer.add_image(images, name="brain", scale=(2.5, 0.8, 0.9))
     mask = viewer.add_labels(noisy.copy(), name="brain mask", scale=(2.5, 0.8, 0.9), metadata={"subject": "mni"})
-    _, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
-    _, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
+    train_dock, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
+    review_dock, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
     train.image_choice.value = image
     train.mask_choice.value = mask
-    return SimpleNamespace(viewer=viewer, image=image, mask=mask, train=train, review=review)
+    return SimpleNamespace(viewer=viewer, image=image, mask=mask, train=train, review=review,
+                           train_dock=train_dock, review_dock=review_dock)
+
+
+def _correct(docked: SimpleNamespace, model_file, qtbot) -> SimpleNamespace:
+    """Load the trained model into ``docked`` and run Correct."""
+    assert docked.train.load_model(model_file)
+    assert docked.train.correct() is not None
+    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=30_000)
+    docked.cleaned = docked.viewer.layers["brain cleaned"]
+    docked.proposal = docked.viewer.layers["brain proposal"]
+    return docked
+
+
+@pytest.fixture
+def docked(make_napari_viewer, noisy_mni):
+    """A viewer with the sample image and noisy mask (anisotropic scale) and both docks."""
+    return _dock(make_napari_viewer(), noisy_mni)
 
 
 @pytest.fixture
 def corrected(docked, model_file, qtbot):
     """``docked`` after loading the trained model and running Correct."""
-    assert docked.train.load_model(model_file)
-    assert docked.train.correct() is not None
-    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=30_000)
-    docked.cleaned = docked.viewer.layers["brain cleaned"]
-    return docked
+    return _correct(docked, model_file, qtbot)
+
+
+@pytest.fixture
+def docked_shown(make_napari_viewer, noisy_mni):
+    """``docked`` in a viewer whose window is shown: its canvas draws, and key presses reach it."""
+    return _dock(make_napari_viewer(show=True), noisy_mni)
+
+
+@pytest.fixture
+def corrected_shown(docked_shown, model_file, qtbot):
+    """``corrected`` in a shown viewer."""
+    return _correct(docked_shown, model_file, qtbot)

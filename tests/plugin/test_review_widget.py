@@ -6,15 +6,17 @@ import pytest
 import tifffile
 from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import NotificationSeverity
+from qtpy.QtCore import Qt
 
-from napari_jcas.review import ACCEPTED, OPEN, autosave_path
+from napari_jcas._review_widget import KEYS
+from napari_jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path
 
 pytestmark = pytest.mark.gui
 
 
-def press(viewer, key: str) -> None:
-    """Run what the viewer binds to ``key`` (as a key press on the canvas would)."""
-    viewer.keymap[KeyBinding.from_str(key)](viewer)
+def press(viewer, qtbot, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.ShiftModifier) -> None:
+    """Press and release ``key`` on the viewer's canvas, as the user does."""
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, key, modifier)
 
 
 def test_correct_adds_three_layers_and_leaves_the_mask_alone(corrected, noisy_mni):
@@ -33,20 +35,46 @@ def test_correct_adds_three_layers_and_leaves_the_mask_alone(corrected, noisy_mn
     assert corrected.review.export_path.line_edit.value == "" and corrected.review.autosave() is None
 
 
-def test_keys_accept_reject_and_move(corrected):
-    review, viewer = corrected.review, corrected.viewer
+def test_keys_on_the_canvas_accept_reject_move_and_undo(corrected_shown, qtbot, notifications):
+    review, viewer, cleaned = corrected_shown.review, corrected_shown.viewer, corrected_shown.cleaned
+    proposal = corrected_shown.proposal.data
     assert "Shift+A" in review.buttons["accept"].toolTip()
     state = review.review
     first, second, third = state.regions[:3]
-    press(viewer, "Shift-N")
+    press(viewer, qtbot, Qt.Key.Key_N)
     assert state.current is second
-    press(viewer, "Shift-P")
+    press(viewer, qtbot, Qt.Key.Key_P)
     assert state.current is first
-    press(viewer, "Shift-A")
+
+    press(viewer, qtbot, Qt.Key.Key_A)
+    pixels = state.pixels(first.index)
     assert state.status[first.index] == ACCEPTED and state.current is second
-    press(viewer, "Shift-R")
-    assert state.status[second.index] == "rejected" and state.current is third
+    np.testing.assert_array_equal(cleaned.data[pixels], proposal[pixels])
+    assert not np.array_equal(cleaned.data[pixels], state.drawn[pixels])
+    press(viewer, qtbot, Qt.Key.Key_R)
+    assert state.status[second.index] == REJECTED and state.current is third
+    np.testing.assert_array_equal(cleaned.data[state.pixels(second.index)], state.drawn[state.pixels(second.index)])
     assert review.table.item(0, 5).text() == ACCEPTED
+
+    assert viewer.layers.selection.active is cleaned
+    press(viewer, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # napari's undo of the cleaned layer
+    qtbot.waitUntil(lambda: state.status[first.index] == OPEN, timeout=2_000)
+    np.testing.assert_array_equal(cleaned.data, state.drawn)
+    assert not notifications.messages()
+
+
+def test_napari_keys_work_with_the_review_dock_and_after_closing_it(corrected_shown, qtbot):
+    review, viewer, cleaned = corrected_shown.review, corrected_shown.viewer, corrected_shown.cleaned
+    press(viewer, qtbot, Qt.Key.Key_2, Qt.KeyboardModifier.NoModifier)  # napari's paint tool
+    assert cleaned.mode == "paint"
+
+    qtbot.mouseClick(corrected_shown.review_dock.title.close_button, Qt.MouseButton.LeftButton)
+    assert not any(KeyBinding.from_str(key) in viewer.keymap for key in KEYS.values())
+    press(viewer, qtbot, Qt.Key.Key_1, Qt.KeyboardModifier.NoModifier)  # napari's eraser
+    assert cleaned.mode == "erase"
+    press(viewer, qtbot, Qt.Key.Key_A)  # the review keys are gone with the dock
+    assert review.review.counts()[ACCEPTED] == 0
+    np.testing.assert_array_equal(cleaned.data, review.review.drawn)
 
 
 def test_accept_all_above_threshold_is_one_undo_step(corrected, qtbot):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from napari.utils.notifications import NotificationSeverity
 
 pytestmark = pytest.mark.gui
 
@@ -57,13 +56,49 @@ def _train_a_few_steps(docked, qtbot):
     return worker
 
 
-def test_removing_the_mask_layer_stops_training_and_keeps_the_model(docked, qtbot, notifications):
-    _train_a_few_steps(docked, qtbot)
-    docked.viewer.layers.remove(docked.mask)
-    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=10_000)
-    assert "was removed" in notifications.messages(NotificationSeverity.WARNING)[0]
-    assert docked.train.model is not None and docked.train.plot.steps[-1] < 16
-    assert docked.train.start_button.isEnabled()
+def _redraw(viewer, times: int = 3) -> None:
+    """Draw the canvas now, ``times`` times (the second draw after removing a layer used to crash)."""
+    for _ in range(times):
+        viewer.window._qt_viewer.canvas.native.repaint()
+
+
+@pytest.mark.parametrize("when", ["during training", "after training", "during correction", "after correction"])
+@pytest.mark.parametrize("which", ["image", "mask"])
+def test_removing_an_input_layer_keeps_the_viewer_and_says_so_in_the_dock(docked_shown, model_file, qtbot,
+                                                                          notifications, which, when):
+    """In a shown window, whose canvas draws with OpenGL (with Mesa's software renderer under Xvfb)."""
+    viewer, train = docked_shown.viewer, docked_shown.train
+    if "training" in when:
+        train.epochs_choice.value = 2
+        assert train.start() is not None
+        qtbot.waitUntil(lambda: bool(train.plot.steps), timeout=30_000)
+        trainer = train.trainer
+    else:
+        assert train.load_model(model_file)
+    if when == "after training":
+        train.stop()
+        qtbot.waitUntil(lambda: train.worker is None, timeout=10_000)
+    if "correction" in when:
+        assert train.correct() is not None
+    if when == "after correction":
+        qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    layer = getattr(docked_shown, which)
+    viewer.layers.remove(layer)
+    _redraw(viewer)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    _redraw(viewer)
+
+    status = train.status.text()
+    assert f"Layer '{layer.name}' was removed" in status
+    if when == "during training":
+        assert "so training stopped" in status and trainer.completed_steps < trainer.total_steps
+    elif when == "during correction":
+        assert "so the correction stopped; no layers added" in status
+        assert "brain cleaned" not in viewer.layers
+    else:
+        assert "The model is kept" in status
+    assert train.model is not None and train.start_button.isEnabled()
+    assert layer not in viewer.layers and len(viewer.layers) == (4 if when == "after correction" else 1)
     assert not notifications.messages()
 
 

@@ -34,12 +34,13 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
     worker = train.start()
     assert worker is not None and not train.start_button.isEnabled() and train.stop_button.isEnabled()
     qtbot.waitUntil(lambda: len(train.plot.steps) >= 3, timeout=30_000)
-    assert worker.pbar.total == 16 and worker.pbar.desc.startswith("JCAS warmup epoch 1/1")
     trainer = train.trainer
+    total = trainer.total_steps
+    assert worker.pbar.total == total and worker.pbar.desc.startswith("JCAS fold 1/2 warmup epoch 1/1")
     done_at_stop = trainer.completed_steps
     train.stop()
     qtbot.waitUntil(lambda: train.worker is None, timeout=10_000)
-    assert done_at_stop <= trainer.completed_steps <= done_at_stop + 1 < 16  # within one step
+    assert done_at_stop <= trainer.completed_steps <= done_at_stop + 1 < total  # within one step
     assert train.model is trainer.model
     assert "stopped early" in train.status.text() and train.start_button.isEnabled()
     assert load_checkpoint(tmp_path / "models" / "brain.pt").label_map.values == (0, 1, 2)
@@ -50,9 +51,9 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start(20)
     train.start()
-    qtbot.waitUntil(lambda: train.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=300_000)
     timer.stop()
-    assert train.plot.steps[-1] == 16 and "16/16" in train.status.text()
+    assert train.plot.steps[-1] == total and f"{total}/{total}" in train.status.text()
     # The GUI thread kept running its event loop while the worker trained: a 20 ms timer fired
     # throughout (training on the GUI thread would let it fire only once it was over). The longest
     # gap is reported, not asserted: timing limits do not belong in tests on a shared machine.
@@ -83,7 +84,7 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
         region = state.regions[row]
         assert viewer.dims.point[0] == pytest.approx(region.slice * 2.5)
         centre = [region.slice, (region.bbox[0] + region.bbox[2]) / 2, (region.bbox[1] + region.bbox[3]) / 2]
-        np.testing.assert_allclose(viewer.camera.center[-2:], cleaned.data_to_world(centre)[-2:])
+        np.testing.assert_allclose(viewer.scene.camera.center[-2:], cleaned.data_to_world(centre)[-2:])
     review.accept()
     review.reject()
     review.accept()
