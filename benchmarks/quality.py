@@ -258,6 +258,8 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0) for z in range(len(images))]
         row["correct_seconds"] = time.perf_counter() - t0
         evaluate(corrections, noisy, clean, noise_map, row)
+        trust = as_cross_fitted(model).pooled_trust()
+        row["class_agreement"] = [] if trust is None else [float(v) for v in trust.class_agreement]
         row["withheld_regions"] = sum(len(c.withheld) for c in corrections)
         row["guard_notes"] = sorted({note for c in corrections for note in c.notes if not note.startswith("slice")})
         row["withheld_slices"] = sum(note.startswith("slice") for c in corrections for note in c.notes)

@@ -187,7 +187,7 @@ def test_a_started_review_does_not_replace_an_earlier_autosave(corrected, qtbot,
     qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
     review.reject()
     review.export_path.value = str(target)
-    assert "earlier review" in notifications.messages(NotificationSeverity.WARNING)[0]
+    assert any("earlier review" in message for message in notifications.messages(NotificationSeverity.WARNING))
     assert review.autosave() is None and autosave_path(target).read_bytes() == saved
 
 

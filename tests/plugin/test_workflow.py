@@ -51,7 +51,7 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start(20)
     train.start()
-    qtbot.waitUntil(lambda: train.worker is None, timeout=300_000)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=600_000)
     timer.stop()
     assert train.plot.steps[-1] == total and f"{total}/{total}" in train.status.text()
     # The GUI thread kept running its event loop while the worker trained: a 20 ms timer fired
