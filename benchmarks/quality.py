@@ -306,7 +306,7 @@ def boundary_heatmaps(class_map, affinity_map, noisy, noise_map, row: dict, widt
 def posterior_heatmap(model, images, noisy, noise_map, row: dict) -> None:
     """AP/AUROC of 1 - P(clean = drawn | drawn, x) = 1 - p_y T_yy / sum_i p_i T_iy, with the learned T_C."""
     with torch.no_grad():
-        transition = model.class_transition().float().cpu().numpy()
+        transition = as_cross_fitted(model).members[0].class_transition().float().cpu().numpy()
     labels = np.searchsorted(np.array(model.label_map.values), noisy)
     scores = np.empty(noisy.shape, dtype=np.float32)
     for z, image in enumerate(images):
