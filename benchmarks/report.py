@@ -373,18 +373,18 @@ SUITE_COLUMNS = [("JCAS, default", "jcas", "dice_selective"), ("JCAS, argmax", "
 
 
 def suite_table(rows) -> list[str]:
-    """The development suite (cross-fitted protocol): Dice per set and noise, heatmap AP, region precision, cost."""
+    """The development suite: Dice per set, noise and protocol, heatmap AP, region precision, cost."""
     by = defaultdict(list)
     for r in rows:
-        by[(r["dataset"], r["noise"], r["fraction"], r["method"])].append(r)
-    settings = sorted({k[:3] for k in by}, key=lambda k: (bool(by[k + ("jcas",)] and by[k + ("jcas",)][0]
-                                                               .get("held_out_set")), k))
-    header = ["set", "tuned on it?", "noise", "noisy"] + [h for h, _, _ in SUITE_COLUMNS] + [
+        by[(r["dataset"], r["noise"], r["fraction"], r["folds"], r["method"])].append(r)
+    settings = sorted({k[:4] for k in by}, key=lambda k: (k[0] not in by_tuned(rows), k[0], k[1], k[2], -k[3]))
+    header = ["set", "tuned on it?", "noise", "folds", "noisy"] + [h for h, _, _ in SUITE_COLUMNS] + [
         "AP JCAS", "AP plain", "AP cleanlab", "regions right (JCAS)", "withheld (JCAS)", "train s (JCAS)"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for key in settings:
         any_row = next(r for m in ("jcas", "ce", "clean", "cleanlab") for r in by[key + (m,)])
         cells = [key[0], "no (held out)" if any_row.get("held_out_set") else "yes", f"{key[1]} {key[2]:g}",
+                 "1 (in sample)" if key[3] == 1 else str(key[3]),
                  ms([r["dice_noisy"] for r in by[key + (any_row["method"],)]], count="")]
         cells += [ms([r.get(column) for r in by[key + (method,)]], count="") for _, method, column in SUITE_COLUMNS]
         cells += [ms([r.get("ap") for r in by[key + (m,)]], count="") for m in ("jcas", "ce", "cleanlab")]
@@ -393,6 +393,11 @@ def suite_table(rows) -> list[str]:
                   ms([r.get("train_seconds") for r in by[key + ("jcas",)]], digits=0, count="")]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def by_tuned(rows) -> set[str]:
+    """Names of the sets the rows say the defaults were tuned on."""
+    return {r["dataset"] for r in rows if not r.get("held_out_set")}
 
 
 def main(argv=None) -> None:
