@@ -25,7 +25,8 @@ import torch
 from scipy import ndimage
 
 from jcas.config import make_config
-from jcas.correct import as_cross_fitted, correct, member_maps
+from jcas.correct import correct, member_maps
+from jcas.crossfit import as_cross_fitted
 from jcas.data import load_pairs, match_folders, normalise
 from jcas.metrics import auroc, average_precision, mean_dice, precision_recall
 from jcas.noise import simulate_noise

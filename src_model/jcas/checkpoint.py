@@ -16,7 +16,7 @@ from .errors import JCASInputError
 from .io import write_bytes_atomic
 from .integrity import validate_checkpoint_fields
 from .labels import LabelMap
-from .crossfit import CrossFittedModel, Trust
+from .crossfit import CrossFittedModel, Trust, as_cross_fitted
 from .model import JCASModel
 
 FORMAT = "napari-jcas-model"
@@ -31,8 +31,6 @@ def save_checkpoint(model: CrossFittedModel, path: str | Path, overwrite: bool =
     Refuses an existing file unless ``overwrite``. A lone :class:`JCASModel` is saved as a
     one-member in-sample model.
     """
-    from .correct import as_cross_fitted
-
     model = as_cross_fitted(model)
     payload = {
         "format": FORMAT,

@@ -13,7 +13,7 @@ import torch
 
 from .affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
 from .checkpoint import check_channels
-from .crossfit import IN_SAMPLE, CrossFittedModel, strip_folds
+from .crossfit import CrossFittedModel, as_cross_fitted, strip_folds
 from .data import as_slices, channels_of, check_correct_arguments, check_pair, normalise
 from .device import autocast
 from .errors import JCASInputError
@@ -160,15 +160,6 @@ def iter_correct(
     model.label_map.encode(mask)  # unknown label values fail here, not halfway through
     model.label_map.check_dtype(mask.dtype)
     return _correct_slices(model, image, mask, min_area, min_score, tile, mirror, guard)
-
-
-def as_cross_fitted(model: JCASModel | CrossFittedModel) -> CrossFittedModel:
-    """A CrossFittedModel as it is, a lone JCASModel as a trained one-member in-sample model."""
-    if isinstance(model, CrossFittedModel):
-        return model
-    wrapped = CrossFittedModel([model], IN_SAMPLE, {})
-    wrapped.trained = [True]
-    return wrapped
 
 
 def _correct_slices(model, image, mask, min_area, min_score, tile, mirror, guard) -> Iterator[tuple[int, int]]:

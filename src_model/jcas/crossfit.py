@@ -112,7 +112,8 @@ class Trust:
     def add(self, other: "Trust") -> "Trust":
         """Pool the counts of two evaluations (for example of two folds)."""
         if not self.intersections:
-            return Trust(list(other.intersections), list(other.predicted), list(other.drawn), other.held_out)
+            return Trust(list(other.intersections), list(other.predicted), list(other.drawn),
+                         self.held_out and other.held_out)
         pooled = [list(np.add(a, b)) for a, b in ((self.intersections, other.intersections),
                                                   (self.predicted, other.predicted), (self.drawn, other.drawn))]
         return Trust(*pooled, held_out=self.held_out and other.held_out)
@@ -197,3 +198,12 @@ class CrossFittedModel(nn.Module):
         if self.mode == IN_SAMPLE:
             return ("in-sample", None)
         return ("strips", None) if self.mode == STRIPS else ("fold", fold)
+
+
+def as_cross_fitted(model: JCASModel | CrossFittedModel) -> CrossFittedModel:
+    """A CrossFittedModel as it is, a lone JCASModel as a trained one-member in-sample model."""
+    if isinstance(model, CrossFittedModel):
+        return model
+    wrapped = CrossFittedModel([model], IN_SAMPLE, {})
+    wrapped.trained = [True]
+    return wrapped

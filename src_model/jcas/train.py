@@ -23,6 +23,7 @@ import torch
 
 from .checkpoint import save_checkpoint
 from .config import METHODS, PRESETS, TrainConfig, make_config
+from .correct import member_maps
 from .crossfit import IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds, strip_folds
 from .data import as_slices, check_training_arrays, check_training_sizes, normalise
 from .dataset import CropDataset, Volume, scan_labels, volumes_from_arrays
@@ -148,19 +149,17 @@ class Trainer:
             torch.manual_seed(config.seed * 1000 + fold)
             members.append(JCASModel(config, self.label_map, channels).to(self.device))
         torch.random.set_rng_state(generator_state)
-        self.model = CrossFittedModel(members, self.plan.mode, self._fingerprints(units))
+        self.model = CrossFittedModel(members, self.plan.mode, self._fingerprints())
         self.stages = self._stages()
         self.runs = [_FoldRun(self, fold, units) for fold in range(self.plan.folds)]
         self.steps_per_epoch = self.runs[0].steps_per_epoch
         self.total_steps = sum(run.total_steps for run in self.runs)
         self.completed_steps = 0
 
-    def _fingerprints(self, units: list[tuple[int, int]]) -> dict[str, int]:
-        fingerprints = {}
-        for index, (v, z) in enumerate(units):
-            image, mask = self.volumes[v].load()
-            fingerprints[fingerprint(as_slices(image, mask)[z][0])] = self.plan.slice_folds[index]
-        return fingerprints
+    def _fingerprints(self) -> dict[str, int]:
+        """Fingerprint of every training slice to its fold, reading one volume at a time, in training order."""
+        slices = (image_slice for volume in self.volumes for image_slice, _ in as_slices(*volume.load()))
+        return {fingerprint(image_slice): fold for image_slice, fold in zip(slices, self.plan.slice_folds)}
 
     def _stages(self) -> list[_Stage]:
         config = self.config
@@ -271,8 +270,6 @@ class _FoldRun:
     @torch.no_grad()
     def _evaluate(self, epoch: int) -> float:
         """Agreement of the model with the noisy masks of its held-out slices; keeps the best weights."""
-        from .correct import member_maps  # correction imports training's settings, not the other way
-
         model, label_map = self.model, self.trainer.label_map
         model.eval()
         total = Trust(held_out=self.trainer.plan.mode != IN_SAMPLE)
@@ -284,7 +281,6 @@ class _FoldRun:
             if self.hidden_strip is not None:
                 labels = np.where(strip_folds(labels.shape, self.hidden_strip[1]) == self.fold, labels, IGNORE_INDEX)
             total = total.add(count_agreement(predicted, labels, label_map.num_classes))
-        total.held_out = self.trainer.plan.mode != IN_SAMPLE
         model.train()
         agreement = float(np.nanmean(total.class_agreement))
         if self.best is None or agreement >= self.best[0]:
