@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from jcas.checkpoint import save_checkpoint
 from jcas.config import make_config
 from jcas.correct import correct, member_maps
 from jcas.crossfit import as_cross_fitted
@@ -224,7 +225,9 @@ def heatmaps(class_map, affinity_map, noise_map, row: dict) -> None:
         row[f"ap{name}"] = average_precision(scores, noise_map)
 
 
-def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data, extra=None) -> dict:
+def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data, extra=None,
+            model_path: Path | None = None) -> dict:
+    """One row; ``model_path``, when given, receives the trained model (for benchmarks/guard.py)."""
     images, clean = data
     noisy, noise_map = simulate_noise(clean, noise, fraction, seed=seed)
     config = build_config(method, seed, schedule, base_epochs, extra)
@@ -255,6 +258,8 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         context = {"images": images, "noisy": noisy, "clean": clean, "row": row, "log": log}
         model, train_seconds = train(images, targets, config, log, HOOKS.get(method), context)
         row["train_seconds"] = train_seconds
+        if model_path is not None:
+            save_checkpoint(model, model_path)
         t0 = time.perf_counter()
         corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0) for z in range(len(images))]
         row["correct_seconds"] = time.perf_counter() - t0
@@ -379,6 +384,8 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
     parser.add_argument("--folds", type=int, default=None,
                         help="cross-fitting folds (default: the core's); recorded in the row key and every row")
     parser.add_argument("--no-mirror", action="store_true", help="skip the mirrored correction of every row")
+    parser.add_argument("--save-models", type=Path, default=None, metavar="DIR",
+                        help="also save each row's trained model as DIR/<row key>.pt (for benchmarks/guard.py)")
     parser.add_argument("--threads", type=int, default=THREADS,
                         help="torch threads (recorded in every row); 1 is much faster on a shared 2-core machine")
     args = parser.parse_args(argv)
@@ -395,6 +402,8 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
     MIRROR_ROWS = not args.no_mirror
     extra = None if args.folds is None else {"folds": args.folds}
     args.rows.mkdir(parents=True, exist_ok=True)
+    if args.save_models is not None:
+        args.save_models.mkdir(parents=True, exist_ok=True)
     jobs = []
     for seed in args.seeds:
         for schedule in args.schedule:
@@ -418,7 +427,9 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
             cache[dataset] = load_set(dataset)
         print(f"[{time.strftime('%H:%M:%S')}] {key} ...", flush=True)
         try:
-            row = run_row(dataset, kind, fraction, method, seed, schedule, args.epochs, cache[dataset], extra)
+            model_path = None if args.save_models is None else args.save_models / f"{key}.pt"
+            row = run_row(dataset, kind, fraction, method, seed, schedule, args.epochs, cache[dataset], extra,
+                          model_path)
         except Exception:  # noqa: BLE001  keep going with the next row
             traceback.print_exc()
             continue
