@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from jcas.checkpoint import save_checkpoint
-from jcas.config import make_config
-from jcas.correct import correct, member_maps
-from jcas.crossfit import as_cross_fitted
-from jcas.data import load_pairs, match_folders, normalise
-from jcas.metrics import auroc, average_precision, mean_dice, precision_recall
-from jcas.noise import simulate_noise
-from jcas.train import Trainer
+from jcas.nn.checkpoint import save_checkpoint
+from jcas.settings import make_config
+from jcas.correction.maps import correct, member_maps
+from jcas.nn.crossfit import as_cross_fitted
+from jcas.data.pairs import load_pairs, match_folders, normalise
+from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
+from jcas.data.noise import simulate_noise
+from jcas.training.trainer import Trainer
 
 import suite
 from provenance import git_commit, machine

@@ -6,9 +6,9 @@
 Measured:
 - training throughput (images/s) of jcas and jcas_dar (warm-up stage and corrected stage) and ce at
   the standard preset, interleaved in one run so that the ratio is fair on a shared machine;
-- DAR: the linear global form (jcas.dar.global_dar) vs a quadratic N x N form written here, at grids
+- DAR: the linear global form (jcas.nn.affinity_reasoning.global_dar) vs a quadratic N x N form written here, at grids
   32, 64, 128 (forward + backward): time and peak memory;
-- correction (jcas.correct.correct) of 512 x 512 and 2048 x 2048 images, with and without mirroring:
+- correction (jcas.correction.maps.correct) of 512 x 512 and 2048 x 2048 images, with and without mirroring:
   time and peak memory;
 - peak memory of training (a few steps of each method).
 
@@ -118,7 +118,7 @@ def quadratic_dar(logits, unit):
 
 def _dar_job(device_name, form, grid, repeats, queue):
     torch, device = _setup(device_name)
-    from jcas.dar import global_dar, unit_embedding
+    from jcas.nn.affinity_reasoning import global_dar, unit_embedding
 
     gen = torch.Generator().manual_seed(0)
     n = grid * grid
@@ -145,10 +145,10 @@ def _correct_job(device_name, method, size, mirror, queue):
     torch, device = _setup(device_name)
     from scipy import ndimage
 
-    from jcas.config import make_config
-    from jcas.correct import correct
-    from jcas.labels import LabelMap
-    from jcas.model import JCASModel
+    from jcas.settings import make_config
+    from jcas.correction.maps import correct
+    from jcas.data.labels import LabelMap
+    from jcas.nn.model import JCASModel
 
     rng = np.random.default_rng(0)
     image = ndimage.gaussian_filter(rng.normal(size=(size, size)), 4).astype(np.float32)
@@ -170,8 +170,8 @@ def _correct_job(device_name, method, size, mirror, queue):
 
 
 def _load_training_data():
-    from jcas.data import load_pairs, match_folders
-    from jcas.noise import simulate_noise
+    from jcas.data.pairs import load_pairs, match_folders
+    from jcas.data.noise import simulate_noise
 
     folder = Path(os.environ.get("JCAS_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "mni_tissue"
     images, masks = load_pairs(match_folders(folder / "images", folder / "masks"))
@@ -180,8 +180,8 @@ def _load_training_data():
 
 
 def _trainer(method, device_name, corrected_first=False):
-    from jcas.config import make_config
-    from jcas.train import Trainer
+    from jcas.settings import make_config
+    from jcas.training.trainer import Trainer
 
     images, noisy = _load_training_data()
     overrides = dict(device=device_name)
@@ -236,7 +236,7 @@ def throughput(device_name: str, rounds: int, block: int) -> list[dict]:
                 event = next(run)
                 _sync(torch, device)
                 steps[name].append(time.perf_counter() - t)
-    from jcas.config import make_config
+    from jcas.settings import make_config
 
     batch = make_config("ce", "standard").batch_size
     rows = []
@@ -281,7 +281,7 @@ def main(argv=None) -> None:
             row.setdefault("threads", THREADS)
             row.update(commit=git_commit(), machine=machine())
             if row["benchmark"] == "train_throughput":
-                from jcas.config import make_config
+                from jcas.settings import make_config
 
                 row["note"] += f"; jcas offsets {make_config('jcas', 'standard').offsets}"
             rows.append(row)

@@ -32,8 +32,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from jcas.data import load_pairs, match_folders
-from jcas.io import nifti_to_slices, read_array, read_with_affine, write_array
+from jcas.data.io import nifti_to_slices, read_array, read_with_affine, write_array
+from jcas.data.pairs import load_pairs, match_folders
 
 HERE = Path(__file__).resolve().parent
 SHARED_DATA = Path(os.environ.get("JCAS_BENCH_DATA", HERE.parents[1] / "shared" / "data"))

@@ -54,7 +54,7 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     viewer : napari.Viewer
     image, mask : napari.layers.Layer
         The layers the correction was computed from; their data are left alone.
-    correction : jcas.correct.Correction
+    correction : jcas.correction.maps.Correction
         The model's result for ``mask``.
     heatmap : {"class", "affinity"}
         Which disagreement to show first.

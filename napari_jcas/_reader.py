@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from jcas.io import NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, read_with_affine
+from jcas.data.io import NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, read_with_affine
 
 SOURCE_KEY = "jcas_source"
 #: Words that mark a mask: a word of the file name, or the folder name, starts with one of them.
@@ -79,7 +79,7 @@ def read_folder_pair(path: str | os.PathLike | list) -> list[LayerData]:
     size, each folder becomes one ``(N, H, W)`` series; otherwise each pair becomes its
     own image and mask layer.
     """
-    from jcas.data import match_folders
+    from jcas.data.pairs import match_folders
 
     folder = _single(path)
     pairs = match_folders(folder / "images", folder / "masks")

@@ -22,8 +22,8 @@ from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox, QPushButton,
                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from jcas.data.io import file_stem, file_suffix
 from jcas.errors import JCASInputError
-from jcas.io import file_stem, file_suffix
 
 from ._layers import focus, make_canvas_current
 from ._qt_layout import row

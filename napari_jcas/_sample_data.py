@@ -1,7 +1,7 @@
 """Sample data: real image stacks shipped with the package, with simulated annotation noise."""
 from __future__ import annotations
 
-from jcas.sample_data import load_noisy_sample
+from jcas.data.samples import load_noisy_sample
 
 #: Layer names of the shipped samples.
 _TITLES = {"mni_tissue": "brain MRI", "cells3d_nuclei": "nuclei"}

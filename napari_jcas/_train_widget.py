@@ -16,7 +16,7 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from jcas.data import check_pair
+from jcas.data.pairs import check_pair
 from jcas.errors import JCASInputError
 
 from ._layers import HEATMAP_KINDS, add_correction_layers, make_canvas_current, show_heatmap
@@ -41,8 +41,8 @@ class TrainWidget(QWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
-        from jcas.correct import MIN_AREA, MIN_SCORE
-        from jcas.train import PRESETS, available_devices
+        from jcas.correction.maps import MIN_AREA, MIN_SCORE
+        from jcas.training.trainer import PRESETS, available_devices
 
         self.viewer = viewer
         self.model = None
@@ -156,7 +156,7 @@ class TrainWidget(QWidget):
     # ---------------------------------------------------------------- training
     def start(self):
         """Check the inputs and start training in a worker; returns the worker, or ``None`` on bad input."""
-        from jcas.train import Trainer
+        from jcas.training.trainer import Trainer
 
         if self.worker is not None:
             return self.worker
@@ -235,7 +235,7 @@ class TrainWidget(QWidget):
         if path is None:
             show_error("Choose where to save the model ('Save model to').")
             return None
-        from jcas.checkpoint import save_checkpoint
+        from jcas.nn.checkpoint import save_checkpoint
 
         try:
             saved = save_checkpoint(self.model, path, overwrite=True)
@@ -252,7 +252,7 @@ class TrainWidget(QWidget):
 
     def load_model(self, path: str | Path) -> bool:
         """Load a model file; returns whether it worked (errors become notifications)."""
-        from jcas.checkpoint import load_checkpoint
+        from jcas.nn.checkpoint import load_checkpoint
 
         try:
             self.model = load_checkpoint(path, device=self.device_choice.value)
@@ -266,7 +266,7 @@ class TrainWidget(QWidget):
     # -------------------------------------------------------------- correction
     def correct(self):
         """Run the model on the chosen pair in a worker; returns the worker, or ``None`` on bad input."""
-        from jcas.correct import iter_correct
+        from jcas.correction.maps import iter_correct
 
         if self.worker is not None:
             return self.worker

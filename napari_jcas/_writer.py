@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jcas.data.io import NIFTI_SUFFIXES, file_suffix, is_supported, write_array, write_bytes_atomic
 from jcas.errors import JCASInputError
-from jcas.io import NIFTI_SUFFIXES, file_suffix, is_supported, write_array, write_bytes_atomic
 
 from ._reader import SOURCE_KEY
 from .review import Review, log_path
@@ -104,6 +104,6 @@ def _affine(source: dict, scale, ndim: int) -> np.ndarray:
     if source.get("affine") is not None:
         return np.asarray(source["affine"], dtype=float)
     scale = [1.0] * ndim if scale is None else [float(s) for s in scale]
-    # NIfTI axes are the data axes with the slice axis moved last (see jcas.io.slices_to_nifti).
+    # NIfTI axes are the data axes with the slice axis moved last (see jcas.data.io.slices_to_nifti).
     spacing = scale[1:] + scale[:1] if ndim == 3 else scale + [1.0]
     return np.diag(spacing + [1.0])

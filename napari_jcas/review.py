@@ -25,8 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
-from jcas.io import file_stem, write_bytes_atomic
-from jcas.regions import Region
+from jcas.correction.regions import Region
+from jcas.data.io import file_stem, write_bytes_atomic
 
 OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
 STATUSES = (OPEN, ACCEPTED, REJECTED)
@@ -76,7 +76,7 @@ class Review:
     Parameters
     ----------
     regions : sequence of Region
-        Candidates ranked by score (descending), as ``jcas.correct.Correction.regions``.
+        Candidates ranked by score (descending), as ``jcas.correction.maps.Correction.regions``.
     region_map : numpy.ndarray
         Integer array of the mask's shape; ``k`` marks the pixels of region index ``k``.
     proposal : numpy.ndarray

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from jcas.sample_data import load_sample
+from jcas.data.samples import load_sample
 
 
 @pytest.fixture(autouse=True)

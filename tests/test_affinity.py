@@ -2,10 +2,10 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from jcas.affinity import (global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement,
+from jcas.nn.affinity import (global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement,
                            pair_affinities,
                            neighbour_pair_labels, shift)
-from jcas.dar import unit_embedding
+from jcas.nn.affinity_reasoning import unit_embedding
 
 
 def test_shift_moves_content_and_zero_fills():

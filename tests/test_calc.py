@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from jcas.calc import (TransitionMatrix, affinity_loss, VOLUME_FLOOR, class_loss, consistency_loss, implied_affinity_transition,
+from jcas.losses.terms import (TransitionMatrix, affinity_loss, VOLUME_FLOOR, class_loss, consistency_loss, implied_affinity_transition,
                        volume_loss)
 
 

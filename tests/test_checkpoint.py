@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from jcas.checkpoint import load_checkpoint
-from jcas.config import make_config
-from jcas.correct import correct, iter_correct
+from jcas.correction.maps import correct, iter_correct
 from jcas.errors import JCASInputError
-from jcas.train import Trainer
+from jcas.nn.checkpoint import load_checkpoint
+from jcas.settings import make_config
+from jcas.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from jcas.sample_data import load_sample
+    from jcas.data.samples import load_sample
 
     images, masks = load_sample("mni_tissue")
     masks = np.array([0, 3, 7], dtype=np.uint8)[masks]

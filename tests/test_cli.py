@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from jcas.cli import main
-from jcas.io import read_array, write_array
+from jcas.data.io import read_array, write_array
 
 
 def digest(folder):

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from jcas.config import make_config
-from jcas.correct import correct, iter_correct
-from jcas.train import Trainer
+from jcas.correction.maps import correct, iter_correct
+from jcas.settings import make_config
+from jcas.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
 def model():
-    from jcas.sample_data import load_sample
+    from jcas.data.samples import load_sample
 
     images, masks = load_sample("cells3d_nuclei")
     masks = np.where(masks > 0, 5, 2).astype(np.uint16)

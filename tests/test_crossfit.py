@@ -2,16 +2,16 @@
 import numpy as np
 import pytest
 
-from jcas.checkpoint import load_checkpoint
-from jcas.config import make_config
-from jcas.correct import correct, predict_slice
-from jcas.crossfit import SLICES, STRIPS, Trust, plan_folds, strip_folds
-from jcas.dataset import CropDataset, volumes_from_arrays
-from jcas.guard import slice_agreement
-from jcas.labels import LabelMap
-from jcas.noise import simulate_noise
-from jcas.synthetic import split_discs
-from jcas.train import Trainer
+from jcas.correction.guard import slice_agreement
+from jcas.correction.maps import correct, predict_slice
+from jcas.data.labels import LabelMap
+from jcas.data.noise import simulate_noise
+from jcas.data.synthetic import split_discs
+from jcas.nn.checkpoint import load_checkpoint
+from jcas.nn.crossfit import SLICES, STRIPS, Trust, plan_folds, strip_folds
+from jcas.settings import make_config
+from jcas.training.dataset import CropDataset, volumes_from_arrays
+from jcas.training.trainer import Trainer
 
 
 def small_config(**overrides):

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from jcas.checkpoint import load_checkpoint, save_checkpoint
-from jcas.correct import correct
+from jcas.correction.maps import correct
+from jcas.data.noise import simulate_noise
 from jcas.device import autocast
-from jcas.noise import simulate_noise
-from jcas.train import Trainer
+from jcas.nn.checkpoint import load_checkpoint, save_checkpoint
+from jcas.training.trainer import Trainer
 
 from test_train import tiny_config
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from jcas.affinity import pair_affinities, pair_offsets
-from jcas.dar import global_dar, local_dar, unit_embedding
+from jcas.nn.affinity import pair_affinities, pair_offsets
+from jcas.nn.affinity_reasoning import global_dar, local_dar, unit_embedding
 
 
 def quadratic_dar(logits, unit):

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from jcas.data import as_slices, check_pair, match_folders, normalise
+from jcas.data.io import write_array
+from jcas.data.labels import LabelMap
+from jcas.data.pairs import as_slices, check_pair, match_folders, normalise
 from jcas.errors import JCASInputError
-from jcas.io import write_array
-from jcas.labels import LabelMap
 
 
 def test_label_map_round_trips_user_values_and_ignore():
@@ -80,9 +80,9 @@ def test_empty_folder_is_refused(tmp_path):
 
 # --- hostile input to the checks and the Python API -------------------------------------------
 
-from jcas.data import (MIN_TRAINING_SIDE, check_training_arrays, check_training_sizes,  # noqa: E402
+from jcas.data.labels import check_mask  # noqa: E402
+from jcas.data.pairs import (MIN_TRAINING_SIDE, check_training_arrays, check_training_sizes,  # noqa: E402
                        supported_files)
-from jcas.labels import check_mask  # noqa: E402
 
 
 def test_colour_and_empty_masks_are_refused_but_small_stacks_are_not():

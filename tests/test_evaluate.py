@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from jcas import metrics
+from jcas.data.io import write_array
 from jcas.errors import JCASInputError
-from jcas.evaluate import evaluate_folders, format_report
-from jcas.io import write_array
+from jcas.evaluation import metrics
+from jcas.evaluation.folders import evaluate_folders, format_report
 
 
 def make_case(seed, shape=(24, 32)):

@@ -23,15 +23,15 @@ import pytest
 import torch
 from PIL import Image
 
-import jcas.correct
-import jcas.io
-import jcas.train
-from jcas import sample_data
-from jcas.checkpoint import load_checkpoint, save_checkpoint
+import jcas.correction.maps
+import jcas.data.io
+import jcas.training.trainer
 from jcas.cli import main
+from jcas.data.io import read_array, write_array
+from jcas.data.samples import SAMPLE_DIR
 from jcas.errors import JCASInputError
-from jcas.io import read_array, write_array
-from jcas.train import Trainer, make_config
+from jcas.nn.checkpoint import load_checkpoint, save_checkpoint
+from jcas.training.trainer import Trainer, make_config
 
 SIZE = 32
 HEADER_ONLY_TIFF = b"II*\x00\x08\x00\x00\x00"  # a TIFF cut off after its header
@@ -91,12 +91,12 @@ def data(tmp_path, models):
 @pytest.fixture
 def small_training(monkeypatch):
     """Make `jcas train` train on 32-pixel crops, two per step (the command itself is unchanged)."""
-    original = jcas.train.make_config
+    original = jcas.training.trainer.make_config
 
     def small(method="jcas", preset="standard", **overrides):
         return original(method, preset, **({"batch_size": 2, "crop": 32} | overrides))
 
-    monkeypatch.setattr(jcas.train, "make_config", small)
+    monkeypatch.setattr(jcas.training.trainer, "make_config", small)
 
 
 def state(root: Path) -> dict[str, str]:
@@ -234,7 +234,7 @@ def mkdir(path: Path) -> Path:
     return path
 
 
-SAMPLE_DATA = Path(sample_data.__file__).parent
+SAMPLE_DATA = SAMPLE_DIR
 
 CASES = [
     # simulate-noise
@@ -452,7 +452,7 @@ def test_a_model_that_cannot_be_saved_late_goes_to_a_recovery_path(data, small_t
 def test_ctrl_c_in_correct_leaves_the_old_results_alone(data, monkeypatch, capsys):
     assert run(correct_args(data, data / "out") + ["--mirror"], capsys)[0] == 0  # other heatmaps than below
     before = state(data)
-    original, calls = jcas.correct.correct, []
+    original, calls = jcas.correction.maps.correct, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
@@ -460,14 +460,14 @@ def test_ctrl_c_in_correct_leaves_the_old_results_alone(data, monkeypatch, capsy
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(jcas.correct, "correct", interrupted)
+    monkeypatch.setattr(jcas.correction.maps, "correct", interrupted)
     status, _, err = run(correct_args(data, data / "out") + ["--overwrite", "--min-area", "1"], capsys)
     assert status == 130 and "Traceback" not in err
     assert state(data) == before
 
 
 def failing_writes(monkeypatch, failing_call: int) -> None:
-    original, calls = jcas.io._write_now, []
+    original, calls = jcas.data.io._write_now, []
 
     def write(path, *args):
         calls.append(path)
@@ -475,7 +475,7 @@ def failing_writes(monkeypatch, failing_call: int) -> None:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return original(path, *args)
 
-    monkeypatch.setattr(jcas.io, "_write_now", write)
+    monkeypatch.setattr(jcas.data.io, "_write_now", write)
 
 
 def test_a_failing_overwrite_run_keeps_every_old_result(data, monkeypatch, capsys):
@@ -525,8 +525,8 @@ def test_evaluate_replaces_its_json_only_with_overwrite(data, capsys):
 
 
 def test_correct_refuses_empty_arrays_and_bad_arguments_with_clear_errors(data):
-    from jcas.correct import correct
-    from jcas.data import check_correct_arguments
+    from jcas.correction.maps import correct
+    from jcas.data.pairs import check_correct_arguments
 
     model = load_checkpoint(data / "model.pt")
     with pytest.raises(JCASInputError, match="empty"):
@@ -544,7 +544,7 @@ def test_correct_refuses_empty_arrays_and_bad_arguments_with_clear_errors(data):
 
 
 def test_a_uint8_mask_is_never_corrected_into_wrapped_labels(data):
-    from jcas.correct import correct
+    from jcas.correction.maps import correct
 
     model = load_checkpoint(data / "wide.pt")
     mask = np.zeros((SIZE, SIZE), dtype=np.uint8)
@@ -560,8 +560,8 @@ def test_empty_training_arrays_are_refused_with_a_clear_error():
 
 
 def untrained_payload(tmp_path) -> dict:
-    from jcas.labels import LabelMap
-    from jcas.model import JCASModel
+    from jcas.data.labels import LabelMap
+    from jcas.nn.model import JCASModel
 
     return payload_of(save_checkpoint(JCASModel(tiny_config(), LabelMap((0, 1)), 1), tmp_path / "untrained.pt"))
 
@@ -585,7 +585,7 @@ def untrained_payload(tmp_path) -> dict:
     (nan_weights, "NaN or infinite"),
 ])
 def test_checkpoint_fields_are_validated(tmp_path, edit, message):
-    from jcas.integrity import validate_checkpoint_fields
+    from jcas.nn.integrity import validate_checkpoint_fields
 
     payload = untrained_payload(tmp_path)
     validate_checkpoint_fields(payload, "m.pt")  # a sound file passes, extra keys allowed
@@ -597,7 +597,7 @@ def test_checkpoint_fields_are_validated(tmp_path, edit, message):
 
 def test_non_finite_network_outputs_stop_the_run():
     from jcas.errors import JCASNonFiniteError
-    from jcas.integrity import check_finite_output
+    from jcas.nn.integrity import check_finite_output
 
     check_finite_output(torch.ones(2, 3), "the logits")
     with pytest.raises(JCASNonFiniteError, match="the logits holds NaN or infinite"):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from jcas.data.io import file_stem, read_with_affine, write_array
 from jcas.errors import JCASInputError
-from jcas.io import file_stem, read_with_affine, write_array
 
 
 @pytest.mark.parametrize("suffix, dtype", [(".png", np.uint8), (".png", np.uint16), (".tif", np.uint16),
@@ -52,8 +52,8 @@ import stat  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import jcas.outputs  # noqa: E402
+from jcas.data.io import write_bytes_atomic  # noqa: E402
 from jcas.errors import JCASOutputError  # noqa: E402
-from jcas.io import write_bytes_atomic  # noqa: E402
 from jcas.outputs import (OutputSet, atomic_write, check_clear_of_inputs, check_writable,  # noqa: E402
                           save_with_recovery)
 

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from jcas import metrics
 from jcas.errors import JCASInputError
+from jcas.evaluation import metrics
 
 
 def brute_force_auroc(scores, targets):

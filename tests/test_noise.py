@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from jcas.data.noise import IMAGE_KINDS, NOISE_KINDS, REGION_KINDS, simulate_noise
 from jcas.errors import JCASInputError
-from jcas.noise import IMAGE_KINDS, NOISE_KINDS, REGION_KINDS, simulate_noise
 
 LABELS = (0, 3, 7)
 

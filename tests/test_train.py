@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from jcas.config import make_config
 from jcas.errors import JCASInputError
-from jcas.train import Trainer, available_devices
+from jcas.settings import make_config
+from jcas.training.trainer import Trainer, available_devices
 
 
 def tiny_config(method="jcas", **overrides):
@@ -112,7 +112,7 @@ def test_the_larger_network_trains_and_fits_the_data(mni):
     run = trainer.run()
     assert np.isfinite(next(run).losses["total"])
     run.close()
-    from jcas.correct import correct
+    from jcas.correction.maps import correct
 
     assert correct(trainer.model, mni[0][0], mni[1][0]).corrected.shape == mni[1][0].shape
 
@@ -129,7 +129,7 @@ def test_warm_up_confusion_starts_the_transition_matrices(mni):
 def test_warm_up_start_estimates_the_true_noise_matrix(mni):
     """The default start of T_C (issue 5): the warm-up model's confusion with the noisy labels,
     which recovers class-dependent noise that the generic start (every off-diagonal equal) misses."""
-    from jcas.noise import simulate_noise
+    from jcas.data.noise import simulate_noise
 
     images, clean = mni[0][:4], mni[1][:4]
     noisy, _ = simulate_noise(clean, kind="asymmetric", fraction=0.3, seed=0)  # class i -> i + 1 (mod 3)

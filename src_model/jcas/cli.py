@@ -76,11 +76,11 @@ def seed_value(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from .config import METHODS, PRESETS, TrainConfig
-    from .correct import MIN_AREA, MIN_SCORE
+    from .settings import METHODS, PRESETS, TrainConfig
+    from .correction.maps import MIN_AREA, MIN_SCORE
     from .device import DEVICE_CHOICES
-    from .networks import NETWORKS
-    from .noise import NOISE_KINDS
+    from .nn.networks import NETWORKS
+    from .data.noise import NOISE_KINDS
 
     parser = argparse.ArgumentParser(prog="jcas", description="Clean noisy segmentation labels with JCAS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -149,10 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def simulate_noise_command(args: argparse.Namespace) -> int:
-    from .data import supported_files
-    from .io import file_stem, read_with_affine, write_array
-    from .labels import check_mask
-    from .noise import simulate_noise
+    from .data.pairs import supported_files
+    from .data.io import file_stem, read_with_affine, write_array
+    from .data.labels import check_mask
+    from .data.noise import simulate_noise
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
 
     masks = supported_files(args.masks, "masks")
@@ -176,10 +176,10 @@ def simulate_noise_command(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from .data import check_training_sizes, match_folders
-    from .dataset import volumes_from_files
+    from .data.pairs import check_training_sizes, match_folders
+    from .training.dataset import volumes_from_files
     from .outputs import check_clear_of_inputs, check_writable
-    from .train import Trainer, make_config
+    from .training.trainer import Trainer, make_config
 
     check_clear_of_inputs([args.model], {"the --images folder": args.images, "the --masks folder": args.masks})
     check_writable(args.model, "--model", folder=False)  # now, not after the training
@@ -209,7 +209,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 def report_trust(model, command: str) -> None:
     """Print the held-out agreement per class, and a warning for each class the guard will not redraw."""
-    from .guard import untrusted_classes
+    from .correction.guard import untrusted_classes
 
     trust = model.pooled_trust()
     if trust is None:
@@ -227,7 +227,7 @@ def save_model(trainer, path: Path, *, overwrite: bool) -> Path:
 
     Parameters
     ----------
-    trainer : jcas.train.Trainer
+    trainer : jcas.training.trainer.Trainer
     path : pathlib.Path
     overwrite : bool
         Replace an existing file at ``path``.
@@ -280,12 +280,12 @@ def run_with_progress(trainer) -> None:
 
 
 def correct_command(args: argparse.Namespace) -> int:
-    from .correct import correct
-    from .data import match_folders
-    from .integrity import check_finite_output
-    from .io import file_suffix, read_with_affine, write_array, write_bytes_atomic
+    from .correction.maps import correct
+    from .data.pairs import match_folders
+    from .nn.integrity import check_finite_output
+    from .data.io import file_suffix, read_with_affine, write_array, write_bytes_atomic
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
-    from .regions import REGION_FIELDS
+    from .correction.regions import REGION_FIELDS
 
     model = load_model(args.model, device=args.device)
     pairs = match_folders(args.images, args.masks)
@@ -330,12 +330,12 @@ def correct_command(args: argparse.Namespace) -> int:
 def load_model(path: Path, device: str = "auto"):
     """Load a checkpoint for correction; every damaged or edited file gives a :class:`JCASInputError`.
 
-    Beyond :func:`jcas.checkpoint.load_checkpoint`: a failure it does not explain is
-    explained field by field (:func:`jcas.integrity.validate_checkpoint_fields`), and the
+    Beyond :func:`jcas.nn.checkpoint.load_checkpoint`: a failure it does not explain is
+    explained field by field (:func:`jcas.nn.integrity.validate_checkpoint_fields`), and the
     loaded model must expect 1 or 3 channels and hold finite weights.
     """
-    from .checkpoint import FORMAT, load_checkpoint
-    from .integrity import check_model, validate_checkpoint_fields
+    from .nn.checkpoint import FORMAT, load_checkpoint
+    from .nn.integrity import check_model, validate_checkpoint_fields
 
     if Path(path).is_dir():
         raise JCASInputError(f"--model {path} is a folder; give the model file (e.g. {Path(path) / 'model.pt'}).")
@@ -359,8 +359,8 @@ def load_model(path: Path, device: str = "auto"):
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_folders, format_report
-    from .io import write_bytes_atomic
+    from .evaluation.folders import evaluate_folders, format_report
+    from .data.io import write_bytes_atomic
     from .outputs import check_clear_of_inputs, check_writable
 
     if args.heatmaps is not None and args.noisy is None:
@@ -379,17 +379,16 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from . import metrics, sample_data
-    from .correct import correct
-    from .figure import save_summary_figure
+    from .correction.maps import correct
+    from .data.samples import SAMPLE_DIR, load_noisy_sample
+    from .evaluation import metrics
+    from .evaluation.figure import save_summary_figure
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
-    from .sample_data import load_noisy_sample
-    from .train import Trainer, make_config
+    from .training.trainer import Trainer, make_config
 
     out = args.out or Path(tempfile.mkdtemp(prefix="jcas-demo-"))
     model_path, figure_path = out / "model.pt", out / "demo.png"
-    samples = Path(sample_data.__file__).parent
-    check_clear_of_inputs([out, model_path, figure_path], {"the package's sample data": samples})
+    check_clear_of_inputs([out, model_path, figure_path], {"the package's sample data": SAMPLE_DIR})
     check_writable(out, "--out", folder=True)
     refuse_existing([model_path, figure_path], args.overwrite)
     with OutputSet(out, overwrite=args.overwrite) as staged:  # both files or none

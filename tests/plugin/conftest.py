@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from napari.utils.notifications import NotificationSeverity, notification_manager
 
-from jcas.sample_data import load_noisy_sample
+from jcas.data.samples import load_noisy_sample
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,7 +33,7 @@ def model_file(noisy_mni, tmp_path_factory):
     """
     import torch
 
-    from jcas.train import Trainer
+    from jcas.training.trainer import Trainer
     from napari_jcas._workers import torch_threads
 
     threads = torch.get_num_threads()

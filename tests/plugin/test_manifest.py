@@ -34,7 +34,7 @@ def test_manifest_file_is_shipped_inside_the_package():
 
 @pytest.mark.parametrize("key", ["mni_tissue", "cells3d_nuclei"])
 def test_sample_data_is_a_real_stack_with_a_noisy_mask(key):
-    from jcas.sample_data import load_sample
+    from jcas.data.samples import load_sample
 
     viewer = ViewerModel()
     image, mask = viewer.open_sample("napari-jcas", key)

@@ -10,8 +10,8 @@ import tifffile
 from napari.components import ViewerModel
 from PIL import Image as PILImage
 
+from jcas.data.io import read_with_affine, write_array
 from jcas.errors import JCASInputError
-from jcas.io import read_with_affine, write_array
 from napari_jcas._reader import SOURCE_KEY, get_reader
 from napari_jcas._writer import REVIEW_KEY, export_labels, write_labels
 from napari_jcas.review import Review

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from jcas.regions import find_regions, rank
+from jcas.correction.regions import find_regions, rank
 from napari_jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_path, load_autosave, log_path,
                                 save_autosave)
 

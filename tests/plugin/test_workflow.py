@@ -9,7 +9,7 @@ import pytest
 import tifffile
 from qtpy.QtCore import QTimer
 
-from jcas.checkpoint import load_checkpoint
+from jcas.nn.checkpoint import load_checkpoint
 from napari_jcas.review import ACCEPTED, OPEN, REJECTED
 
 

@@ -1,7 +1,7 @@
 """Pixel-pair affinities: neighbour pairs at offsets, affinity labels and disagreement maps.
 
 An affinity between pixels i and j is ``a_ij = e_i . e_j`` for unit non-negative
-embeddings e (:func:`jcas.dar.unit_embedding`), in [0, 1]. The label of a pair is 1 when
+embeddings e (:func:`jcas.nn.affinity_reasoning.unit_embedding`), in [0, 1]. The label of a pair is 1 when
 the (noisy) mask gives both pixels the same class, 0 otherwise; pairs touching an ignore
 pixel are masked out.
 """

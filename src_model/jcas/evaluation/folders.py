@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.io import read_array
+from ..data.labels import IGNORE_VALUE
+from ..data.noise import background_label
+from ..data.pairs import supported_files
+from ..errors import JCASInputError
 from . import metrics
-from .data import supported_files
-from .errors import JCASInputError
-from .io import read_array
-from .labels import IGNORE_VALUE
-from .noise import background_label
 
 
 def _check_partners(stems: set[str], other: dict[str, Path], role: str, other_role: str) -> None:
@@ -80,7 +80,7 @@ def evaluate_folders(
         JSON-serialisable (NaN written as ``None``; class labels as string keys):
         ``n_images``, ``labels``, ``background``, ``dice`` and ``iou`` (per class,
         pooled over all images), ``mean_dice`` (foreground classes, pooled, see
-        :func:`jcas.metrics.mean_dice`), ``mean_dice_present`` (JCAS-paper variant,
+        :func:`jcas.evaluation.metrics.mean_dice`), ``mean_dice_present`` (JCAS-paper variant,
         background included), ``per_image`` (list of ``{"stem", "mean_dice"}``, plus
         ``"mean_dice_noisy"`` with noisy masks); with ``noisy_dir`` also ``dice_noisy``
         (per class), ``mean_dice_noisy`` and ``label_quality_gain``; with both optional

@@ -21,17 +21,18 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from .checkpoint import save_checkpoint
-from .config import METHODS, PRESETS, TrainConfig, make_config
-from .correct import member_maps
-from .crossfit import IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds, strip_folds
-from .data import as_slices, check_training_arrays, check_training_sizes, normalise
+from ..correction.maps import member_maps
+from ..data.labels import IGNORE_INDEX
+from ..data.pairs import as_slices, check_training_arrays, check_training_sizes, normalise
+from ..device import autocast, available_devices, select_device
+from ..errors import JCASInputError
+from ..losses.objective import batch_losses
+from ..nn.checkpoint import save_checkpoint
+from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds,
+                           strip_folds)
+from ..nn.model import JCASModel
+from ..settings import METHODS, PRESETS, TrainConfig, make_config
 from .dataset import CropDataset, Volume, scan_labels, volumes_from_arrays
-from .device import autocast, available_devices, select_device
-from .errors import JCASInputError
-from .labels import IGNORE_INDEX
-from .model import JCASModel
-from .objective import batch_losses
 
 __all__ = ["METHODS", "PRESETS", "TrainConfig", "TrainEvent", "Trainer", "available_devices", "make_config"]
 
@@ -92,9 +93,9 @@ class Trainer:
     """Train a cross-fitted JCAS model (or a baseline) on images and their noisy masks.
 
     With ``config.folds`` K > 1, K fold models train one after the other, each on all slices
-    but its own block (:mod:`jcas.crossfit`), and each keeps the weights that agreed best with
+    but its own block (:mod:`jcas.nn.crossfit`), and each keeps the weights that agreed best with
     the noisy masks of its held-out block. ``trainer.model`` is the
-    :class:`~jcas.crossfit.CrossFittedModel` that holds them.
+    :class:`~jcas.nn.crossfit.CrossFittedModel` that holds them.
 
     Parameters
     ----------
@@ -105,7 +106,7 @@ class Trainer:
     config : TrainConfig, optional
         Full settings; built from ``method``, ``preset`` and the keywords when omitted.
     volumes : sequence of Volume, optional
-        Pairs loaded on demand (see :func:`jcas.dataset.volumes_from_files`).
+        Pairs loaded on demand (see :func:`jcas.training.dataset.volumes_from_files`).
     """
 
     def __init__(
@@ -291,7 +292,7 @@ class _FoldRun:
     @torch.no_grad()
     def _start_transitions_from_confusion(self, loader) -> None:
         """Set T_C to P(noisy label | warm-up prediction) over one pass of the data, T_A to what T_C implies."""
-        from .calc import implied_affinity_transition
+        from ..losses.terms import implied_affinity_transition
 
         model, device = self.model, self.trainer.device
         classes = self.trainer.label_map.num_classes

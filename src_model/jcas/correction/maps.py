@@ -11,15 +11,15 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
-from .checkpoint import check_channels
-from .crossfit import CrossFittedModel, as_cross_fitted, strip_folds
-from .data import as_slices, channels_of, check_correct_arguments, check_pair, normalise
-from .device import autocast
-from .errors import JCASInputError
+from ..nn.affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
+from ..nn.checkpoint import check_channels
+from ..nn.crossfit import CrossFittedModel, as_cross_fitted, strip_folds
+from ..data.pairs import as_slices, channels_of, check_correct_arguments, check_pair, normalise
+from ..device import autocast
+from ..errors import JCASInputError
 from .guard import Withheld, untrusted_classes, withhold
-from .integrity import check_finite_output
-from .model import JCASModel, Prediction
+from ..nn.integrity import check_finite_output
+from ..nn.model import JCASModel, Prediction
 from .regions import Region, find_regions, rank
 
 TILE = 512

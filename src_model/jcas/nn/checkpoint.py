@@ -9,14 +9,14 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
-from .config import TrainConfig
-from .device import select_device
-from .errors import JCASInputError
-from .io import write_bytes_atomic
-from .integrity import validate_checkpoint_fields
-from .labels import LabelMap
+from .. import __version__
+from ..data.io import write_bytes_atomic
+from ..data.labels import LabelMap
+from ..device import select_device
+from ..errors import JCASInputError
+from ..settings import TrainConfig
 from .crossfit import CrossFittedModel, Trust, as_cross_fitted
+from .integrity import validate_checkpoint_fields
 from .model import JCASModel
 
 FORMAT = "napari-jcas-model"

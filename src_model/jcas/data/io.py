@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import JCASInputError
-from .outputs import atomic_write
+from ..errors import JCASInputError
+from ..outputs import atomic_write
 
 PNG_SUFFIXES = (".png",)
 TIFF_SUFFIXES = (".tif", ".tiff")

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import JCASInputError
+from ..errors import JCASInputError
 from .io import file_stem, is_supported, read_array
 from .labels import check_mask
 
@@ -196,7 +196,7 @@ def check_training_sizes(volumes: Sequence[Any]) -> None:
 
     Parameters
     ----------
-    volumes : sequence of jcas.dataset.Volume
+    volumes : sequence of jcas.training.dataset.Volume
         Anything with ``name`` and ``load()`` returning ``(image, mask)``.
     """
     small = []
@@ -219,7 +219,7 @@ def _array_list(values: Any, what: str) -> list[np.ndarray]:
     if values is None:
         raise JCASInputError(f"{what} is None; give a list of arrays, one per {one} (e.g. [{one}]).")
     if isinstance(values, (str, bytes, os.PathLike)):
-        raise JCASInputError(f"{what} is a path ({values!r}); read the files first (jcas.io.read_array) and pass "
+        raise JCASInputError(f"{what} is a path ({values!r}); read the files first (jcas.data.io.read_array) and pass "
                              "a list of arrays, or use the jcas train command on folders.")
     if isinstance(values, np.ndarray):
         if values.ndim < 3:
@@ -239,7 +239,7 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     if value is None:
         raise JCASInputError(f"{what} is None; give an array.")
     if isinstance(value, (str, bytes, os.PathLike)):
-        raise JCASInputError(f"{what} is a path ({value!r}); read it first, e.g. with jcas.io.read_array.")
+        raise JCASInputError(f"{what} is a path ({value!r}); read it first, e.g. with jcas.data.io.read_array.")
     if isinstance(value, Iterator):
         raise JCASInputError(f"{what} is a generator or iterator; give an array (e.g. numpy.stack(list(...))).")
     try:
@@ -256,7 +256,7 @@ def _as_array(value: Any, what: str) -> np.ndarray:
 
 
 def check_training_arrays(images: Any, masks: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The ``images`` and ``masks`` arguments of :class:`jcas.train.Trainer` as lists of arrays.
+    """The ``images`` and ``masks`` arguments of :class:`jcas.training.trainer.Trainer` as lists of arrays.
 
     Parameters
     ----------
@@ -281,7 +281,7 @@ def check_training_arrays(images: Any, masks: Any) -> tuple[list[np.ndarray], li
 
 
 def check_correct_arguments(model: Any, image: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Check the arguments of :func:`jcas.correct.correct`; returns ``image`` and ``mask`` as arrays.
+    """Check the arguments of :func:`jcas.correction.maps.correct`; returns ``image`` and ``mask`` as arrays.
 
     Raises
     ------
@@ -291,8 +291,8 @@ def check_correct_arguments(model: Any, image: Any, mask: Any) -> tuple[np.ndarr
     """
     if model is None:
         raise JCASInputError("model is None: train one first (trainer = Trainer(...); run trainer.run(); use "
-                             "trainer.model) or load one with jcas.checkpoint.load_checkpoint(path).")
+                             "trainer.model) or load one with jcas.nn.checkpoint.load_checkpoint(path).")
     if not all(hasattr(model, attribute) for attribute in ("label_map", "in_channels", "config")):
         raise JCASInputError(f"model is a {type(model).__name__}, not a trained JCAS model; pass trainer.model or "
-                             "the result of jcas.checkpoint.load_checkpoint(path).")
+                             "the result of jcas.nn.checkpoint.load_checkpoint(path).")
     return _as_array(image, "image"), _as_array(mask, "mask")

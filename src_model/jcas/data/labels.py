@@ -6,7 +6,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import JCASInputError
+from ..errors import JCASInputError
 
 IGNORE_VALUE = 255
 IGNORE_INDEX = -1

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .crossfit import CrossFittedModel
+from ..nn.crossfit import CrossFittedModel
 from .regions import Region
 
 #: Lowest Dice between the model's prediction and the drawn mask at which it may propose.

@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .errors import JCASInputError
+from ..errors import JCASInputError
 from .labels import IGNORE_VALUE
 
 NOISE_KINDS = (

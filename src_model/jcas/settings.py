@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from .affinity import DEFAULT_OFFSETS
 from .errors import JCASInputError
-from .networks import NORMS
+from .nn.affinity import DEFAULT_OFFSETS
+from .nn.networks import NORMS
 
 #: What each method switches on: DAR, the affinity loss, the class transition T_C and the
 #: affinity transition T_A (with the consistency term when both are on).

@@ -7,12 +7,12 @@ from functools import cached_property
 import torch
 from torch import nn
 
+from ..data.labels import LabelMap
+from ..losses.terms import TransitionMatrix
+from ..settings import TrainConfig
 from .affinity import PairAffinity, pair_affinities
-from .config import TrainConfig
-from .dar import grid_dar, local_dar, unit_embedding
-from .labels import LabelMap
+from .affinity_reasoning import grid_dar, local_dar, unit_embedding
 from .networks import NetworkOutput, build_network
-from .calc import TransitionMatrix
 
 
 @dataclass

@@ -158,12 +158,12 @@ class CrossFittedModel(nn.Module):
 
     @property
     def config(self):
-        """The training settings (:class:`jcas.config.TrainConfig`)."""
+        """The training settings (:class:`jcas.settings.TrainConfig`)."""
         return self.members[0].config
 
     @property
     def label_map(self):
-        """Label values (:class:`jcas.labels.LabelMap`)."""
+        """Label values (:class:`jcas.data.labels.LabelMap`)."""
         return self.members[0].label_map
 
     @property

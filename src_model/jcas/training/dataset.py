@@ -9,10 +9,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .crossfit import strip_folds
-from .data import FilePair, as_slices, channels_of, check_pair, normalise
-from .io import read_array
-from .labels import IGNORE_INDEX, LabelMap
+from ..data.io import read_array
+from ..data.labels import IGNORE_INDEX, LabelMap
+from ..data.pairs import FilePair, as_slices, channels_of, check_pair, normalise
+from ..nn.crossfit import strip_folds
 
 Loader = Callable[[], tuple[np.ndarray, np.ndarray]]
 
@@ -100,7 +100,7 @@ class CropDataset(torch.utils.data.Dataset):
     units : sequence of (int, int), optional
         ``(volume index, slice index)`` of the slices to crop from; default all.
     hidden_strip : (int, int), optional
-        ``(fold, folds)``: the labels of that strip of every slice (:func:`jcas.crossfit.strip_folds`)
+        ``(fold, folds)``: the labels of that strip of every slice (:func:`jcas.nn.crossfit.strip_folds`)
         are ignored and crops are centred outside it, so the strip stays out of sample.
     flips : bool
         Random horizontal and vertical flips (they swap left- or top-defined classes).

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import JCASInputError, JCASNonFiniteError
+from ..errors import JCASInputError, JCASNonFiniteError
 
 #: Image channels a model can be trained on: greyscale or RGB.
 CHANNELS = (1, 3)
@@ -54,7 +54,7 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
         infinite weights.
     """
     from .checkpoint import FORMAT_VERSION
-    from .config import METHODS, TrainConfig
+    from ..settings import METHODS, TrainConfig
     from .networks import NETWORKS
 
     def bad(field: str, value: Any, expected: str) -> JCASInputError:

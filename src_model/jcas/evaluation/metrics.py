@@ -9,7 +9,7 @@ Conventions:
 
 - A class absent from both prediction and truth has Dice and IoU NaN; averages skip NaN.
 - The background is label 0 when present among the labels, else the lowest label
-  (:func:`jcas.noise.background_label`).
+  (:func:`jcas.data.noise.background_label`).
 - :func:`mean_dice`, the headline number, is the mean over the foreground classes
   of their pooled Dice; for two classes it is the Dice of the foreground.
 
@@ -22,9 +22,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import JCASInputError
-from .labels import IGNORE_VALUE
-from .noise import background_label
+from ..data.labels import IGNORE_VALUE
+from ..data.noise import background_label
+from ..errors import JCASInputError
 
 ArrayOrArrays = np.ndarray | Sequence[np.ndarray]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .affinity import neighbour_pair_labels
-from .calc import affinity_loss, class_loss, consistency_loss, volume_loss
-from .config import TrainConfig
-from .dar import unit_embedding
-from .model import JCASModel, Prediction
+from ..nn.affinity import neighbour_pair_labels
+from ..nn.affinity_reasoning import unit_embedding
+from ..nn.model import JCASModel, Prediction
+from ..settings import TrainConfig
+from .terms import affinity_loss, class_loss, consistency_loss, volume_loss
 
 
 def batch_losses(

@@ -1,0 +1,1 @@
+"""Data: image and mask files, pairs of them, label values, simulated noise and the shipped samples."""
