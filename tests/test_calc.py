@@ -2,8 +2,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from jcas.losses.terms import (TransitionMatrix, affinity_loss, VOLUME_FLOOR, class_loss, consistency_loss, implied_affinity_transition,
-                       volume_loss)
+from jcas.losses.terms import (VOLUME_FLOOR, affinity_loss, class_loss, consistency_loss, implied_affinity_transition,
+                               volume_loss)
+from jcas.nn.model import TransitionMatrix
 
 
 def test_transition_matrix_is_row_stochastic_and_diagonally_dominant():

@@ -1,4 +1,4 @@
-"""Class-affinity loss correction (CALC): noise-transition matrices and corrected losses.
+"""Class-affinity loss correction (CALC): the loss terms, corrected by noise-transition matrices.
 
 Convention everywhere: ``T[i, j] = P(noisy = j | clean = i)``, rows sum to 1. For the
 affinity matrix T_A, index 0 is "different class" and 1 is "same class".
@@ -6,45 +6,9 @@ affinity matrix T_A, index 0 is "different class" and 1 is "same class".
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 EPS = 1e-7
-
-
-class TransitionMatrix(nn.Module):
-    """A learned row-stochastic, diagonally dominant transition matrix (VolMinNet form).
-
-    ``T = rownorm(I + sigmoid(W) * (1 - I))`` with a free matrix W.
-
-    Parameters
-    ----------
-    size : int
-        Number of rows and columns.
-    init : float
-        Initial value of every entry of W; -2 gives off-diagonal weights of 0.12.
-    """
-
-    def __init__(self, size: int, init: float = -2.0):
-        super().__init__()
-        self.weight = nn.Parameter(torch.full((size, size), float(init)))
-        self.register_buffer("identity", torch.eye(size))
-
-    @torch.no_grad()
-    def set_to(self, matrix: torch.Tensor) -> None:
-        """Set W so that T is as close to ``matrix`` (row-stochastic, ``(size, size)``) as the form allows.
-
-        Off-diagonal ratios ``T_ij / T_ii = sigmoid(W_ij)`` are kept, clipped to below 1 so that
-        T stays diagonally dominant.
-        """
-        diagonal = torch.diagonal(matrix).clamp(min=1e-6)[:, None]
-        ratio = (matrix / diagonal).clamp(1e-4, 0.95)
-        self.weight.copy_(torch.logit(ratio))
-
-    def forward(self) -> torch.Tensor:
-        """Return T, ``(size, size)``."""
-        raw = self.identity + torch.sigmoid(self.weight) * (1 - self.identity)
-        return raw / raw.sum(dim=1, keepdim=True)
 
 
 def class_loss(logits: torch.Tensor, labels: torch.Tensor, transition: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,7 +70,7 @@ VOLUME_FLOOR = 0.1
 def volume_loss(*transitions: torch.Tensor, floor: float = VOLUME_FLOOR) -> torch.Tensor:
     """VolMinNet volume term, bounded: the sum of ``log max(det T, floor)`` (minimised).
 
-    The matrices of :class:`TransitionMatrix` are diagonally dominant, so their determinants
+    The matrices of :class:`jcas.nn.model.TransitionMatrix` are diagonally dominant, so their determinants
     are positive; below ``floor`` the term is constant and no longer shrinks T.
     """
     return sum(torch.log(torch.linalg.det(t).clamp(min=floor)) for t in transitions)

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from ..data.labels import LabelMap
-from ..losses.terms import TransitionMatrix
 from ..settings import TrainConfig
 from .affinity import PairAffinity, pair_affinities
 from .affinity_reasoning import grid_dar, local_dar, unit_embedding
@@ -47,6 +46,41 @@ class Prediction:
         if self.rectified is None:
             return probability
         return 0.5 * (probability + self.rectified.softmax(dim=1))
+
+
+class TransitionMatrix(nn.Module):
+    """A learned row-stochastic, diagonally dominant transition matrix (VolMinNet form).
+
+    ``T = rownorm(I + sigmoid(W) * (1 - I))`` with a free matrix W.
+
+    Parameters
+    ----------
+    size : int
+        Number of rows and columns.
+    init : float
+        Initial value of every entry of W; -2 gives off-diagonal weights of 0.12.
+    """
+
+    def __init__(self, size: int, init: float = -2.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((size, size), float(init)))
+        self.register_buffer("identity", torch.eye(size))
+
+    @torch.no_grad()
+    def set_to(self, matrix: torch.Tensor) -> None:
+        """Set W so that T is as close to ``matrix`` (row-stochastic, ``(size, size)``) as the form allows.
+
+        Off-diagonal ratios ``T_ij / T_ii = sigmoid(W_ij)`` are kept, clipped to below 1 so that
+        T stays diagonally dominant.
+        """
+        diagonal = torch.diagonal(matrix).clamp(min=1e-6)[:, None]
+        ratio = (matrix / diagonal).clamp(1e-4, 0.95)
+        self.weight.copy_(torch.logit(ratio))
+
+    def forward(self) -> torch.Tensor:
+        """Return T, ``(size, size)``."""
+        raw = self.identity + torch.sigmoid(self.weight) * (1 - self.identity)
+        return raw / raw.sum(dim=1, keepdim=True)
 
 
 class JCASModel(nn.Module):
