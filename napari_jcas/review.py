@@ -109,10 +109,6 @@ class Review:
         """The region with id ``index``."""
         return self.regions[self._rows[index]]
 
-    def row_of(self, index: int) -> int:
-        """Rank (table row) of region ``index``."""
-        return self._rows[index]
-
     @property
     def current(self) -> Region | None:
         """The region at :attr:`position`, ``None`` when there are no candidates."""
