@@ -145,10 +145,10 @@ def _correct_job(device_name, method, size, mirror, queue):
     torch, device = _setup(device_name)
     from scipy import ndimage
 
-    from jcas.settings import make_config
     from jcas.correction.maps import correct
     from jcas.data.labels import LabelMap
     from jcas.nn.model import JCASModel
+    from jcas.settings import make_config
 
     rng = np.random.default_rng(0)
     image = ndimage.gaussian_filter(rng.normal(size=(size, size)), 4).astype(np.float32)
@@ -170,8 +170,8 @@ def _correct_job(device_name, method, size, mirror, queue):
 
 
 def _load_training_data():
-    from jcas.data.pairs import load_pairs, match_folders
     from jcas.data.noise import simulate_noise
+    from jcas.data.pairs import load_pairs, match_folders
 
     folder = Path(os.environ.get("JCAS_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "mni_tissue"
     images, masks = load_pairs(match_folders(folder / "images", folder / "masks"))

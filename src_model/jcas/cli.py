@@ -76,11 +76,11 @@ def seed_value(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from .settings import METHODS, PRESETS, TrainConfig
     from .correction.maps import MIN_AREA, MIN_SCORE
+    from .data.noise import NOISE_KINDS
     from .device import DEVICE_CHOICES
     from .nn.networks import NETWORKS
-    from .data.noise import NOISE_KINDS
+    from .settings import METHODS, PRESETS, TrainConfig
 
     parser = argparse.ArgumentParser(prog="jcas", description="Clean noisy segmentation labels with JCAS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -149,10 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def simulate_noise_command(args: argparse.Namespace) -> int:
-    from .data.pairs import supported_files
     from .data.io import file_stem, read_with_affine, write_array
     from .data.labels import check_mask
     from .data.noise import simulate_noise
+    from .data.pairs import supported_files
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
 
     masks = supported_files(args.masks, "masks")
@@ -177,8 +177,8 @@ def simulate_noise_command(args: argparse.Namespace) -> int:
 
 def train_command(args: argparse.Namespace) -> int:
     from .data.pairs import check_training_sizes, match_folders
-    from .training.dataset import volumes_from_files
     from .outputs import check_clear_of_inputs, check_writable
+    from .training.dataset import volumes_from_files
     from .training.trainer import Trainer, make_config
 
     check_clear_of_inputs([args.model], {"the --images folder": args.images, "the --masks folder": args.masks})
@@ -281,11 +281,11 @@ def run_with_progress(trainer) -> None:
 
 def correct_command(args: argparse.Namespace) -> int:
     from .correction.maps import correct
+    from .correction.regions import REGION_FIELDS
+    from .data.io import file_suffix, read_with_affine, write_array, write_bytes_atomic
     from .data.pairs import match_folders
     from .nn.integrity import check_finite_output
-    from .data.io import file_suffix, read_with_affine, write_array, write_bytes_atomic
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
-    from .correction.regions import REGION_FIELDS
 
     model = load_model(args.model, device=args.device)
     pairs = match_folders(args.images, args.masks)
@@ -359,8 +359,8 @@ def load_model(path: Path, device: str = "auto"):
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from .evaluation.folders import evaluate_folders, format_report
     from .data.io import write_bytes_atomic
+    from .evaluation.folders import evaluate_folders, format_report
     from .outputs import check_clear_of_inputs, check_writable
 
     if args.heatmaps is not None and args.noisy is None:

@@ -53,8 +53,8 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
         Naming the field, its value and what to do; :class:`JCASNonFiniteError` for NaN or
         infinite weights.
     """
-    from .checkpoint import FORMAT_VERSION
     from ..settings import METHODS, TrainConfig
+    from .checkpoint import FORMAT_VERSION
     from .networks import NETWORKS
 
     def bad(field: str, value: Any, expected: str) -> JCASInputError:
