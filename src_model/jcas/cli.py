@@ -79,8 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .correction.maps import MIN_AREA, MIN_SCORE
     from .data.noise import NOISE_KINDS
     from .device import DEVICE_CHOICES
-    from .nn.networks import NETWORKS
-    from .settings import METHODS, PRESETS, TrainConfig
+    from .settings import METHODS, NETWORKS, PRESETS, TrainConfig
 
     parser = argparse.ArgumentParser(prog="jcas", description="Clean noisy segmentation labels with JCAS.")
     commands = parser.add_subparsers(dest="command", required=True)

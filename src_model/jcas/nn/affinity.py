@@ -12,11 +12,6 @@ from typing import Iterator
 
 import torch
 
-#: Offsets (pixels) of the local pairs, along rows and along columns. Near pairs are the clean
-#: ones under structured noise; adding 9 and 27 cost 0.025 cleaned Dice on the MRI benchmark
-#: (docs/method.md).
-DEFAULT_OFFSETS = (1, 3)
-
 
 def shift(tensor: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """Return ``out[..., y, x] = tensor[..., y + dy, x + dx]``, zero where that falls outside.

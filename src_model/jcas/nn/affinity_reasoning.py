@@ -6,7 +6,7 @@ Two neighbourhoods are offered:
   Computed in linear time, never building the N x N affinity matrix:
   ``A Q = e (e^T Q)``, row sums ``r = e (e^T 1)``, ``(1 - A) Q = 1 (1^T Q) - A Q``.
 - **local** (this project's default): each pixel's neighbours are the pixels at a few
-  offsets along both axes (see :data:`jcas.nn.affinity.DEFAULT_OFFSETS`).
+  offsets along both axes (see :data:`jcas.settings.DEFAULT_OFFSETS`).
 
 In both, with ``rownorm`` dividing each row by its sum:
 ``P = Q + 1/2 * (rownorm(A) Q - rownorm(1 - A) Q)``.

@@ -53,9 +53,8 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
         Naming the field, its value and what to do; :class:`JCASNonFiniteError` for NaN or
         infinite weights.
     """
-    from ..settings import METHODS, TrainConfig
+    from ..settings import METHODS, NETWORKS, TrainConfig
     from .checkpoint import FORMAT_VERSION
-    from .networks import NETWORKS
 
     def bad(field: str, value: Any, expected: str) -> JCASInputError:
         return JCASInputError(f"{path}: the model file's {field} is {_describe(value)}, expected {expected}; the file "

@@ -12,9 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-NETWORKS = ("unet", "deeplab")
-#: Normalisation of the convolution blocks: "batch" (default) or "group", kept for comparison only.
-NORMS = ("batch", "group")
+from ..settings import NETWORKS, NORMS
 
 
 @dataclass
