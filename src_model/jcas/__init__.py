@@ -1,7 +1,8 @@
 """JCAS: joint class-affinity loss correction for cleaning noisy segmentation labels.
 
-The Qt-free core of napari-jcas: data, noise simulation, networks, DAR, CALC,
-training, correction, metrics, checkpoints and the ``jcas`` command.
+The Qt-free core of napari-jcas, in packages along the pipeline: ``data``, ``nn``,
+``losses``, ``training``, ``correction`` and ``evaluation``, over ``settings``, ``device``,
+``outputs`` and ``errors``; ``cli`` is the ``jcas`` command (see docs/architecture.md).
 """
 from importlib.metadata import PackageNotFoundError, version
 
