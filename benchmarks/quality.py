@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from jcas.nn.checkpoint import save_checkpoint
-from jcas.settings import make_config
-from jcas.correction.maps import correct, member_maps
-from jcas.nn.crossfit import as_cross_fitted
+from jcas.correction.maps import MIN_AREA, MIN_SCORE, correct, member_maps
+from jcas.data.noise import simulate_noise
 from jcas.data.pairs import load_pairs, match_folders, normalise
 from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
-from jcas.data.noise import simulate_noise
+from jcas.nn.checkpoint import save_checkpoint
+from jcas.nn.crossfit import as_cross_fitted
+from jcas.settings import make_config
 from jcas.training.trainer import Trainer
 
 import suite
@@ -43,12 +43,13 @@ DATA = Path(os.environ.get("JCAS_BENCH_DATA", Path(__file__).resolve().parents[2
 DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei", **{name: name for name in suite.SETS}}
 THREADS = 2
 
-#: Region-level selective correction, the same for every method: keep the drawn label except in
-#: regions (where the argmax differs) of at least SELECT_AREA pixels and mean 1 - p(drawn) >= SELECT_SCORE.
-SELECT_AREA = 10
-SELECT_SCORE = 0.6
-#: Further selective settings, recorded for the diagnosis (post-processing only, no extra cost).
-SELECT_EXTRA = [(10, 0.7), (10, 0.8), (25, 0.6), (25, 0.8), (50, 0.7), (10, 0.5), (10, 0.0), (1, 0.5)]
+#: Region-level selective correction, the same for every method and the core's default: keep the drawn
+#: label except in regions (where the argmax differs) of at least SELECT_AREA pixels and mean
+#: 1 - p(drawn) >= SELECT_SCORE.
+SELECT_AREA, SELECT_SCORE = MIN_AREA, MIN_SCORE
+#: Further selective settings, recorded for the diagnosis (post-processing only, no extra cost); 10 px
+#: was the default before benchmarks/guard.py chose 200.
+SELECT_EXTRA = [(10, 0.6), (100, 0.6), (400, 0.6), (200, 0.7), (200, 0.8), (10, 0.0), (1, 0.5)]
 
 #: name -> (core method, config overrides). "clean" trains on the clean masks; "cleanlab" is
 #: cross-fitted ce + cleanlab.segmentation (handled separately).

@@ -84,6 +84,9 @@ class TrainWidget(QWidget):
                                                   self.heatmap_choice])
 
         self.start_button = QPushButton("Start training")
+        self.fine_tune_button = QPushButton("Fine-tune")
+        self.fine_tune_button.setToolTip("Continue training the current model (trained or loaded) on the chosen "
+                                         "image and mask, with the chosen preset's schedule")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stops after the current step and keeps the model trained so far")
         self.load_button = QPushButton("Load model…")
@@ -96,7 +99,7 @@ class TrainWidget(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.form.native)
-        layout.addLayout(row(self.start_button, self.stop_button))
+        layout.addLayout(row(self.start_button, self.fine_tune_button, self.stop_button))
         layout.addLayout(row(self.load_button, self.save_button))
         layout.addWidget(self.status)
         layout.addWidget(self.plot)
@@ -104,7 +107,8 @@ class TrainWidget(QWidget):
         layout.addWidget(self.correct_button)
         layout.addStretch()
 
-        self.start_button.clicked.connect(self.start)
+        self.start_button.clicked.connect(lambda: self.start())
+        self.fine_tune_button.clicked.connect(self.fine_tune)
         self.stop_button.clicked.connect(self.stop)
         self.load_button.clicked.connect(self._ask_model_to_load)
         self.save_button.clicked.connect(lambda: self.save_model())
@@ -154,19 +158,26 @@ class TrainWidget(QWidget):
         return image, mask
 
     # ---------------------------------------------------------------- training
-    def start(self):
-        """Check the inputs and start training in a worker; returns the worker, or ``None`` on bad input."""
+    def start(self, init_model=None):
+        """Check the inputs and start training in a worker; returns the worker, or ``None`` on bad input.
+
+        With ``init_model`` (a CrossFittedModel) the training continues from it: see :meth:`fine_tune`.
+        """
+        from jcas.settings import fine_tune_config
         from jcas.training.trainer import Trainer
 
         if self.worker is not None:
             return self.worker
         try:
             image, mask = self._chosen_pair()
-            epochs = self.epochs_choice.value or None
-            trainer = Trainer([np.asarray(image.data)], [np.asarray(mask.data)], method=self.method_choice.value,
-                              preset=self.preset_choice.value, device=self.device_choice.value, epochs=epochs)
+            epochs = {} if not self.epochs_choice.value else {"epochs": self.epochs_choice.value}
+            config = None if init_model is None else fine_tune_config(
+                init_model.config, self.preset_choice.value, device=self.device_choice.value, **epochs)
+            trainer = Trainer([np.asarray(image.data)], [np.asarray(mask.data)], config, method=self.method_choice.value,
+                              preset=self.preset_choice.value, device=self.device_choice.value,
+                              init_model=init_model, **epochs)
         except JCASInputError as error:
-            show_error(f"Cannot train: {error}")
+            show_error(f"Cannot {'fine-tune' if init_model is not None else 'train'}: {error}")
             return None
         self.trainer, self._inputs, self._steps = trainer, (image, mask), trainer.run()
         self.plot.reset()
@@ -178,6 +189,14 @@ class TrainWidget(QWidget):
             on_yielded=self._on_step, on_errored=self._on_training_error, on_finished=self._on_training_finished,
         )
         return self.worker
+
+    def fine_tune(self):
+        """Continue training the current model on the chosen pair (same classes and channels, its network and
+        method; the preset's schedule). Returns the worker, or ``None`` when there is no model or bad input."""
+        if self.model is None:
+            show_error("No model to fine-tune: train one or load one first.")
+            return None
+        return self.start(init_model=self.model)
 
     def stop(self) -> None:
         """Stop the running worker after its current step."""
@@ -318,7 +337,8 @@ class TrainWidget(QWidget):
 
     # ------------------------------------------------------------------- state
     def _set_busy(self, busy: bool) -> None:
-        for widget in (self.start_button, self.load_button, self.save_button, self.correct_button):
+        for widget in (self.start_button, self.fine_tune_button, self.load_button, self.save_button,
+                       self.correct_button):
             widget.setEnabled(not busy)
         self.form.enabled = not busy
         self.stop_button.setEnabled(busy)

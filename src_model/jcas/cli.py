@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .correction.maps import MIN_AREA, MIN_SCORE
     from .data.noise import NOISE_KINDS
     from .device import DEVICE_CHOICES
-    from .settings import METHODS, NETWORKS, PRESETS, TrainConfig
+    from .settings import FINE_TUNE_PRESET, METHODS, NETWORKS, PRESETS, TrainConfig
 
     parser = argparse.ArgumentParser(prog="jcas", description="Clean noisy segmentation labels with JCAS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,12 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--images", required=True, type=Path, help="folder of images")
     train.add_argument("--masks", required=True, type=Path, help="folder of masks, matched to images by file stem")
     train.add_argument("--model", required=True, type=Path, help="checkpoint file to write")
-    train.add_argument("--method", default="jcas", choices=sorted(METHODS),
+    train.add_argument("--method", default=None, choices=sorted(METHODS),
                        help="jcas (default); jcas_dar: with DAR rectification; ce: plain cross-entropy; "
                             "fc: forward correction only")
-    train.add_argument("--preset", default="standard", choices=sorted(PRESETS))
+    train.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                       help=f"the schedule (default standard; {FINE_TUNE_PRESET} with --init-model)")
+    train.add_argument("--init-model", type=Path, default=None, metavar="FILE",
+                       help="fine-tune: continue from this saved model (same classes and channels; its network "
+                            "and method) on these images and masks")
     train.add_argument("--epochs", type=int, default=None, help="total epochs (both stages), overriding the preset")
-    train.add_argument("--network", default="unet", choices=NETWORKS,
+    train.add_argument("--network", default=None, choices=NETWORKS,
                        help="unet: small and fast (default); deeplab: a larger dilated ResNet for GPUs")
     train.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     train.add_argument("--seed", type=seed_value, default=0, help=f"0 to {SEED_MAX}")
@@ -177,22 +181,39 @@ def simulate_noise_command(args: argparse.Namespace) -> int:
 def train_command(args: argparse.Namespace) -> int:
     from .data.pairs import check_training_sizes, match_folders
     from .outputs import check_clear_of_inputs, check_writable
+    from .settings import FINE_TUNE_PRESET, TrainConfig, fine_tune_config, make_config
     from .training.dataset import volumes_from_files
-    from .training.trainer import Trainer, make_config
+    from .training.trainer import Trainer
 
-    check_clear_of_inputs([args.model], {"the --images folder": args.images, "the --masks folder": args.masks})
+    inputs = {"the --images folder": args.images, "the --masks folder": args.masks}
+    if args.init_model is not None:
+        inputs["the --init-model file"] = args.init_model
+    check_clear_of_inputs([args.model], inputs)
     check_writable(args.model, "--model", folder=False)  # now, not after the training
     refuse_existing([args.model], args.overwrite)
+    init_model = None if args.init_model is None else load_model(args.init_model, args.device)
     volumes = volumes_from_files(match_folders(args.images, args.masks))
     check_training_sizes(volumes)
     extra = {} if args.epochs is None else {"epochs": args.epochs}
     if args.folds is not None:
         extra["folds"] = args.folds
-    config = make_config(args.method, args.preset, device=args.device, seed=args.seed, network=args.network, **extra)
-    trainer = Trainer(config=config, volumes=volumes)
+    if init_model is None:
+        extra["network"] = args.network or TrainConfig.network
+        config = make_config(args.method or TrainConfig.method, args.preset or TrainConfig.preset,
+                             device=args.device, seed=args.seed, **extra)
+    else:
+        for name in ("method", "network"):
+            if getattr(args, name) not in (None, getattr(init_model.config, name)):
+                raise JCASInputError(f"--{name} {getattr(args, name)}: the model to fine-tune was trained with "
+                                     f"{name} {getattr(init_model.config, name)}, and a fine-tune keeps it. "
+                                     f"Leave out --{name}, or train a new model without --init-model.")
+        config = fine_tune_config(init_model.config, args.preset or FINE_TUNE_PRESET, device=args.device,
+                                  seed=args.seed, **extra)
+    trainer = Trainer(config=config, volumes=volumes, init_model=init_model)
     folds = (f"{trainer.plan.folds} fold models ({trainer.plan.mode})" if trainer.plan.folds > 1
              else "one model (in sample)")
-    print(f"training {config.method} ({config.preset}) on {sum(v.slices for v in volumes)} slices, "
+    start = "" if init_model is None else f"fine-tuning {args.init_model}: "
+    print(f"{start}training {config.method} ({config.preset}) on {sum(v.slices for v in volumes)} slices, "
           f"classes {list(trainer.label_map.values)}, {folds}, device {trainer.device}")
     try:
         run_with_progress(trainer)

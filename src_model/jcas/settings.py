@@ -105,12 +105,52 @@ class TrainConfig:
         return cls(**values)
 
 
+#: Fields that shape the network's weights: a saved model can only continue with the same ones.
+NETWORK_FIELDS = frozenset({"method", "network", "width", "norm", "embedding_dim", "use_dar", "use_affinity",
+                            "use_class_transition", "use_affinity_transition", "affinity", "offsets", "grid"})
+
 PRESETS = {
     "fast": TrainConfig(preset="fast", epochs_warmup=6, epochs_correction=6, crop=96, min_steps=100),
     "standard": TrainConfig(preset="standard"),
     # 3x the standard schedule; held-out selection keeps it from doing worse (docs/method.md)
     "long": TrainConfig(preset="long", epochs_warmup=60, epochs_correction=60),
 }
+
+
+#: The preset whose schedule a fine-tune uses unless told otherwise: a short one (6 + 6 epochs), a guess.
+FINE_TUNE_PRESET = "fast"
+#: What a preset sets; a fine-tune takes these from its preset and everything else from the model it continues.
+SCHEDULE_FIELDS = ("preset", "epochs_warmup", "epochs_correction", "crop", "min_steps")
+#: A fine-tune's network learning rate, as a fraction of the saved model's: at the full rate, AdamW's
+#: first hundred steps move every small weight about as far as its whole size, which forgets the start.
+#: A guess, not measured.
+FINE_TUNE_RATE = 0.25
+
+
+def fine_tune_config(base: TrainConfig, preset: str = FINE_TUNE_PRESET, **overrides) -> TrainConfig:
+    """Settings to continue training a saved model: its network and loss, another preset's schedule,
+    and :data:`FINE_TUNE_RATE` times its learning rate.
+
+    Parameters
+    ----------
+    base : TrainConfig
+        The saved model's settings (network, width, method, offsets, weights...).
+    preset : {"fast", "standard", "long"}
+        Whose schedule fields (:data:`SCHEDULE_FIELDS`) to use.
+    **overrides
+        As in :func:`make_config` (``epochs``, ``folds``, ``seed``, ``device``...); fields that
+        define the network cannot be changed (they must match the saved weights).
+    """
+    if preset not in PRESETS:
+        raise JCASInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+    fixed = sorted(set(overrides) & NETWORK_FIELDS)
+    if fixed:
+        raise JCASInputError(f"a fine-tune keeps the saved model's {', '.join(fixed)}; "
+                             "train a new model to change them.")
+    values = {**base.to_dict(), **{name: getattr(PRESETS[preset], name) for name in SCHEDULE_FIELDS},
+              "learning_rate": base.learning_rate * FINE_TUNE_RATE}
+    method, preset = values.pop("method"), values.pop("preset")
+    return make_config(method, preset, **{**values, **overrides})
 
 
 def make_config(method: str = "jcas", preset: str = "standard", **overrides) -> TrainConfig:

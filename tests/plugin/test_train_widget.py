@@ -167,3 +167,27 @@ def test_region_thresholds_reach_the_correction(corrected, qtbot):
     everything = len(corrected.review.review)
     assert everything > default
     assert np.array_equal(proposal != corrected.mask.data, corrected.review.review.region_map > 0)
+
+
+def test_fine_tune_without_a_model_says_so(docked, qtbot, notifications):
+    from qtpy.QtCore import Qt
+
+    qtbot.mouseClick(docked.train.fine_tune_button, Qt.MouseButton.LeftButton)
+    assert "No model to fine-tune" in notifications.messages()[0] and docked.train.worker is None
+
+
+def test_the_fine_tune_button_continues_from_the_loaded_model(docked, model_file, qtbot):
+    import torch
+    from qtpy.QtCore import Qt
+
+    train = docked.train
+    assert train.load_model(model_file)
+    loaded = train.model
+    train.epochs_choice.value = 2
+    qtbot.mouseClick(train.fine_tune_button, Qt.MouseButton.LeftButton)
+    assert train.worker is not None and not train.start_button.isEnabled()
+    qtbot.waitUntil(lambda: train.worker is None, timeout=120_000)
+    assert train.model is not loaded and "trained for" in train.status.text()
+    for before, after in zip(loaded.members, train.model.members):
+        weights = [(a - b).norm() / b.norm() for a, b in zip(after.parameters(), before.parameters()) if b.norm() > 0]
+        assert 0 < float(torch.stack(weights).max()) < 1, "it moved from the loaded weights, not from scratch"

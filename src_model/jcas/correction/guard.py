@@ -1,17 +1,19 @@
 """Do no harm: where the model's proposals cannot be trusted, propose nothing and say why.
 
-Three levels, each measured without clean labels:
+Two rules, each measured without clean labels:
 
 - a **class** whose out-of-fold prediction agrees with the drawn masks (Dice on the
   held-out slices during training) below :data:`MIN_AGREEMENT`: a model that has not learned
   a class must not redraw it, so regions to or from it keep the drawn labels;
-- a **slice** whose proposal agrees with its drawn foreground below :data:`MIN_AGREEMENT`:
-  the model would redraw most of it, which is a failure, not a cleaning;
 - a **slice judged in sample** although the model is cross-fitted (training stopped before
   its fold model trained): its proposals are not out of sample.
 
-When no class can be trusted the whole run proposes nothing. ``MIN_AGREEMENT`` = 0.5 is a
-guess: it was not tuned (docs/method.md, "Do no harm").
+When no class can be trusted the whole run proposes nothing. The region floor that keeps
+small candidates out (``jcas.correction.maps.MIN_AREA``) was chosen with ``benchmarks/guard.py`` on the
+tuning sets; so was dropping a third rule, which withheld slices whose proposal agreed with the
+drawn foreground below Dice 0.5: it withheld right corrections there and wrong ones almost
+nowhere (docs/method.md, "Do no harm"). ``MIN_AGREEMENT`` = 0.5 cost nothing on the tuning
+sets, but it is a guess: no tuning row had a class below it.
 """
 from __future__ import annotations
 
@@ -69,58 +71,30 @@ def untrusted_classes(model: CrossFittedModel, min_agreement: float = MIN_AGREEM
     return reasons
 
 
-def slice_agreement(drawn: np.ndarray, proposed: np.ndarray, ignore_value: int) -> float:
-    """Dice of ``proposed`` against ``drawn`` ``(H, W)`` over the foreground, pooled over classes.
-
-    The foreground is every class but the one drawn most often in the slice; NaN when the
-    slice has no drawn foreground.
-    """
-    labelled = drawn != ignore_value
-    values, counts = np.unique(drawn[labelled], return_counts=True)
-    if len(values) < 2:
-        return float("nan")
-    background = values[np.argmax(counts)]
-    foreground_drawn = labelled & (drawn != background)
-    foreground_proposed = labelled & (proposed != background)
-    both = (foreground_drawn & foreground_proposed & (drawn == proposed)).sum()
-    return float(2 * both / (foreground_drawn.sum() + foreground_proposed.sum()))
-
-
-def withhold(regions: list[Region], drawn: np.ndarray, proposed: np.ndarray, *, classes: dict[int, str],
-             in_sample_reason: str | None, ignore_value: int,
-             min_agreement: float = MIN_AGREEMENT) -> tuple[list[Region], list[Withheld], str | None]:
+def withhold(regions: list[Region], *, classes: dict[int, str],
+             in_sample_reason: str | None) -> tuple[list[Region], list[Withheld]]:
     """Split one slice's candidate regions into those proposed and those withheld.
 
     Parameters
     ----------
     regions : list of Region
         The slice's candidates.
-    drawn, proposed : numpy.ndarray
-        ``(H, W)`` label values: the drawn mask and the model's argmax proposal.
     classes : dict of int to str
         From :func:`untrusted_classes`.
     in_sample_reason : str or None
-        Set when the slice could only be judged in sample by a cross-fitted model.
-    ignore_value : int
+        Set when the slice could only be judged in sample by a cross-fitted model; then
+        every candidate of the slice is withheld.
 
     Returns
     -------
     kept : list of Region
     withheld : list of Withheld
-    slice_reason : str or None
-        Why the whole slice was withheld, if it was.
     """
-    slice_reason = in_sample_reason
-    if slice_reason is None:
-        agreement = slice_agreement(drawn, proposed, ignore_value)
-        if np.isfinite(agreement) and agreement < min_agreement:
-            slice_reason = (f"the proposal agrees with the drawn foreground at Dice {agreement:.2f} "
-                            f"(< {min_agreement:g}): it would redraw most of the slice")
     kept, withheld = [], []
     for region in regions:
-        reason = slice_reason or classes.get(region.old_label) or classes.get(region.new_label)
+        reason = in_sample_reason or classes.get(region.old_label) or classes.get(region.new_label)
         if reason is None:
             kept.append(region)
         else:
             withheld.append(Withheld(region, reason))
-    return kept, withheld, slice_reason
+    return kept, withheld

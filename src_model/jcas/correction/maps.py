@@ -24,11 +24,14 @@ from .regions import Region, find_regions, rank
 
 TILE = 512
 MARGIN = 64
-#: Region-level selective correction (docs/method.md): candidate regions smaller than this many
-#: pixels, or with a mean disagreement below MIN_SCORE, keep the drawn labels. Against replacing
-#: every differing pixel it gained Dice in most benchmark runs (mean +0.002) and lost a little at
-#: 80 % noise (docs/method.md); it also keeps one-pixel specks out of the review queue.
-MIN_AREA = 10
+#: Region-level selective correction (docs/method.md): candidate regions smaller than MIN_AREA
+#: pixels, or with a mean disagreement below MIN_SCORE, keep the drawn labels. 200 px was chosen
+#: with benchmarks/guard.py on the tuning sets (mni_tissue, cells3d_nuclei): of the regions under
+#: 200 px about half were wrong, so they cost the annotator reviews and the masks Dice; from 200 px
+#: on, 73 % and more were right (benchmarks/results/suite/guard.md). MIN_SCORE 0.6 is older and
+#: was confirmed there. Both are in pixels and disagreement, not relative to the image: a guess
+#: for images much larger or smaller than the tuning sets' 200 x 250.
+MIN_AREA = 200
 MIN_SCORE = 0.6
 #: Test-time mirroring: average the class probabilities over the image flipped along these axes too.
 MIRROR = False
@@ -54,7 +57,7 @@ class Correction:
     regions : list of Region
         Candidates, ranked by score (highest first).
     withheld : list of Withheld
-        Candidates the do-no-harm guard kept out (:mod:`jcas.guard`), with the reasons; their
+        Candidates the do-no-harm guard kept out (:mod:`jcas.correction.guard`), with the reasons; their
         pixels keep the drawn labels and their ids are not in ``region_map``.
     notes : list of str
         What the guard withheld and why, one line per class or slice, for people.
@@ -82,6 +85,8 @@ class SliceMaps:
         ``(H, W)`` int64 proposed class indices.
     class_disagreement, affinity_disagreement : numpy.ndarray
         ``(H, W)`` float32 heatmaps in [0, 1].
+    probability : numpy.ndarray
+        ``(K, H, W)`` float32 class probabilities of the judging model(s).
     judge : str
         Which model judged the slice: "fold k", "strips", "ensemble" (a stopped run), "in-sample" or "unseen".
     in_sample_reason : str or None
@@ -91,6 +96,7 @@ class SliceMaps:
     proposed: np.ndarray
     class_disagreement: np.ndarray
     affinity_disagreement: np.ndarray
+    probability: np.ndarray
     judge: str = "in-sample"
     in_sample_reason: str | None = None
 
@@ -119,7 +125,7 @@ def iter_correct(
     """Correct slice by slice, yielding ``(slices done, slices in all)``; returns a :class:`Correction`.
 
     Slices the model was trained on are judged by the fold model that did not see them
-    (:mod:`jcas.crossfit`); other slices by all fold models together.
+    (:mod:`jcas.nn.crossfit`); other slices by all fold models together.
 
     Parameters
     ----------
@@ -140,7 +146,7 @@ def iter_correct(
         Average the class probabilities over the image and its three mirror images
         (four forward passes per tile instead of one).
     guard : bool
-        Withhold proposals the model cannot be trusted with (:mod:`jcas.guard`); off only
+        Withhold proposals the model cannot be trusted with (:mod:`jcas.correction.guard`); off only
         for comparisons.
 
     Raises
@@ -185,11 +191,10 @@ def _correct_slices(model, image, mask, min_area, min_score, tile, mirror, guard
         found_map, found = find_regions(mask_slice, proposed, maps.class_disagreement, z,
                                         len(regions) + len(withheld) + 1, min_area, min_score)
         if guard:
-            kept, held, slice_reason = withhold(found, mask_slice, proposed, classes=classes,
-                                                in_sample_reason=maps.in_sample_reason,
-                                                ignore_value=label_map.ignore_value)
-            if slice_reason and held:
-                notes.append(f"slice {z}: {slice_reason}; its {len(held)} candidate regions keep the drawn labels.")
+            kept, held = withhold(found, classes=classes, in_sample_reason=maps.in_sample_reason)
+            if maps.in_sample_reason and held:
+                notes.append(f"slice {z}: {maps.in_sample_reason}; its {len(held)} candidate regions keep "
+                             "the drawn labels.")
             found_map = np.where(np.isin(found_map, [w.region.index for w in held]), 0, found_map)
             found, withheld = kept, withheld + held
         views(corrected, z)[...] = np.where(found_map > 0, proposed, mask_slice)
@@ -232,7 +237,7 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     p_drawn = np.take_along_axis(probability, drawn[None], axis=0)[0]
     class_map = np.where(labels >= 0, 1 - p_drawn, 0).clip(0, 1).astype(np.float32)
     return SliceMaps(probability.argmax(axis=0), class_map, np.clip(affinity, 0, 1).astype(np.float32),
-                     judge, in_sample_reason)
+                     probability.astype(np.float32, copy=False), judge, in_sample_reason)
 
 
 def _judges(model: CrossFittedModel, image: np.ndarray, shape: tuple[int, int]):
@@ -262,7 +267,7 @@ def member_maps(member: JCASModel, normalised: np.ndarray, labels: np.ndarray, t
     ----------
     member : JCASModel
     normalised : numpy.ndarray
-        ``(C, H, W)`` from :func:`jcas.data.normalise`.
+        ``(C, H, W)`` from :func:`jcas.data.pairs.normalise`.
     labels : numpy.ndarray
         ``(H, W)`` drawn class indices, -1 for ignore.
     tile, mirror

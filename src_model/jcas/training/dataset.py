@@ -65,8 +65,15 @@ def volumes_from_files(pairs: Sequence[FilePair]) -> list[Volume]:
     return volumes
 
 
-def scan_labels(volumes: Sequence[Volume]) -> tuple[LabelMap, np.ndarray]:
+def scan_labels(volumes: Sequence[Volume], label_map: LabelMap | None = None) -> tuple[LabelMap, np.ndarray]:
     """Label values of all masks and their class frequencies.
+
+    Parameters
+    ----------
+    volumes : sequence of Volume
+    label_map : LabelMap, optional
+        The classes to count in (a model's, when fine-tuning); the masks may not hold other
+        values. Default: the values the masks hold.
 
     Returns
     -------
@@ -75,7 +82,7 @@ def scan_labels(volumes: Sequence[Volume]) -> tuple[LabelMap, np.ndarray]:
         ``(K,)`` float64, fraction of labelled pixels per class (the noisy prior pi).
     """
     masks = [volume.load()[1] for volume in volumes]
-    label_map = LabelMap.from_masks(masks)
+    label_map = label_map or LabelMap.from_masks(masks)
     counts = np.zeros(label_map.num_classes)
     for mask in masks:
         encoded = label_map.encode(mask)

@@ -31,7 +31,8 @@ from ..nn.checkpoint import save_checkpoint
 from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds,
                            strip_folds)
 from ..nn.model import JCASModel
-from ..settings import METHODS, PRESETS, TrainConfig, make_config
+from ..settings import (FINE_TUNE_PRESET, METHODS, NETWORK_FIELDS, PRESETS, TrainConfig, fine_tune_config,
+                        make_config)
 from .dataset import CropDataset, Volume, scan_labels, volumes_from_arrays
 
 __all__ = ["METHODS", "PRESETS", "TrainConfig", "TrainEvent", "Trainer", "available_devices", "make_config"]
@@ -107,6 +108,12 @@ class Trainer:
         Full settings; built from ``method``, ``preset`` and the keywords when omitted.
     volumes : sequence of Volume, optional
         Pairs loaded on demand (see :func:`jcas.training.dataset.volumes_from_files`).
+    init_model : CrossFittedModel, optional
+        Fine-tune: start every fold model from one of this model's fold models, on its
+        classes and channels, with its network (``config`` by default:
+        :func:`jcas.settings.fine_tune_config`, the fast preset's schedule). Fold model k starts
+        from the saved fold model that saw the fewest of fold k's held-out slices, so slices
+        the saved model trained on stay out of sample where its folds allow.
     """
 
     def __init__(
@@ -122,12 +129,16 @@ class Trainer:
         seed: int = 0,
         epochs: int | None = None,
         folds: int | None = None,
+        init_model: CrossFittedModel | None = None,
     ):
         if config is None:
             extra = {} if epochs is None else {"epochs": epochs}
             if folds is not None:
                 extra["folds"] = folds
-            config = make_config(method, preset, device=device, seed=seed, **extra)
+            config = (make_config(method, preset, device=device, seed=seed, **extra) if init_model is None else
+                      fine_tune_config(init_model.config, FINE_TUNE_PRESET, device=device, seed=seed, **extra))
+        if init_model is not None:
+            _check_fine_tune(init_model, config)
         if volumes is None:
             images, masks = check_training_arrays(images, masks)
             if len(images) != len(masks):
@@ -139,28 +150,41 @@ class Trainer:
         self.config = config
         self.device = select_device(config.device)
         self.volumes = list(volumes)
-        self.label_map, prior = scan_labels(self.volumes)
+        self.label_map, prior = scan_labels(self.volumes, None if init_model is None else init_model.label_map)
         self.prior = torch.tensor(prior, dtype=torch.float32, device=self.device)
         units = [(v, z) for v, volume in enumerate(self.volumes) for z in range(volume.slices)]
         self.plan = plan_folds(len(units), config.folds)
         channels = max(volume.channels for volume in self.volumes)
+        if init_model is not None and channels != init_model.in_channels:
+            raise JCASInputError(f"the model to fine-tune reads {init_model.in_channels}-channel images; these have "
+                                 f"{channels}. Fine-tune on images like the ones it was trained on.")
+        unit_fingerprints = self._fingerprints()
         generator_state = torch.random.get_rng_state()
         members = []
         for fold in range(self.plan.folds):
             torch.manual_seed(config.seed * 1000 + fold)
-            members.append(JCASModel(config, self.label_map, channels).to(self.device))
+            member = JCASModel(config, self.label_map, channels).to(self.device)
+            if init_model is not None:
+                start = _starting_member(init_model, self._held_out_fingerprints(unit_fingerprints, fold), fold)
+                member.load_state_dict(init_model.members[start].state_dict())
+            members.append(member)
         torch.random.set_rng_state(generator_state)
-        self.model = CrossFittedModel(members, self.plan.mode, self._fingerprints())
+        self.model = CrossFittedModel(members, self.plan.mode, dict(zip(unit_fingerprints, self.plan.slice_folds)))
         self.stages = self._stages()
         self.runs = [_FoldRun(self, fold, units) for fold in range(self.plan.folds)]
         self.steps_per_epoch = self.runs[0].steps_per_epoch
         self.total_steps = sum(run.total_steps for run in self.runs)
         self.completed_steps = 0
 
-    def _fingerprints(self) -> dict[str, int]:
-        """Fingerprint of every training slice to its fold, reading one volume at a time, in training order."""
-        slices = (image_slice for volume in self.volumes for image_slice, _ in as_slices(*volume.load()))
-        return {fingerprint(image_slice): fold for image_slice, fold in zip(slices, self.plan.slice_folds)}
+    def _fingerprints(self) -> list[str]:
+        """Fingerprint of every training slice, in training order, reading one volume at a time."""
+        return [fingerprint(image_slice) for volume in self.volumes for image_slice, _ in as_slices(*volume.load())]
+
+    def _held_out_fingerprints(self, unit_fingerprints: list[str], fold: int) -> list[str]:
+        """Fingerprints of the slices fold model ``fold`` judges (all of them unless whole slices are held out)."""
+        if self.plan.mode != SLICES:
+            return unit_fingerprints
+        return [f for f, k in zip(unit_fingerprints, self.plan.slice_folds) if k == fold]
 
     def _stages(self) -> list[_Stage]:
         config = self.config
@@ -196,6 +220,29 @@ class Trainer:
     def save(self, path: str | Path, overwrite: bool = True) -> Path:
         """Save the current model as a checkpoint (atomic)."""
         return save_checkpoint(self.model, path, overwrite=overwrite)
+
+
+def _check_fine_tune(init_model: CrossFittedModel, config: TrainConfig) -> None:
+    """A fine-tune must keep the saved network (its weights only fit that one)."""
+    changed = sorted(name for name in NETWORK_FIELDS
+                     if getattr(config, name) != getattr(init_model.config, name))
+    if changed:
+        raise JCASInputError(f"the settings change the saved model's {', '.join(changed)}; a fine-tune keeps "
+                             "them (jcas.settings.fine_tune_config), or train a new model instead.")
+
+
+def _starting_member(init_model: CrossFittedModel, held_out: list[str], fold: int) -> int:
+    """The saved fold model that trained on the fewest of ``held_out`` (slice fingerprints); ties go to ``fold mod K``."""
+    folds = init_model.folds
+    seen = np.zeros(folds, dtype=int)
+    for digest in held_out:
+        saved_fold = init_model.fingerprints.get(digest)
+        if saved_fold is None:
+            continue
+        seen += 1
+        if init_model.mode == SLICES:
+            seen[saved_fold] -= 1  # the one saved fold model that held this slice out
+    return min(range(folds), key=lambda k: (seen[k], (k - fold) % folds))
 
 
 class _FoldRun:
