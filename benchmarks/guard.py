@@ -3,7 +3,7 @@
 For every model that ``quality.py --save-models DIR`` kept, the row's noisy masks are made again
 (same noise, same seed), every slice is judged as ``jcas correct`` judges it (out of fold), and
 every candidate region (no area or score floor, no guard) is written to
-``results/suite/regions/<row key>.csv`` with what the core can see of it (area, mean
+``DIR/regions/<row key>.csv`` (a cache, with the region maps) with what the core can see of it (area, mean
 disagreement, mean probability of the proposed label, the learned-T_C posterior, the slice's and
 the classes' out-of-fold agreement) and, from the clean masks, whether it is right: the proposal
 matches the truth on more of its pixels than the drawn mask does.
@@ -252,7 +252,7 @@ def main(argv=None) -> None:
     parser.add_argument("--methods", nargs="+", default=["jcas"])
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    regions_dir = args.out / "regions"
+    regions_dir = args.models / "regions"  # a cache beside the models, not a result
     regions_dir.mkdir(parents=True, exist_ok=True)
     lines = []
     for model_path in sorted(args.models.glob("*.pt")):

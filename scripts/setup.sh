@@ -33,6 +33,6 @@ if ! .venv/bin/python -c "import jcas, napari_jcas, pytest_qt, importlinter" >/d
   .venv/bin/python -m pip install -q --upgrade pip
   # The pinned torch first: left to resolve on its own, pip may pick a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[napari,test]"
   touch .venv/.installed
 fi
