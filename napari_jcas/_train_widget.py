@@ -27,7 +27,6 @@ from ._workers import start_worker
 if TYPE_CHECKING:
     import napari
 
-METHOD_CHOICES = [("JCAS", "jcas"), ("JCAS with DAR", "jcas_dar"), ("plain (cross-entropy)", "ce")]
 MODEL_FILTER = "napari-jcas model (*.pt)"
 
 
@@ -42,7 +41,8 @@ class TrainWidget(QWidget):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
         from jcas.correction.maps import MIN_AREA, MIN_SCORE
-        from jcas.training.trainer import PRESETS, available_devices
+        from jcas.device import available_devices
+        from jcas.settings import DOCK_METHODS, METHOD_HELP, METHOD_LABELS, PRESETS, QUICK_PRESET, TrainConfig
 
         self.viewer = viewer
         self.model = None
@@ -57,8 +57,10 @@ class TrainWidget(QWidget):
         self.image_choice = ComboBox(label="Image", choices=self._image_layers)
         self.mask_choice = ComboBox(label="Noisy mask", choices=self._mask_layers,
                                     tooltip="A Labels layer, or an Image layer holding integer labels")
-        self.method_choice = ComboBox(label="Method", choices=METHOD_CHOICES, value="jcas")
-        self.preset_choice = ComboBox(label="Preset", choices=list(PRESETS), value="fast")
+        self.method_choice = ComboBox(label="Method", choices=[(METHOD_LABELS[m], m) for m in DOCK_METHODS],
+                                      value=TrainConfig.method,
+                                      tooltip="\n".join(f"{METHOD_LABELS[m]}: {METHOD_HELP[m]}" for m in DOCK_METHODS))
+        self.preset_choice = ComboBox(label="Preset", choices=list(PRESETS), value=QUICK_PRESET)
         self.epochs_choice = SpinBox(label="Epochs (0: preset)", min=0, max=10000, value=0,
                                      tooltip="0 = the preset's number of epochs")
         self.device_choice = ComboBox(label="Device", choices=available_devices(), value="auto")

@@ -33,11 +33,14 @@ def _relay(steps: Iterator, threads: int) -> Generator:
     """
     import torch
 
-    torch.set_num_threads(threads)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)  # torch's pool is the process's: given back when the worker ends
     try:
         return (yield from steps)
     except RuntimeError as error:
         raise WorkerError(f"{type(error).__name__}: {error}") from error
+    finally:
+        torch.set_num_threads(previous)
 
 
 def start_worker(

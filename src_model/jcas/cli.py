@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .correction.maps import MIN_AREA, MIN_SCORE
     from .data.noise import NOISE_KINDS
     from .device import DEVICE_CHOICES
-    from .settings import FINE_TUNE_PRESET, METHODS, NETWORKS, PRESETS, TrainConfig
+    from .settings import FINE_TUNE_PRESET, METHOD_HELP, METHODS, NETWORKS, PRESETS, TrainConfig
 
     parser = argparse.ArgumentParser(prog="jcas", description="Clean noisy segmentation labels with JCAS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,8 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--masks", required=True, type=Path, help="folder of masks, matched to images by file stem")
     train.add_argument("--model", required=True, type=Path, help="checkpoint file to write")
     train.add_argument("--method", default=None, choices=sorted(METHODS),
-                       help="jcas (default); jcas_dar: with DAR rectification; ce: plain cross-entropy; "
-                            "fc: forward correction only")
+                       help="; ".join(f"{name}: {text}" for name, text in METHOD_HELP.items()))
     train.add_argument("--preset", default=None, choices=sorted(PRESETS),
                        help=f"the schedule (default standard; {FINE_TUNE_PRESET} with --init-model)")
     train.add_argument("--init-model", type=Path, default=None, metavar="FILE",
@@ -404,7 +403,8 @@ def demo_command(args: argparse.Namespace) -> int:
     from .evaluation import metrics
     from .evaluation.figure import save_summary_figure
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
-    from .training.trainer import Trainer, make_config
+    from .settings import QUICK_PRESET, make_config
+    from .training.trainer import Trainer
 
     out = args.out or Path(tempfile.mkdtemp(prefix="jcas-demo-"))
     model_path, figure_path = out / "model.pt", out / "demo.png"
@@ -416,7 +416,7 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"sample {args.sample}: {images.shape[0]} slices of {images.shape[1]} x {images.shape[2]}, "
               f"mixed structured noise on half of the regions ({np.mean(noisy != clean):.1%} of pixels wrong)")
         extra = {} if args.epochs is None else {"epochs": args.epochs}
-        trainer = Trainer([images], [noisy], make_config("jcas", "fast", device=args.device, **extra))
+        trainer = Trainer([images], [noisy], make_config("jcas", QUICK_PRESET, device=args.device, **extra))
         started = time.perf_counter()
         run_with_progress(trainer)
         seconds = time.perf_counter() - started

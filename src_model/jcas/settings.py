@@ -24,6 +24,20 @@ METHODS = {
     "fc": dict(use_dar=False, use_affinity=False, use_class_transition=True, use_affinity_transition=False),
 }
 
+#: Each method's name for people, and what it does (the Train dock's list and ``jcas train --help``).
+METHOD_LABELS = {"jcas": "JCAS", "jcas_dar": "JCAS with DAR", "ce": "plain (cross-entropy)",
+                 "fc": "forward correction"}
+METHOD_HELP = {"jcas": "the affinity loss and both transition matrices, tied by the consistency term (default)",
+               "jcas_dar": "JCAS with DAR rectification of the class prediction",
+               "ce": "plain cross-entropy on the noisy masks, the baseline",
+               "fc": "forward correction with the class transition T_C only"}
+#: The methods the Train dock offers (fc is for benchmarks and the command line).
+DOCK_METHODS = ("jcas", "jcas_dar", "ce")
+#: The schedule of a first look: the Train dock's and the demo's preset (the command line's is "standard").
+QUICK_PRESET = "fast"
+#: Pixels are 8-connected in 2D: in candidate regions, and in the regions the noise simulator redraws.
+CONNECTIVITY = ((True, True, True), (True, True, True), (True, True, True))
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -118,7 +132,7 @@ PRESETS = {
 
 
 #: The preset whose schedule a fine-tune uses unless told otherwise: a short one (6 + 6 epochs), a guess.
-FINE_TUNE_PRESET = "fast"
+FINE_TUNE_PRESET = QUICK_PRESET
 #: What a preset sets; a fine-tune takes these from its preset and everything else from the model it continues.
 SCHEDULE_FIELDS = ("preset", "epochs_warmup", "epochs_correction", "crop", "min_steps")
 #: A fine-tune's network learning rate, as a fraction of the saved model's: at the full rate, AdamW's

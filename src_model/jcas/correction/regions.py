@@ -6,8 +6,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-#: 8-connectivity in 2D.
-CONNECTIVITY = np.ones((3, 3), dtype=bool)
+from ..settings import CONNECTIVITY
+
+#: 8-connectivity in 2D (:data:`jcas.settings.CONNECTIVITY`).
+STRUCTURE = np.array(CONNECTIVITY)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def find_regions(
         return region_map, regions
     pairs = np.unique(np.stack([drawn[changed], proposed[changed]]), axis=1)
     for old, new in pairs.T:
-        components, count = ndimage.label(changed & (drawn == old) & (proposed == new), structure=CONNECTIVITY)
+        components, count = ndimage.label(changed & (drawn == old) & (proposed == new), structure=STRUCTURE)
         boxes = ndimage.find_objects(components)
         areas = np.bincount(components.ravel(), minlength=count + 1)
         sums = np.bincount(components.ravel(), weights=score_map.ravel(), minlength=count + 1)

@@ -45,6 +45,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import JCASInputError
+from ..settings import CONNECTIVITY
 from .labels import IGNORE_VALUE
 
 NOISE_KINDS = (
@@ -59,7 +60,7 @@ DEFAULT_FRACTION = 0.5
 DEFAULT_FRACTIONS = {"biased": 1.0, "mstfal": 0.3}
 
 #: Connectivity of regions: 8-connected (diagonal neighbours join a region).
-REGION_STRUCTURE = np.ones((3, 3), dtype=bool)
+REGION_STRUCTURE = np.array(CONNECTIVITY)
 #: Dilation and erosion radius: a random integer in 1 .. max(RADIUS_MIN_MAX, RADIUS_SCALE * size).
 RADIUS_SCALE = 0.3
 RADIUS_MIN_MAX = 2

@@ -7,8 +7,8 @@
 
 Closing the generator (``run().close()``, or leaving the loop) at any yield leaves
 ``trainer.model`` as it was after the last completed step. Each Trainer owns its models,
-data, optimisers and random generators; the global torch generator is restored after the
-models are initialised.
+data, optimisers and random generators; the models' initial weights are drawn from a forked
+copy of the global torch generator, which is left as it was.
 """
 from __future__ import annotations
 
@@ -159,16 +159,15 @@ class Trainer:
             raise JCASInputError(f"the model to fine-tune reads {init_model.in_channels}-channel images; these have "
                                  f"{channels}. Fine-tune on images like the ones it was trained on.")
         unit_fingerprints = self._fingerprints()
-        generator_state = torch.random.get_rng_state()
         members = []
         for fold in range(self.plan.folds):
-            torch.manual_seed(config.seed * 1000 + fold)
-            member = JCASModel(config, self.label_map, channels).to(self.device)
+            with torch.random.fork_rng(devices=[]):  # seeds this fold's initial weights, leaves the global generator
+                torch.manual_seed(config.seed * 1000 + fold)
+                member = JCASModel(config, self.label_map, channels).to(self.device)
             if init_model is not None:
                 start = _starting_member(init_model, self._held_out_fingerprints(unit_fingerprints, fold), fold)
                 member.load_state_dict(init_model.members[start].state_dict())
             members.append(member)
-        torch.random.set_rng_state(generator_state)
         self.model = CrossFittedModel(members, self.plan.mode, dict(zip(unit_fingerprints, self.plan.slice_folds)))
         self.stages = self._stages()
         self.runs = [_FoldRun(self, fold, units) for fold in range(self.plan.folds)]
