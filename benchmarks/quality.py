@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from jcas.correction.maps import MIN_AREA, MIN_SCORE, correct, member_maps
+from jcas.correction.maps import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, correct, member_maps
 from jcas.data.noise import simulate_noise
 from jcas.data.pairs import load_pairs, match_folders, normalise
 from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
@@ -44,11 +44,11 @@ DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei", **{name: name for na
 THREADS = 2
 
 #: Region-level selective correction, the same for every method and the core's default: keep the drawn
-#: label except in regions (where the argmax differs) of at least SELECT_AREA pixels and mean
-#: 1 - p(drawn) >= SELECT_SCORE.
-SELECT_AREA, SELECT_SCORE = MIN_AREA, MIN_SCORE
-#: Further selective settings, recorded for the diagnosis (post-processing only, no extra cost); 10 px
-#: was the default before benchmarks/guard.py chose 200.
+#: label except in regions (where the argmax differs) of at least SELECT_AREA pixels, mean
+#: 1 - p(drawn) >= SELECT_SCORE and mean p(proposed) >= SELECT_CONFIDENCE.
+SELECT_AREA, SELECT_SCORE, SELECT_CONFIDENCE = MIN_AREA, MIN_SCORE, MIN_CONFIDENCE
+#: Further selective settings (area, score; no confidence floor), recorded for the diagnosis
+#: (post-processing only, no extra cost); 10 px and 0.6 was the default before benchmarks/guard.py.
 SELECT_EXTRA = [(10, 0.6), (100, 0.6), (400, 0.6), (200, 0.7), (200, 0.8), (10, 0.0), (1, 0.5)]
 
 #: name -> (core method, config overrides). "clean" trains on the clean masks; "cleanlab" is
@@ -183,9 +183,10 @@ def evaluate(corrections, noisy, clean, noise_map, row: dict) -> None:
     class_map = np.stack([c.class_disagreement for c in corrections])
     affinity_map = np.stack([c.affinity_disagreement for c in corrections])
     row["dice_cleaned"] = mean_dice(list(cleaned), list(clean))
-    for area, score in [(SELECT_AREA, SELECT_SCORE)] + SELECT_EXTRA:
-        name = "dice_selective" if (area, score) == (SELECT_AREA, SELECT_SCORE) else f"dice_selective_a{area}_s{score:g}"
-        row[name] = mean_dice(list(selected(corrections, noisy, area, score)), list(clean))
+    row["dice_selective"] = mean_dice(list(selected(corrections, noisy)), list(clean))
+    for area, score in SELECT_EXTRA:
+        row[f"dice_selective_a{area}_s{score:g}"] = mean_dice(list(selected(corrections, noisy, area, score, 0.0)),
+                                                               list(clean))
     heatmaps(class_map, affinity_map, noise_map, row)
     boundary_heatmaps(class_map, affinity_map, noisy, noise_map, row)
     changed = cleaned != noisy
@@ -193,11 +194,13 @@ def evaluate(corrections, noisy, clean, noise_map, row: dict) -> None:
     row["changed_precision"], row["changed_recall"] = precision_recall(changed, noise_map)
 
 
-def selected(corrections, noisy, area: int, score: float) -> np.ndarray:
-    """The noisy masks ``(N, H, W)`` with the proposal written into the regions of at least ``area`` px and ``score``."""
+def selected(corrections, noisy, area: int = SELECT_AREA, score: float = SELECT_SCORE,
+             confidence: float = SELECT_CONFIDENCE) -> np.ndarray:
+    """The noisy masks ``(N, H, W)`` with the proposal written into the regions of at least ``area`` px,
+    ``score`` and ``confidence`` (the core's defaults unless given)."""
     selective = noisy.copy()
     for z, c in enumerate(corrections):
-        keep = [r.index for r in c.regions if r.area >= area and r.score >= score]
+        keep = [r.index for r in c.regions if r.area >= area and r.score >= score and r.confidence >= confidence]
         if keep:
             where = np.isin(c.region_map, keep)
             selective[z][where] = c.corrected[where]
@@ -210,7 +213,7 @@ def region_precision(corrections, clean) -> float:
     right = total = 0
     for z, c in enumerate(corrections):
         for region in c.regions:
-            if region.area < SELECT_AREA or region.score < SELECT_SCORE:
+            if region.area < SELECT_AREA or region.score < SELECT_SCORE or region.confidence < SELECT_CONFIDENCE:
                 continue
             where = c.region_map == region.index
             truth = clean[z][where]
@@ -245,7 +248,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         "core_method": config.method,
         "noise_rate": float(noise_map.mean()),
         "dice_noisy": mean_dice(list(noisy), list(clean)),
-        "select_area": SELECT_AREA, "select_score": SELECT_SCORE,
+        "select_area": SELECT_AREA, "select_score": SELECT_SCORE, "select_confidence": SELECT_CONFIDENCE,
     }
     values = sorted(np.unique(clean).tolist())
     row["true_T_C"] = true_transition(clean, noisy, values)
@@ -262,7 +265,8 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         if model_path is not None:
             save_checkpoint(model, model_path)
         t0 = time.perf_counter()
-        corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0) for z in range(len(images))]
+        corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0)
+                       for z in range(len(images))]
         row["correct_seconds"] = time.perf_counter() - t0
         evaluate(corrections, noisy, clean, noise_map, row)
         trust = as_cross_fitted(model).pooled_trust()
@@ -270,10 +274,10 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         row["withheld_regions"] = sum(len(c.withheld) for c in corrections)
         row["guard_notes"] = sorted({note for c in corrections for note in c.notes if not note.startswith("slice")})
         row["withheld_slices"] = sum(note.startswith("slice") for c in corrections for note in c.notes)
-        unguarded = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, guard=False)
+        unguarded = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0, guard=False)
                      for z in range(len(images))]
         row["dice_cleaned_noguard"] = mean_dice([c.corrected for c in unguarded], list(clean))
-        row["dice_selective_noguard"] = mean_dice(list(selected(unguarded, noisy, SELECT_AREA, SELECT_SCORE)), list(clean))
+        row["dice_selective_noguard"] = mean_dice(list(selected(unguarded, noisy)), list(clean))
         row["region_precision"] = region_precision(corrections, clean)
         if MIRROR_ROWS:
             t0 = time.perf_counter()

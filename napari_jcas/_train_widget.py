@@ -40,7 +40,7 @@ class TrainWidget(QWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
-        from jcas.correction.maps import MIN_AREA, MIN_SCORE
+        from jcas.correction.maps import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE
         from jcas.device import available_devices
         from jcas.settings import DOCK_METHODS, METHOD_HELP, METHOD_LABELS, PRESETS, QUICK_PRESET, TrainConfig
 
@@ -68,11 +68,15 @@ class TrainWidget(QWidget):
                                    tooltip="Where the trained model is saved (nothing is saved until you choose)")
         self.min_area_choice = SpinBox(
             label="Min. region (px)", min=1, max=1_000_000, value=MIN_AREA,
-            tooltip="Smaller candidate regions keep the drawn label. 1 (with min. score 0) proposes every "
-                    "pixel the model disagrees with: the setting for speckle (per-pixel) noise")
+            tooltip="Smaller candidate regions keep the drawn label. 1 (with min. score and confidence 0) proposes "
+                    "every pixel the model disagrees with: the setting for speckle (per-pixel) noise")
         self.min_score_choice = FloatSpinBox(label="Min. score", min=0.0, max=1.0, step=0.05, value=MIN_SCORE,
                                              tooltip="Candidate regions with a lower mean disagreement keep the "
                                                      "drawn label")
+        self.min_confidence_choice = FloatSpinBox(
+            label="Min. confidence", min=0.0, max=1.0, step=0.05, value=MIN_CONFIDENCE,
+            tooltip="Candidate regions where the model's mean probability of the label it proposes is lower keep "
+                    "the drawn label")
         self.mirror_choice = CheckBox(text="Mirror", value=False,
                                       tooltip="Average the model over the image and its mirror images: about 2.5x "
                                               "slower correction, slightly better proposals and heatmap")
@@ -82,7 +86,8 @@ class TrainWidget(QWidget):
                     "affinity: how much the learned pair affinities contradict the drawn mask around each pixel")
         self.form = Container(widgets=[self.image_choice, self.mask_choice, self.method_choice, self.preset_choice,
                                        self.epochs_choice, self.device_choice, self.model_path])
-        self.correction_form = Container(widgets=[self.min_area_choice, self.min_score_choice, self.mirror_choice,
+        self.correction_form = Container(widgets=[self.min_area_choice, self.min_score_choice,
+                                                  self.min_confidence_choice, self.mirror_choice,
                                                   self.heatmap_choice])
 
         self.start_button = QPushButton("Start training")
@@ -175,7 +180,8 @@ class TrainWidget(QWidget):
             epochs = {} if not self.epochs_choice.value else {"epochs": self.epochs_choice.value}
             config = None if init_model is None else fine_tune_config(
                 init_model.config, self.preset_choice.value, device=self.device_choice.value, **epochs)
-            trainer = Trainer([np.asarray(image.data)], [np.asarray(mask.data)], config, method=self.method_choice.value,
+            trainer = Trainer([np.asarray(image.data)], [np.asarray(mask.data)], config,
+                              method=self.method_choice.value,
                               preset=self.preset_choice.value, device=self.device_choice.value,
                               init_model=init_model, **epochs)
         except JCASInputError as error:
@@ -302,7 +308,8 @@ class TrainWidget(QWidget):
             return None
         self._inputs, self._steps = (image, mask), iter_correct(
             self.model, image_data, mask_data, min_area=self.min_area_choice.value,
-            min_score=self.min_score_choice.value, mirror=self.mirror_choice.value)
+            min_score=self.min_score_choice.value, min_confidence=self.min_confidence_choice.value,
+            mirror=self.mirror_choice.value)
         self._set_busy(True)
         self._removed = None
         self.status.setText(f"Correcting '{mask.name}'…")

@@ -34,7 +34,7 @@ def test_outputs_keep_geometry_dtype_and_label_values(model):
 
 def test_regions_match_the_region_map_and_the_changes(model):
     net, images, masks = model
-    result = correct(net, images, masks, min_area=1, min_score=0.0)
+    result = correct(net, images, masks, min_area=1, min_score=0.0, min_confidence=0.0)
     changed = result.corrected != masks
     assert np.array_equal(changed, result.region_map > 0)
     assert [r.score for r in result.regions] == sorted((r.score for r in result.regions), reverse=True)
@@ -50,11 +50,13 @@ def test_regions_match_the_region_map_and_the_changes(model):
 
 def test_selective_correction_keeps_small_and_weak_regions(model):
     net, images, masks = model
-    everything = correct(net, images, masks, min_area=1, min_score=0.0)
+    everything = correct(net, images, masks, min_area=1, min_score=0.0, min_confidence=0.0)
     assert np.array_equal(everything.corrected != masks, everything.region_map > 0)
-    selective = correct(net, images, masks, min_area=20, min_score=0.7)
-    assert all(r.area >= 20 and r.score >= 0.7 for r in selective.regions)
+    selective = correct(net, images, masks, min_area=20, min_score=0.7, min_confidence=0.75)
+    assert all(r.area >= 20 and r.score >= 0.7 and r.confidence >= 0.75 for r in selective.regions)
     assert len(selective.regions) < len(everything.regions)
+    confident = [r for r in everything.regions if r.area >= 20 and r.score >= 0.7 and r.confidence >= 0.75]
+    assert [(r.slice, r.bbox) for r in selective.regions] == [(r.slice, r.bbox) for r in confident]
     assert np.array_equal(selective.corrected != masks, selective.region_map > 0)
 
 

@@ -93,7 +93,7 @@ def test_a_stopped_run_withholds_the_slices_whose_fold_model_never_trained(mni):
         next(run)
     run.close()
     assert trainer.model.trained == [True, False] and trainer.model.interrupted
-    result = correct(trainer.model, images, masks, min_area=1, min_score=0.0)
+    result = correct(trainer.model, images, masks, min_area=1, min_score=0.0, min_confidence=0.0)
     assert result.judges == ["fold 0", "ensemble", "fold 0", "ensemble"]
     stopped = [w for w in result.withheld if "training was stopped" in w.reason]
     assert {w.region.slice for w in stopped} == {1, 3}
@@ -106,10 +106,10 @@ def test_a_class_the_model_has_not_learned_is_never_redrawn(mni):
     trainer = Trainer([images], [masks], small_config(folds=1, epochs=1))
     for _ in trainer.run():
         pass
-    free = correct(trainer.model, images, masks, min_area=1, min_score=0.0, guard=False)
+    free = correct(trainer.model, images, masks, min_area=1, min_score=0.0, min_confidence=0.0, guard=False)
     assert any(2 in (r.old_label, r.new_label) for r in free.regions)
     trainer.model.trust = [Trust([100.0, 100.0, 10.0], [100.0, 100.0, 100.0], [100.0, 100.0, 100.0], held_out=True)]
-    guarded = correct(trainer.model, images, masks, min_area=1, min_score=0.0)
+    guarded = correct(trainer.model, images, masks, min_area=1, min_score=0.0, min_confidence=0.0)
     assert all(2 not in (r.old_label, r.new_label) for r in guarded.regions)
     assert guarded.withheld and all("class 2" in w.reason for w in guarded.withheld)
     assert any(note.startswith("class 2") for note in guarded.notes)

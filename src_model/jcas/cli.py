@@ -76,7 +76,7 @@ def seed_value(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from .correction.maps import MIN_AREA, MIN_SCORE
+    from .correction.maps import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE
     from .data.noise import NOISE_KINDS
     from .device import DEVICE_CHOICES
     from .settings import FINE_TUNE_PRESET, METHOD_HELP, METHODS, NETWORKS, PRESETS, TrainConfig
@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"smaller candidate regions keep the drawn label (default {MIN_AREA} pixels; 1 keeps none)")
     fix.add_argument("--min-score", type=float, default=MIN_SCORE,
                      help=f"candidate regions with a lower mean disagreement keep the drawn label (default {MIN_SCORE})")
+    fix.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
+                     help="candidate regions where the proposed label's mean probability is lower keep the drawn "
+                          f"label (default {MIN_CONFIDENCE}; 0 with --min-area 1 --min-score 0 replaces every pixel)")
     fix.add_argument("--mirror", action="store_true",
                      help="average the model over each image and its mirror images: about 2.5x slower, slightly better")
     fix.add_argument("--overwrite", action="store_true", help="replace existing files in OUT")
@@ -323,7 +326,8 @@ def correct_command(args: argparse.Namespace) -> int:
             mask, affine = read_with_affine(pair.mask)
             model.label_map.check_dtype(mask.dtype, name=f"mask {pair.mask.name}")
             started = time.perf_counter()
-            result = correct(model, image, mask, min_area=args.min_area, min_score=args.min_score, mirror=args.mirror)
+            result = correct(model, image, mask, min_area=args.min_area, min_score=args.min_score,
+                             min_confidence=args.min_confidence, mirror=args.mirror)
             check_finite_output(result.class_disagreement, f"the class disagreement of {pair.stem}")
             check_finite_output(result.affinity_disagreement, f"the affinity disagreement of {pair.stem}")
             corrected_path, class_path, affinity_path = outputs[pair.stem]

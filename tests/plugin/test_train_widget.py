@@ -157,10 +157,10 @@ def test_mirror_choice_reaches_the_correction(docked, model_file, qtbot):
 
 
 def test_region_thresholds_reach_the_correction(corrected, qtbot):
-    """Min. region 1 and min. score 0 propose every pixel the model disagrees with (speckle noise)."""
+    """Min. region 1, min. score 0 and min. confidence 0 propose every pixel the model disagrees with (speckle)."""
     train = corrected.train
     default = len(corrected.review.review)
-    train.min_area_choice.value, train.min_score_choice.value = 1, 0.0
+    train.min_area_choice.value, train.min_score_choice.value, train.min_confidence_choice.value = 1, 0.0, 0.0
     train.correct()
     qtbot.waitUntil(lambda: train.worker is None, timeout=60_000)
     proposal = corrected.viewer.layers["brain proposal [1]"].data  # a second Correct adds new layers

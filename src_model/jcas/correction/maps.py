@@ -25,14 +25,17 @@ from .regions import Region, find_regions, rank
 TILE = 512
 MARGIN = 64
 #: Region-level selective correction (docs/method.md): candidate regions smaller than MIN_AREA
-#: pixels, or with a mean disagreement below MIN_SCORE, keep the drawn labels. 200 px was chosen
-#: with benchmarks/guard.py on the tuning sets (mni_tissue, cells3d_nuclei): of the regions under
-#: 200 px about half were wrong, so they cost the annotator reviews and the masks Dice; from 200 px
-#: on, 73 % and more were right (benchmarks/results/suite/guard.md). MIN_SCORE 0.6 is older and
-#: was confirmed there. Both are in pixels and disagreement, not relative to the image: a guess
-#: for images much larger or smaller than the tuning sets' 200 x 250.
+#: pixels, with a mean disagreement below MIN_SCORE or a mean probability of the proposed label
+#: below MIN_CONFIDENCE keep the drawn labels. 200 px and the confidence floor were chosen with
+#: benchmarks/guard.py on the tuning sets (mni_tissue, cells3d_nuclei): of the regions under 200 px
+#: about half were wrong, from 200 px on 73 % and more were right; the confidence floor (which
+#: implies the score floor) is what kept the MNI volume, held out, from harm where the score
+#: alone let wrong 3-class regions through (benchmarks/results/suite/guard.md). MIN_SCORE 0.6 is
+#: older. The floor is in pixels, not relative to the image: a guess for images much larger or
+#: smaller than the tuning sets' 200 x 250.
 MIN_AREA = 200
 MIN_SCORE = 0.6
+MIN_CONFIDENCE = 0.6
 #: Test-time mirroring: average the class probabilities over the image flipped along these axes too.
 MIRROR = False
 MIRROR_AXES = ((-1,), (-2,), (-2, -1))
@@ -118,6 +121,7 @@ def iter_correct(
     *,
     min_area: int = MIN_AREA,
     min_score: float = MIN_SCORE,
+    min_confidence: float = MIN_CONFIDENCE,
     tile: int = TILE,
     mirror: bool = MIRROR,
     guard: bool = True,
@@ -139,7 +143,11 @@ def iter_correct(
         Candidate regions smaller than this keep the drawn labels (1 = none is too small).
     min_score : float
         Candidate regions whose mean disagreement is below this keep the drawn labels
-        (0 with ``min_area=1`` = replace every pixel where the model's argmax differs).
+        (0 with ``min_area=1`` and ``min_confidence=0`` = replace every pixel where the model's
+        argmax differs).
+    min_confidence : float
+        Candidate regions whose mean probability of the proposed label is below this keep the
+        drawn labels.
     tile : int
         Side of the tiles a large slice is cut into.
     mirror : bool
@@ -159,16 +167,19 @@ def iter_correct(
         raise JCASInputError(f"min_area is a number of pixels, at least 1; got {min_area}.")
     if not 0.0 <= min_score <= 1.0:
         raise JCASInputError(f"min_score is a mean disagreement between 0 and 1 (e.g. 0.6); got {min_score}.")
+    if not 0.0 <= min_confidence <= 1.0:
+        raise JCASInputError(f"min_confidence is a mean probability between 0 and 1 (e.g. 0.6); got {min_confidence}.")
     image, mask = check_correct_arguments(model, image, mask)
     model = as_cross_fitted(model)
     check_pair(image, mask)
     check_channels(model, channels_of(image, mask))
     model.label_map.encode(mask)  # unknown label values fail here, not halfway through
     model.label_map.check_dtype(mask.dtype)
-    return _correct_slices(model, image, mask, min_area, min_score, tile, mirror, guard)
+    return _correct_slices(model, image, mask, (min_area, min_score, min_confidence), tile, mirror, guard)
 
 
-def _correct_slices(model, image, mask, min_area, min_score, tile, mirror, guard) -> Iterator[tuple[int, int]]:
+def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator[tuple[int, int]]:
+    min_area, min_score, min_confidence = floors
     label_map = model.label_map
     slices = as_slices(image, mask)
     corrected = mask.copy()
@@ -189,7 +200,8 @@ def _correct_slices(model, image, mask, min_area, min_score, tile, mirror, guard
         proposed = label_map.decode(maps.proposed, mask.dtype)
         proposed = np.where(mask_slice == label_map.ignore_value, mask_slice, proposed)
         found_map, found = find_regions(mask_slice, proposed, maps.class_disagreement, z,
-                                        len(regions) + len(withheld) + 1, min_area, min_score)
+                                        len(regions) + len(withheld) + 1, min_area, min_score,
+                                        maps.probability.max(axis=0), min_confidence)
         if guard:
             kept, held = withhold(found, classes=classes, in_sample_reason=maps.in_sample_reason)
             if maps.in_sample_reason and held:

@@ -30,6 +30,8 @@ class Region:
         Drawn and proposed label values.
     score : float
         Mean disagreement over the region, in [0, 1]; higher = more likely a real error.
+    confidence : float
+        Mean probability of the proposed label over the region, in [0, 1] (NaN when not given).
     """
 
     index: int
@@ -39,6 +41,7 @@ class Region:
     old_label: int
     new_label: int
     score: float
+    confidence: float = float("nan")
 
     def to_row(self) -> dict:
         """A flat dictionary for CSV files."""
@@ -47,17 +50,18 @@ class Region:
         return row
 
 
-REGION_FIELDS = ("index", "slice", "y0", "x0", "y1", "x1", "area", "old_label", "new_label", "score")
+REGION_FIELDS = ("index", "slice", "y0", "x0", "y1", "x1", "area", "old_label", "new_label", "score", "confidence")
 
 
 def find_regions(
     drawn: np.ndarray, proposed: np.ndarray, score_map: np.ndarray, slice_index: int, first_index: int,
-    min_area: int = 1, min_score: float = 0.0,
+    min_area: int = 1, min_score: float = 0.0, confidence_map: np.ndarray | None = None, min_confidence: float = 0.0,
 ) -> tuple[np.ndarray, list[Region]]:
     """Label the connected regions of one slice where ``proposed`` differs from ``drawn``.
 
     A region has one old and one new label; 8-connected. Regions smaller than ``min_area``
-    pixels or with a mean score below ``min_score`` are left out (and get no id).
+    pixels, with a mean score below ``min_score`` or a mean confidence below ``min_confidence``
+    are left out (and get no id).
 
     Parameters
     ----------
@@ -65,6 +69,8 @@ def find_regions(
         ``(H, W)`` label values.
     score_map : numpy.ndarray
         ``(H, W)`` float disagreement; a region's score is its mean.
+    confidence_map : numpy.ndarray, optional
+        ``(H, W)`` float probability of the proposed label; a region's confidence is its mean.
     slice_index : int
         Stored in each region.
     first_index : int
@@ -88,16 +94,18 @@ def find_regions(
         boxes = ndimage.find_objects(components)
         areas = np.bincount(components.ravel(), minlength=count + 1)
         sums = np.bincount(components.ravel(), weights=score_map.ravel(), minlength=count + 1)
+        confidences = (np.full(count + 1, np.nan) if confidence_map is None else
+                       np.bincount(components.ravel(), weights=confidence_map.ravel(), minlength=count + 1) / areas)
         for label in range(1, count + 1):
-            score = float(sums[label] / areas[label])
-            if areas[label] < min_area or score < min_score:
+            score, confidence = float(sums[label] / areas[label]), float(confidences[label])
+            if areas[label] < min_area or score < min_score or confidence < min_confidence:
                 continue
             index = first_index + len(regions)
             box = boxes[label - 1]
             inside = components[box] == label
             region_map[box][inside] = index
             regions.append(Region(index, slice_index, (box[0].start, box[1].start, box[0].stop, box[1].stop),
-                                  int(areas[label]), int(old), int(new), score))
+                                  int(areas[label]), int(old), int(new), score, confidence))
     return region_map, regions
 
 
