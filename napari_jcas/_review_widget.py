@@ -20,13 +20,13 @@ from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox, QPushButton,
-                            QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                            QTableWidget, QTableWidgetItem, QWidget)
 
 from jcas.data.io import file_stem, file_suffix
 from jcas.errors import JCASInputError
 
 from ._layers import focus, make_canvas_current
-from ._qt_layout import row
+from ._qt_layout import row, scrolling_layout
 from ._reader import SOURCE_KEY
 from ._writer import REVIEW_KEY, export_labels
 from .review import ACCEPTED, OPEN, REJECTED, Review, array_digest, autosave_path, load_autosave, save_autosave
@@ -74,7 +74,7 @@ class ReviewWidget(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMinimumHeight(220)
+        self.table.setMinimumHeight(160)
 
         self.buttons = {}
         for action, key in KEYS.items():
@@ -88,11 +88,11 @@ class ReviewWidget(QWidget):
         self.saved = QLabel()
         self.saved.setWordWrap(True)
 
-        layout = QVBoxLayout(self)
+        self.scroll_area, layout = scrolling_layout(self)
         layout.addWidget(self.form.native)
-        layout.addWidget(self.table)
         layout.addLayout(row(self.buttons["accept"], self.buttons["reject"]))
         layout.addLayout(row(self.buttons["previous"], self.buttons["next"]))
+        layout.addWidget(self.table)
         threshold_row = row(self.accept_all_button)
         threshold_row.insertWidget(0, self.threshold.native)
         layout.addLayout(threshold_row)

@@ -14,14 +14,14 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, SpinBox
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QWidget
 
 from jcas.data.pairs import check_pair
 from jcas.errors import JCASInputError
 
 from ._layers import HEATMAP_KINDS, add_correction_layers, make_canvas_current, show_heatmap
 from ._loss_plot import LossPlot
-from ._qt_layout import row
+from ._qt_layout import row, scrolling_layout
 from ._workers import start_worker
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class TrainWidget(QWidget):
         self.status.setWordWrap(True)
         self.plot = LossPlot()
 
-        layout = QVBoxLayout(self)
+        self.scroll_area, layout = scrolling_layout(self)
         layout.addWidget(self.form.native)
         layout.addLayout(row(self.start_button, self.fine_tune_button, self.stop_button))
         layout.addLayout(row(self.load_button, self.save_button))
