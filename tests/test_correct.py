@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from jcas.correction.maps import correct, iter_correct
+from jcas.correction.regions import Region, rank
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer
 
@@ -37,7 +38,8 @@ def test_regions_match_the_region_map_and_the_changes(model):
     result = correct(net, images, masks, min_area=1, min_score=0.0)
     changed = result.corrected != masks
     assert np.array_equal(changed, result.region_map > 0)
-    assert [r.score for r in result.regions] == sorted((r.score for r in result.regions), reverse=True)
+    expected = [r.area * r.score for r in result.regions]
+    assert expected == sorted(expected, reverse=True) and len(result.regions) > 1
     for region in result.regions[:20]:
         pixels = result.region_map[region.slice] == region.index
         assert pixels.sum() == region.area
@@ -46,6 +48,15 @@ def test_regions_match_the_region_map_and_the_changes(model):
         assert np.all(masks[region.slice][pixels] == region.old_label)
         assert np.all(result.corrected[region.slice][pixels] == region.new_label)
         assert np.isclose(result.class_disagreement[region.slice][pixels].mean(), region.score, atol=1e-5)
+
+
+def test_rank_puts_the_most_expected_pixels_fixed_first():
+    small_sure = Region(1, 0, (0, 0, 5, 5), 25, 0, 1, 0.95)  # 23.75 pixels expected to be fixed
+    large_unsure = Region(2, 0, (10, 10, 80, 80), 5000, 0, 1, 0.6)  # 3000
+    tie_late = Region(4, 1, (0, 0, 10, 10), 50, 1, 0, 1.0)  # 50
+    tie_early = Region(3, 1, (20, 20, 30, 30), 100, 1, 0, 0.5)  # 50
+    assert large_unsure.expected_pixels_fixed == 3000
+    assert [r.index for r in rank([tie_late, small_sure, tie_early, large_unsure])] == [2, 3, 4, 1]
 
 
 def test_selective_correction_keeps_small_and_weak_regions(model):

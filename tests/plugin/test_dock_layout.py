@@ -55,8 +55,10 @@ def test_both_docks_fit_a_1366_x_768_window(corrected_laptop, qtbot, tmp_path):
     assert table.rowCount() > 0 and screen.contains(first_row)
     assert not table.horizontalHeader().visibleRegion().isEmpty()
 
+    review.select(review.review.rows()[1])  # the screenshot shows a region under review, outlined and framed
     reveal(train, train.correct_button, qtbot)
     reveal(review, review.buttons["accept"], qtbot)
+    qtbot.wait(200)  # the canvas draws
     path = tmp_path / "review_1366x768.png"
     assert window.grab().save(str(path))
     assert (QImage(str(path)).width(), QImage(str(path)).height()) == (1366, 768)

@@ -106,6 +106,27 @@ def test_navigation_by_rank_slice_and_open_status(stack):
     assert review.select(99).index == regions[2].index
 
 
+def test_sorting_sets_the_order_that_next_and_previous_follow(stack):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    assert [r.area for r in regions] == [30, 25, 4]  # ranked: 27, 15 and 1.2 pixels expected to be fixed
+    review.sort("area")
+    assert [regions[row].area for row in review.rows()] == [4, 25, 30]
+    assert review.current is regions[0]  # the current region stays, now last
+    assert review.step(+1) is regions[0]
+    assert review.step(-1) is regions[1]
+    review.sort("slice", descending=True)
+    assert [regions[row].slice for row in review.rows()] == [1, 0, 0]
+    assert review.rows(0) == [0, 2]  # ties keep the rank order
+    review.accept(regions[2].index)
+    review.sort("status")
+    assert review.rows()[-1] == 2
+    review.sort("expected_pixels_fixed", descending=True)
+    assert review.rows() == [0, 1, 2]
+    with pytest.raises(ValueError, match="cannot sort by"):
+        review.sort("colour")
+
+
 def test_log_and_autosave_round_trip(stack, tmp_path):
     regions, region_map, proposal, drawn = stack
     review = Review(regions, region_map, proposal, drawn)

@@ -55,7 +55,7 @@ class Correction:
     region_map : numpy.ndarray
         int32, mask's shape: 0 outside candidates, else the id of a :class:`Region`.
     regions : list of Region
-        Candidates, ranked by score (highest first).
+        Candidates, ranked by expected pixels fixed (:func:`jcas.correction.regions.rank`).
     withheld : list of Withheld
         Candidates the do-no-harm guard kept out (:mod:`jcas.correction.guard`), with the reasons; their
         pixels keep the drawn labels and their ids are not in ``region_map``.
