@@ -7,6 +7,7 @@ the metadata of the user's mask layer, which is never modified.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from napari.layers import Image, Labels, Layer, Shapes
@@ -15,6 +16,9 @@ from qtpy.QtWidgets import QWidget
 
 from ._writer import REVIEW_KEY
 from .review import Review
+
+if TYPE_CHECKING:
+    from jcas.correction.maps import CorrectionMaps
 
 #: Metadata key of the disagreement layer: ``{"class": array, "affinity": array}``.
 HEATMAPS_KEY = "jcas_heatmaps"
@@ -29,11 +33,12 @@ MIN_VIEW = 64
 
 @dataclass
 class CorrectionLayers:
-    """The three layers of one correction."""
+    """The three layers of one correction, and the maps its regions were selected from."""
 
     proposal: Labels
     disagreement: Image
     cleaned: Labels
+    maps: CorrectionMaps
 
 
 def geometry(layer: Layer) -> dict:
@@ -89,7 +94,35 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     )
     proposal.contour = 1
     viewer.layers.selection.active = cleaned
-    return CorrectionLayers(proposal, disagreement, cleaned)
+    return CorrectionLayers(proposal, disagreement, cleaned, correction.maps)
+
+
+def show_reselection(layers: CorrectionLayers, correction) -> Review:
+    """Show regions selected again from ``layers.maps`` (other thresholds) in the layers of that correction.
+
+    The proposal layer takes the new corrected mask; the cleaned labels keep their pixels and
+    get a new :class:`~napari_jcas.review.Review` that carries over the decisions made on the
+    regions that remain (its metadata event tells the Review dock).
+
+    Parameters
+    ----------
+    layers : CorrectionLayers
+    correction : jcas.correction.maps.Correction
+        From :func:`jcas.correction.maps.select_regions` on ``layers.maps``.
+
+    Returns
+    -------
+    Review
+        The new review, in the cleaned layer's metadata.
+    """
+    cleaned = layers.cleaned
+    earlier = cleaned.metadata[REVIEW_KEY]
+    review = Review(correction.regions, correction.region_map, correction.corrected, earlier.drawn)
+    review.carry_over(earlier)
+    review.sync(cleaned.data)
+    layers.proposal.data = np.asarray(correction.corrected)
+    cleaned.metadata = {**cleaned.metadata, REVIEW_KEY: review}
+    return review
 
 
 def make_canvas_current(widget: QWidget) -> None:

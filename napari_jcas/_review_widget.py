@@ -186,6 +186,7 @@ class ReviewWidget(QWidget):
             self.autosave()
             self.layer.events.paint.disconnect(self._sync_soon)
             self.layer.events.set_data.disconnect(self._sync_soon)
+            self.layer.events.metadata.disconnect(self._on_metadata)
         self.layer = layer
         self.review = None if layer is None else layer.metadata[REVIEW_KEY]
         self._own_autosave = self._foreign_autosave = None
@@ -194,11 +195,24 @@ class ReviewWidget(QWidget):
         if layer is not None:
             layer.events.paint.connect(self._sync_soon)
             layer.events.set_data.connect(self._sync_soon)
+            layer.events.metadata.connect(self._on_metadata)
             default = _default_export_path(layer)
             if default and not self._export_path_text():
                 self.export_path.value = default
             self._restore()
         self._fill_table()
+
+    def _on_metadata(self, _event=None) -> None:
+        """Take up a new review of the layer: its regions selected again with other thresholds
+        (``napari_jcas._layers.show_reselection``), the decisions carried over."""
+        review = self.layer.metadata.get(REVIEW_KEY)
+        if review is self.review or not isinstance(review, Review):
+            return
+        self.review = review
+        self._clear_outline()
+        self._sort_review()
+        self._fill_table()
+        self._autosave_timer.start()
 
     def _clear_outline(self) -> None:
         if self._outline is not None and self._outline in self.viewer.layers:

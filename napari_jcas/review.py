@@ -296,6 +296,17 @@ class Review:
         self.select(int(state.get("position", 0)))
         return matched
 
+    def carry_over(self, earlier: Review) -> int:
+        """Take the decisions, log and current region of ``earlier``, a review of the same mask whose
+        regions were selected with other thresholds; returns the regions matched (:meth:`restore`).
+
+        The current region stays current if it is still a candidate, else the first one is.
+        """
+        matched = self.restore(earlier.state())
+        rows = {region_key(region): row for row, region in enumerate(self.regions)}
+        self.select(rows.get(region_key(earlier.current), 0) if earlier.current is not None else 0)
+        return matched
+
 
 def log_path(export_path: str | os.PathLike) -> Path:
     """Where the review log goes: ``<name>_review.csv`` beside the export."""

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from jcas.correction.maps import correct, iter_correct
+from jcas.correction.maps import correct, iter_correct, select_regions
 from jcas.correction.regions import Region, rank
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer
@@ -67,6 +67,25 @@ def test_selective_correction_keeps_small_and_weak_regions(model):
     assert all(r.area >= 20 and r.score >= 0.7 for r in selective.regions)
     assert len(selective.regions) < len(everything.regions)
     assert np.array_equal(selective.corrected != masks, selective.region_map > 0)
+
+
+def test_regions_are_reselected_from_the_maps_without_the_network(model, monkeypatch):
+    from jcas.errors import JCASInputError
+    from jcas.nn.model import JCASModel
+
+    net, images, masks = model
+    everything = correct(net, images, masks, min_area=1, min_score=0.0)
+    selective = correct(net, images, masks, min_area=20, min_score=0.7)
+    monkeypatch.setattr(JCASModel, "predict", None)  # no network from here on
+    again = select_regions(everything.maps, min_area=20, min_score=0.7)
+    assert again.regions == selective.regions and again.notes == selective.notes
+    np.testing.assert_array_equal(again.corrected, selective.corrected)
+    np.testing.assert_array_equal(again.region_map, selective.region_map)
+    back = select_regions(again.maps, min_area=1, min_score=0.0)
+    assert back.regions == everything.regions
+    np.testing.assert_array_equal(back.corrected, everything.corrected)
+    with pytest.raises(JCASInputError, match="min_area"):
+        select_regions(everything.maps, min_area=0)
 
 
 @pytest.mark.parametrize("thresholds, message", [(dict(min_area=0), "min_area"), (dict(min_score=6), "min_score")])

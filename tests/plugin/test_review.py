@@ -127,6 +127,22 @@ def test_sorting_sets_the_order_that_next_and_previous_follow(stack):
         review.sort("colour")
 
 
+def test_carry_over_keeps_the_decisions_on_the_regions_that_remain(stack):
+    regions, region_map, proposal, drawn = stack
+    a, c, b = regions  # ranked: 27, 15 and 1.2 pixels expected to be fixed
+    review = Review(regions, region_map, proposal, drawn)
+    review.accept(a.index)
+    review.reject(c.index)
+    review.select(1)
+    fewer = Review([a, c], np.where(region_map == b.index, 0, region_map), proposal, drawn)  # a higher min. score
+    assert fewer.carry_over(review) == 2
+    assert fewer.status == {a.index: ACCEPTED, c.index: REJECTED} and fewer.current is c
+    assert fewer.log == review.log
+    again = Review(regions, region_map, proposal, drawn)  # and back
+    again.carry_over(fewer)
+    assert again.status == {a.index: ACCEPTED, c.index: REJECTED, b.index: OPEN} and again.current is c
+
+
 def test_log_and_autosave_round_trip(stack, tmp_path):
     regions, region_map, proposal, drawn = stack
     review = Review(regions, region_map, proposal, drawn)

@@ -1,4 +1,5 @@
-"""Review dock: keys, accept-all, brush edits, slices, autosave and restore, failing exports."""
+"""Review dock: keys, accept-all, brush edits, slices, autosave and restore, failing exports; the ranked and
+sortable table, the outline and framing of a region, live re-selection with Min. region / Min. score."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,8 @@ from napari.utils.notifications import NotificationSeverity
 from qtpy.QtCore import QPoint, Qt
 
 from napari_jcas._review_widget import COLUMNS, KEYS
-from napari_jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path
+from napari_jcas._writer import REVIEW_KEY
+from napari_jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, region_key
 
 pytestmark = pytest.mark.gui
 
@@ -269,3 +271,37 @@ def test_a_clicked_row_is_outlined_and_framed_with_its_surroundings(corrected_sh
         seen = np.array([canvas_height, canvas_width]) / camera.zoom / np.abs(cleaned.scale[-2:])  # data pixels
         least = np.maximum(3 * np.array([y1 - y0, x1 - x0]), 64)
         assert np.all(seen >= least - 1e-6) and np.any(seen <= least + 1e-6)  # the box fills the view
+
+
+def type_into(spin_box, text: str, qtbot) -> None:
+    """Replace the text of a magicgui spin box by typing ``text``, as the user does."""
+    spin_box.native.selectAll()
+    qtbot.keyClicks(spin_box.native, text)
+
+
+def test_min_region_and_min_score_select_again_live_and_keep_the_decisions(corrected, qtbot, monkeypatch):
+    from jcas.nn.model import JCASModel
+
+    train, review, cleaned, proposal = corrected.train, corrected.review, corrected.cleaned, corrected.proposal
+    state = review.review
+    review.accept()
+    accepted = region_key(state.regions[0])
+    pixels = cleaned.data.copy()
+    monkeypatch.setattr(JCASModel, "predict", None)  # the network does not run again
+
+    type_into(train.min_area_choice, "1", qtbot)
+    type_into(train.min_score_choice, "0", qtbot)
+    qtbot.waitUntil(lambda: "(min. region 1 px, min. score 0.00)" in train.status.text(), timeout=5_000)
+    more = review.review
+    assert more is cleaned.metadata[REVIEW_KEY] and len(more) > len(state)
+    assert review.table.rowCount() == len(more) and min(r.area for r in more.regions) < 200
+    assert [more.status[r.index] for r in more.regions if region_key(r) == accepted] == [ACCEPTED]
+    assert more.counts()[ACCEPTED] == 1
+    np.testing.assert_array_equal(cleaned.data, pixels)  # the cleaned labels are as the user left them
+    np.testing.assert_array_equal(proposal.data, more.proposal)
+
+    type_into(train.min_area_choice, "100000", qtbot)
+    qtbot.waitUntil(lambda: "min. region 100000 px" in train.status.text(), timeout=5_000)
+    assert len(review.review) == 0 and review.table.rowCount() == 0
+    assert train.status.text().startswith("0 candidate corrections")
+    np.testing.assert_array_equal(cleaned.data, pixels)
