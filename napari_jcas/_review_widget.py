@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox
-from napari.layers import Labels
+from napari.layers import Labels, Shapes
 from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent, Qt, QTimer
@@ -65,7 +65,7 @@ class ReviewWidget(QWidget):
         self.layer: Labels | None = None
         self.review: Review | None = None
         self._shown_rows: list[int] = []
-        self._outline = None  # the Shapes layer outlining the current region
+        self._outline: Shapes | None = None  # outlines the current region
         self._own_autosave: Path | None = None  # where this review autosaves
         self._foreign_autosave: Path | None = None  # an autosave this review must not replace
 
@@ -228,11 +228,11 @@ class ReviewWidget(QWidget):
             region = review.regions[position]
             cells = (region.index, region.slice, f"{region.old_label} → {region.new_label}", region.area,
                      f"{region.score:.2f}", f"{region.expected_pixels_fixed:.0f}", review.status[region.index])
-            for column, value in zip(COLUMNS, cells):
+            for number, (column, value) in enumerate(zip(COLUMNS, cells)):
                 item = QTableWidgetItem(str(value))
                 if column in NUMERIC_COLUMNS:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(table_row, COLUMNS.index(column), item)
+                self.table.setItem(table_row, number, item)
         self._select_current()
         self.table.blockSignals(False)
         self._update_counts()
