@@ -1,4 +1,5 @@
-"""The layers a correction adds (proposal, disagreement heatmap, cleaned labels), camera moves, layer removal.
+"""The layers a correction adds (proposal, disagreement heatmap, cleaned labels), the outline of the region
+under review, camera moves, layer removal.
 
 Every added layer takes the geometry (scale, translate, rotate, shear, affine) and a copy of
 the metadata of the user's mask layer, which is never modified.
@@ -6,28 +7,38 @@ the metadata of the user's mask layer, which is never modified.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from napari.layers import Image, Labels, Layer
+from napari.layers import Image, Labels, Layer, Shapes
 from qtpy.QtOpenGLWidgets import QOpenGLWidget
 from qtpy.QtWidgets import QWidget
 
 from ._writer import REVIEW_KEY
 from .review import Review
 
+if TYPE_CHECKING:
+    from jcas.correction.maps import CorrectionMaps
+
 #: Metadata key of the disagreement layer: ``{"class": array, "affinity": array}``.
 HEATMAPS_KEY = "jcas_heatmaps"
 HEATMAP_KINDS = ("class", "affinity")
 HEATMAP_COLORMAP = "inferno"
+#: The outline of the region under review: a colour apart from the label colours and the heatmap.
+OUTLINE_COLOR = "#00ff66"
+#: Framing a region: the view spans at least CONTEXT times its box, and at least MIN_VIEW pixels.
+CONTEXT = 3.0
+MIN_VIEW = 64
 
 
 @dataclass
 class CorrectionLayers:
-    """The three layers of one correction."""
+    """The three layers of one correction, and the maps its regions were selected from."""
 
     proposal: Labels
     disagreement: Image
     cleaned: Labels
+    maps: CorrectionMaps
 
 
 def geometry(layer: Layer) -> dict:
@@ -83,7 +94,35 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     )
     proposal.contour = 1
     viewer.layers.selection.active = cleaned
-    return CorrectionLayers(proposal, disagreement, cleaned)
+    return CorrectionLayers(proposal, disagreement, cleaned, correction.maps)
+
+
+def show_reselection(layers: CorrectionLayers, correction) -> Review:
+    """Show regions selected again from ``layers.maps`` (other thresholds) in the layers of that correction.
+
+    The proposal layer takes the new corrected mask; the cleaned labels keep their pixels and
+    get a new :class:`~napari_jcas.review.Review` that carries over the decisions made on the
+    regions that remain (its metadata event tells the Review dock).
+
+    Parameters
+    ----------
+    layers : CorrectionLayers
+    correction : jcas.correction.maps.Correction
+        From :func:`jcas.correction.maps.select_regions` on ``layers.maps``.
+
+    Returns
+    -------
+    Review
+        The new review, in the cleaned layer's metadata.
+    """
+    cleaned = layers.cleaned
+    earlier = cleaned.metadata[REVIEW_KEY]
+    review = Review(correction.regions, correction.region_map, correction.corrected, earlier.drawn)
+    review.carry_over(earlier)
+    review.sync(cleaned.data)
+    layers.proposal.data = np.asarray(correction.corrected)
+    cleaned.metadata = {**cleaned.metadata, REVIEW_KEY: review}
+    return review
 
 
 def make_canvas_current(widget: QWidget) -> None:
@@ -109,21 +148,73 @@ def show_heatmap(layer: Image, kind: str) -> None:
     layer.contrast_limits = (0.0, 1.0)
 
 
-def focus(viewer, layer: Layer, region, *, context: float = 4.0) -> None:
-    """Centre the camera on ``region`` of ``layer`` and zoom so it fills 1/``context`` of the canvas.
+def view_box(region) -> tuple[float, float, float, float]:
+    """``(y0, x0, y1, x1)`` in data pixels: the view that frames ``region`` with its context.
+
+    Centred on the region's box, :data:`CONTEXT` times its height and width, at least
+    :data:`MIN_VIEW` pixels each: a 20-pixel region is seen with its surroundings, not 9x zoomed.
+    """
+    y0, x0, y1, x1 = region.bbox
+    half_height = max(CONTEXT * (y1 - y0), MIN_VIEW) / 2
+    half_width = max(CONTEXT * (x1 - x0), MIN_VIEW) / 2
+    centre_y, centre_x = (y0 + y1) / 2, (x0 + x1) / 2
+    return centre_y - half_height, centre_x - half_width, centre_y + half_height, centre_x + half_width
+
+
+def focus(viewer, layer: Layer, region) -> None:
+    """Move the camera so that :func:`view_box` of ``region`` of ``layer`` fills the canvas.
 
     For stacks, the viewer also moves to the region's slice.
     """
-    y0, x0, y1, x1 = region.bbox
+    y0, x0, y1, x1 = view_box(region)
     point = [(y0 + y1) / 2, (x0 + x1) / 2]
     if layer.ndim == 3:
         point = [region.slice] + point
     world = np.asarray(layer.data_to_world(point))
     if layer.ndim == 3:
         viewer.dims.set_point(viewer.dims.ndim - layer.ndim, float(world[0]))
-    height = max(y1 - y0, 8) * abs(layer.scale[-2])
-    width = max(x1 - x0, 8) * abs(layer.scale[-1])
     canvas_height, canvas_width = viewer.canvas.size
     camera = viewer.scene.camera
     camera.center = tuple(float(v) for v in world[-2:])
-    camera.zoom = float(min(canvas_height / (context * height), canvas_width / (context * width)))
+    camera.zoom = float(min(canvas_height / ((y1 - y0) * abs(layer.scale[-2])),
+                            canvas_width / ((x1 - x0) * abs(layer.scale[-1]))))
+
+
+def outline(viewer, shapes: Shapes | None, layer: Layer, region) -> Shapes:
+    """Draw a rectangle around ``region`` of ``layer``; returns the Shapes layer that holds it.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    shapes : napari.layers.Shapes or None
+        The layer of the previous outline: reused while it is in the viewer (it takes the
+        geometry of ``layer``); otherwise a new "<layer> selected" layer is added, and the
+        active layer stays active (the review keys and Ctrl+Z act on it).
+    layer : napari.layers.Layer
+        The cleaned labels under review, ``(H, W)`` or ``(Z, H, W)``.
+    region : jcas.correction.regions.Region
+
+    Returns
+    -------
+    napari.layers.Shapes
+    """
+    y0, x0, y1, x1 = region.bbox
+    top, left, bottom, right = y0 - 1, x0 - 1, y1, x1  # just outside the region's pixels
+    corners = np.array([[top, left], [top, right], [bottom, right], [bottom, left]], dtype=float)
+    if layer.ndim == 3:
+        corners = np.column_stack([np.full(4, region.slice), corners])
+    view_y0, view_x0, view_y1, view_x1 = view_box(region)
+    width = max(view_y1 - view_y0, view_x1 - view_x0) / 200  # about 3 screen pixels once framed
+    if shapes is None or shapes not in viewer.layers or shapes.ndim != layer.ndim:
+        active = viewer.layers.selection.active
+        shapes = viewer.add_shapes([corners], shape_type="rectangle", name=f"{layer.name} selected",
+                                   edge_color=OUTLINE_COLOR, face_color="transparent", edge_width=width,
+                                   **{**geometry(layer), "metadata": {}})
+        viewer.layers.selection.active = active
+        return shapes
+    for attribute, value in geometry(layer).items():
+        if attribute != "metadata":
+            setattr(shapes, attribute, value)
+    shapes.data = [corners]
+    shapes.edge_width = width
+    return shapes

@@ -4,7 +4,10 @@ A thin view on :class:`napari_jcas.review.Review`, which the correction stores i
 metadata of the "<name> cleaned" layer. Accepting writes the proposal into that layer
 through its undo history (``Labels.data_setitem``), so Ctrl+Z undoes it like a brush
 stroke; every change to the layer (brush, eraser, undo, redo) re-syncs the decisions.
-The review autosaves beside the export path and is restored from there.
+The table lists the candidates in rank order (most expected pixels fixed first); a click on
+a column header sorts by that column, and Next / Previous follow the table's order. The
+current region is outlined and framed with its surroundings. The review autosaves beside the
+export path and is restored from there.
 """
 from __future__ import annotations
 
@@ -15,18 +18,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox
-from napari.layers import Labels
+from napari.layers import Labels, Shapes
 from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox, QPushButton,
-                            QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                            QTableWidget, QTableWidgetItem, QWidget)
 
 from jcas.data.io import file_stem, file_suffix
 from jcas.errors import JCASInputError
 
-from ._layers import focus, make_canvas_current
-from ._qt_layout import row
+from ._layers import focus, make_canvas_current, outline
+from ._qt_layout import row, scrolling_layout
 from ._reader import SOURCE_KEY
 from ._writer import REVIEW_KEY, export_labels
 from .review import ACCEPTED, OPEN, REJECTED, Review, array_digest, autosave_path, load_autosave, save_autosave
@@ -36,7 +39,15 @@ if TYPE_CHECKING:
 
 #: Review actions: (label, key binding).
 KEYS = {"accept": "Shift-A", "reject": "Shift-R", "previous": "Shift-P", "next": "Shift-N"}
-COLUMNS = ("#", "slice", "change", "area", "score", "status")
+#: Table columns, and what a click on each header sorts the review by (:data:`napari_jcas.review.SORT_KEYS`).
+COLUMN_SORT_KEYS = {"#": "index", "slice": "slice", "change": "change", "area": "area", "score": "score",
+                    "exp. px": "expected_pixels_fixed", "status": "status"}
+COLUMNS = tuple(COLUMN_SORT_KEYS)
+NUMERIC_COLUMNS = ("#", "slice", "area", "score", "exp. px")
+#: Columns whose first click sorts from the largest down (the others from the smallest up).
+LARGEST_FIRST = ("area", "score", "exp. px")
+#: The rank order: the column the table starts sorted by, largest first.
+RANK_COLUMN = "exp. px"
 AUTOSAVE_DELAY_MS = 1000
 
 
@@ -54,6 +65,7 @@ class ReviewWidget(QWidget):
         self.layer: Labels | None = None
         self.review: Review | None = None
         self._shown_rows: list[int] = []
+        self._outline: Shapes | None = None  # outlines the current region
         self._own_autosave: Path | None = None  # where this review autosaves
         self._foreign_autosave: Path | None = None  # an autosave this review must not replace
 
@@ -68,13 +80,18 @@ class ReviewWidget(QWidget):
         self.export_form = Container(widgets=[self.export_path])
 
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMinimumHeight(220)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionsClickable(True)  # Qt's sort indicator is not shown: it widens every column
+        header.setToolTip("Click a column to sort by it, again to turn the order round. 'exp. px', the rank "
+                          "order: area x score, how many pixels accepting the region is expected to fix")
+        self._sort_order = (RANK_COLUMN, True)  # (column, largest first)
+        self._show_sort_order()
+        self.table.setMinimumHeight(160)
 
         self.buttons = {}
         for action, key in KEYS.items():
@@ -88,11 +105,11 @@ class ReviewWidget(QWidget):
         self.saved = QLabel()
         self.saved.setWordWrap(True)
 
-        layout = QVBoxLayout(self)
+        self.scroll_area, layout = scrolling_layout(self)
         layout.addWidget(self.form.native)
-        layout.addWidget(self.table)
         layout.addLayout(row(self.buttons["accept"], self.buttons["reject"]))
         layout.addLayout(row(self.buttons["previous"], self.buttons["next"]))
+        layout.addWidget(self.table)
         threshold_row = row(self.accept_all_button)
         threshold_row.insertWidget(0, self.threshold.native)
         layout.addLayout(threshold_row)
@@ -119,6 +136,8 @@ class ReviewWidget(QWidget):
         self.accept_all_button.clicked.connect(self.accept_all)
         self.export_button.clicked.connect(lambda: self.export())
         self.table.itemSelectionChanged.connect(self._on_row_selected)
+        self.table.cellClicked.connect(self._on_row_clicked)
+        header.sectionClicked.connect(self._on_header_clicked)
         self.layer_choice.changed.connect(self.set_layer)
         self.slice_only.changed.connect(self._fill_table)
         self.export_path.changed.connect(self._on_export_path)
@@ -167,17 +186,37 @@ class ReviewWidget(QWidget):
             self.autosave()
             self.layer.events.paint.disconnect(self._sync_soon)
             self.layer.events.set_data.disconnect(self._sync_soon)
+            self.layer.events.metadata.disconnect(self._on_metadata)
         self.layer = layer
         self.review = None if layer is None else layer.metadata[REVIEW_KEY]
         self._own_autosave = self._foreign_autosave = None
+        self._clear_outline()
+        self._sort_review()
         if layer is not None:
             layer.events.paint.connect(self._sync_soon)
             layer.events.set_data.connect(self._sync_soon)
+            layer.events.metadata.connect(self._on_metadata)
             default = _default_export_path(layer)
             if default and not self._export_path_text():
                 self.export_path.value = default
             self._restore()
         self._fill_table()
+
+    def _on_metadata(self, _event=None) -> None:
+        """Take up a new review of the layer: its regions selected again with other thresholds
+        (``napari_jcas._layers.show_reselection``), the decisions carried over."""
+        review = self.layer.metadata.get(REVIEW_KEY)
+        if review is self.review or not isinstance(review, Review):
+            return
+        self.review = review
+        self._clear_outline()
+        self._sort_review()
+        self._fill_table()
+        self._autosave_timer.start()
+
+    def _clear_outline(self) -> None:
+        if self._outline is not None and self._outline in self.viewer.layers:
+            self._outline.data = []
 
     # ------------------------------------------------------------------- table
     def _fill_table(self, *_) -> None:
@@ -188,15 +227,37 @@ class ReviewWidget(QWidget):
         for table_row, position in enumerate(self._shown_rows):
             region = review.regions[position]
             cells = (region.index, region.slice, f"{region.old_label} → {region.new_label}", region.area,
-                     f"{region.score:.2f}", review.status[region.index])
-            for column, value in enumerate(cells):
+                     f"{region.score:.2f}", f"{region.expected_pixels_fixed:.0f}", review.status[region.index])
+            for number, (column, value) in enumerate(zip(COLUMNS, cells)):
                 item = QTableWidgetItem(str(value))
-                if column in (0, 1, 3, 4):
+                if column in NUMERIC_COLUMNS:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(table_row, column, item)
+                self.table.setItem(table_row, number, item)
         self._select_current()
         self.table.blockSignals(False)
         self._update_counts()
+
+    def _on_header_clicked(self, section: int) -> None:
+        """Sort by the clicked column: a new column from the largest down (area, score, exp. px) or from the
+        smallest up (the others); the same column again the other way round."""
+        column, largest_first = self._sort_order
+        clicked = COLUMNS[section]
+        self._sort_order = (clicked, not largest_first if clicked == column else clicked in LARGEST_FIRST)
+        self._show_sort_order()
+        self._sort_review()
+        self._fill_table()
+
+    def _show_sort_order(self) -> None:
+        """An arrow in the header of the column the table is sorted by."""
+        column, largest_first = self._sort_order
+        self.table.setHorizontalHeaderLabels(
+            [f"{name} {'▼' if largest_first else '▲'}" if name == column else name for name in COLUMNS])
+
+    def _sort_review(self) -> None:
+        """Order the review, and so the table and Next / Previous, as the table's header shows."""
+        if self.review is not None:
+            column, largest_first = self._sort_order
+            self.review.sort(COLUMN_SORT_KEYS[column], descending=largest_first)
 
     def _update_statuses(self) -> None:
         for table_row, position in enumerate(self._shown_rows):
@@ -224,6 +285,11 @@ class ReviewWidget(QWidget):
         if self.review is not None and rows:
             self.select(self._shown_rows[rows[0].row()])
 
+    def _on_row_clicked(self, table_row: int, _column: int) -> None:
+        """A click on a row shows its region, also when the row was selected already (no selection signal then)."""
+        if self.review is not None and self._shown_rows[table_row] == self.review.position:
+            self._show(self.review.current)
+
     def _current_slice(self) -> int | None:
         if self.layer is None or self.layer.ndim != 3:
             return None
@@ -236,7 +302,7 @@ class ReviewWidget(QWidget):
 
     # ------------------------------------------------------------- navigation
     def select(self, row: int) -> None:
-        """Make table row ``row`` of the review current and move the camera to it."""
+        """Make row ``row`` of the review's regions current; outline it and frame it with the camera."""
         region = self.review.select(row)
         self._show(region)
 
@@ -256,6 +322,7 @@ class ReviewWidget(QWidget):
     def _show(self, region) -> None:
         if region is None or self.layer is None:
             return
+        self._outline = outline(self.viewer, self._outline, self.layer, region)
         focus(self.viewer, self.layer, region)
         if self.slice_only.value and self.review.position not in self._shown_rows:
             self._fill_table()

@@ -14,19 +14,24 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, SpinBox
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QWidget
 
 from jcas.data.pairs import check_pair
 from jcas.errors import JCASInputError
 
-from ._layers import HEATMAP_KINDS, add_correction_layers, make_canvas_current, show_heatmap
+from ._layers import HEATMAP_KINDS, add_correction_layers, make_canvas_current, show_heatmap, show_reselection
 from ._loss_plot import LossPlot
-from ._qt_layout import row
+from ._qt_layout import row, scrolling_layout
 from ._workers import start_worker
 
 if TYPE_CHECKING:
     import napari
 
+    from .review import Review
+
+#: Milliseconds the thresholds must rest before the regions are selected again (typing "250" is one change).
+RESELECT_DELAY_MS = 200
 MODEL_FILTER = "napari-jcas model (*.pt)"
 
 
@@ -69,14 +74,16 @@ class TrainWidget(QWidget):
         self.min_area_choice = SpinBox(
             label="Min. region (px)", min=1, max=1_000_000, value=MIN_AREA,
             tooltip="Smaller candidate regions keep the drawn label. 1 (with min. score and confidence 0) proposes "
-                    "every pixel the model disagrees with: the setting for speckle (per-pixel) noise")
+                    "every pixel the model disagrees with: the setting for speckle (per-pixel) noise. A change "
+                    "selects the latest correction's regions again at once, without running the model")
         self.min_score_choice = FloatSpinBox(label="Min. score", min=0.0, max=1.0, step=0.05, value=MIN_SCORE,
                                              tooltip="Candidate regions with a lower mean disagreement keep the "
-                                                     "drawn label")
+                                                     "drawn label. A change selects the latest correction's "
+                                                     "regions again at once")
         self.min_confidence_choice = FloatSpinBox(
             label="Min. confidence", min=0.0, max=1.0, step=0.05, value=MIN_CONFIDENCE,
             tooltip="Candidate regions where the model's mean probability of the label it proposes is lower keep "
-                    "the drawn label")
+                    "the drawn label. A change selects the latest correction's regions again at once")
         self.mirror_choice = CheckBox(text="Mirror", value=False,
                                       tooltip="Average the model over the image and its mirror images: about 2.5x "
                                               "slower correction, slightly better proposals and heatmap")
@@ -104,7 +111,7 @@ class TrainWidget(QWidget):
         self.status.setWordWrap(True)
         self.plot = LossPlot()
 
-        layout = QVBoxLayout(self)
+        self.scroll_area, layout = scrolling_layout(self)
         layout.addWidget(self.form.native)
         layout.addLayout(row(self.start_button, self.fine_tune_button, self.stop_button))
         layout.addLayout(row(self.load_button, self.save_button))
@@ -121,6 +128,12 @@ class TrainWidget(QWidget):
         self.save_button.clicked.connect(lambda: self.save_model())
         self.correct_button.clicked.connect(self.correct)
         self.heatmap_choice.changed.connect(self._show_heatmaps)
+        self._reselect_timer = QTimer(self)
+        self._reselect_timer.setSingleShot(True)
+        self._reselect_timer.setInterval(RESELECT_DELAY_MS)
+        self._reselect_timer.timeout.connect(self.reselect)
+        for threshold in (self.min_area_choice, self.min_score_choice, self.min_confidence_choice):
+            threshold.changed.connect(self._reselect_soon)
         viewer.layers.events.removing.connect(self._before_layer_removal)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed,
                       viewer.layers.events.moved):
@@ -325,9 +338,7 @@ class TrainWidget(QWidget):
         image, mask = self._inputs
         self._corrections.append(
             add_correction_layers(self.viewer, image, mask, correction, heatmap=self.heatmap_choice.value))
-        withheld = f" ({len(correction.withheld)} withheld: the model cannot be trusted there)" if correction.withheld else ""
-        self.status.setText(f"{len(correction.regions)} candidate corrections for '{mask.name}'{withheld}. "
-                            "Review them in the Review dock.")
+        self.status.setText(f"{_candidates(correction)} for '{mask.name}'. Review them in the Review dock.")
         if correction.notes:
             more = f"\n… and {len(correction.notes) - 3} more" if len(correction.notes) > 3 else ""
             show_warning(f"Correction of '{mask.name}' withheld proposals:\n" + "\n".join(correction.notes[:3]) + more)
@@ -338,6 +349,31 @@ class TrainWidget(QWidget):
         self._set_busy(False)
         if self._removed is not None:
             self.status.setText(f"Layer '{self._removed}' was removed, so the correction stopped; no layers added.")
+
+    def _reselect_soon(self, _value=None) -> None:
+        self._reselect_timer.start()
+
+    def reselect(self) -> Review | None:
+        """Select the candidate regions of the latest correction again with the current Min. region and
+        Min. score, from its cached maps: no network runs.
+
+        Decisions on the regions that remain are kept, and so are the cleaned labels' pixels.
+        Returns the new review, or ``None`` when there is no correction (or it is out of the viewer).
+        """
+        from jcas.correction.maps import select_regions
+
+        shown = [layers for layers in self._corrections
+                 if layers.cleaned in self.viewer.layers and layers.proposal in self.viewer.layers]
+        if not shown:
+            return None
+        layers = shown[-1]
+        min_area, min_score = self.min_area_choice.value, self.min_score_choice.value
+        min_confidence = self.min_confidence_choice.value
+        correction = select_regions(layers.maps, min_area=min_area, min_score=min_score, min_confidence=min_confidence)
+        review = show_reselection(layers, correction)
+        self.status.setText(f"{_candidates(correction)} in '{layers.cleaned.name}' (min. region {min_area} px, "
+                            f"min. score {min_score:.2f}, min. confidence {min_confidence:.2f}).")
+        return review
 
     def _show_heatmaps(self, kind: str) -> None:
         for layers in self._corrections:
@@ -352,3 +388,8 @@ class TrainWidget(QWidget):
         self.form.enabled = not busy
         self.stop_button.setEnabled(busy)
 
+
+def _candidates(correction) -> str:
+    """'N candidate corrections', with how many the guard withheld."""
+    withheld = f" ({len(correction.withheld)} withheld: the model cannot be trusted there)" if correction.withheld else ""
+    return f"{len(correction.regions)} candidate corrections{withheld}"

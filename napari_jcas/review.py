@@ -30,6 +30,8 @@ from jcas.data.io import file_stem, write_bytes_atomic
 
 OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
 STATUSES = (OPEN, ACCEPTED, REJECTED)
+#: What :meth:`Review.sort` orders by: attributes of a Region, its "change" (old, new label), its status.
+SORT_KEYS = ("index", "slice", "change", "area", "score", "expected_pixels_fixed", "status")
 #: Columns of the review log.
 LOG_FIELDS = ("region", "slice", "old_class", "new_class", "area", "score", "decision", "time")
 AUTOSAVE_VERSION = 1
@@ -76,13 +78,22 @@ class Review:
     Parameters
     ----------
     regions : sequence of Region
-        Candidates ranked by score (descending), as ``jcas.correction.maps.Correction.regions``.
+        Candidates in rank order (:func:`jcas.correction.regions.rank`), as
+        ``jcas.correction.maps.Correction.regions``.
     region_map : numpy.ndarray
         Integer array of the mask's shape; ``k`` marks the pixels of region index ``k``.
     proposal : numpy.ndarray
         The model's corrected mask, in the user's label values.
     drawn : numpy.ndarray
         The mask as drawn (never modified).
+
+    Attributes
+    ----------
+    position : int
+        The current region: its row in :attr:`regions` (rank order).
+    order : list of int
+        The rows of :attr:`regions` in the order the review goes through them (:meth:`sort`);
+        rank order at first.
     """
 
     def __init__(self, regions: Sequence[Region], region_map: np.ndarray, proposal: np.ndarray,
@@ -97,6 +108,7 @@ class Review:
         self.status = {region.index: OPEN for region in self.regions}
         self.log: list[dict] = []
         self.position = 0
+        self.order = list(range(len(self.regions)))
         self._rows = {region.index: row for row, region in enumerate(self.regions)}
         self._candidates = np.flatnonzero(self.region_map)
         self._owners = self.region_map.ravel()[self._candidates].astype(np.int64)
@@ -122,10 +134,8 @@ class Review:
         return counts
 
     def rows(self, slice_index: int | None = None) -> list[int]:
-        """Table rows, all of them or those of one slice."""
-        if slice_index is None:
-            return list(range(len(self.regions)))
-        return [row for row, region in enumerate(self.regions) if region.slice == slice_index]
+        """Rows of :attr:`regions` in review :attr:`order`, all of them or those of one slice."""
+        return [row for row in self.order if slice_index is None or self.regions[row].slice == slice_index]
 
     def pixels(self, index: int) -> tuple[np.ndarray, ...]:
         """Indices of the pixels of region ``index`` in the full labels array."""
@@ -145,16 +155,32 @@ class Review:
         return self.current
 
     def step(self, delta: int, *, slice_index: int | None = None, open_only: bool = False) -> Region | None:
-        """Move ``delta`` rows (+1 next, -1 previous), optionally within one slice or among open regions.
+        """Move to the next (``delta`` +1) or previous (-1) region in review :attr:`order`, optionally within
+        one slice or among open regions.
 
-        Stays put when there is no such row.
+        Stays put when there is no such region.
         """
-        rows = [row for row in self.rows(slice_index)
-                if not open_only or self.status[self.regions[row].index] == OPEN]
-        ahead = [row for row in rows if (row - self.position) * delta > 0]
+        places = {row: place for place, row in enumerate(self.order)}
+        here = places.get(self.position, 0)
+        ahead = [places[row] for row in self.rows(slice_index)
+                 if (places[row] - here) * delta > 0
+                 and (not open_only or self.status[self.regions[row].index] == OPEN)]
         if ahead:
-            self.position = min(ahead, key=lambda row: abs(row - self.position))
+            self.position = self.order[min(ahead, key=lambda place: abs(place - here))]
         return self.current
+
+    def sort(self, by: str, descending: bool = False) -> None:
+        """Set the review :attr:`order`: by one of :data:`SORT_KEYS`, ties in rank order.
+
+        :meth:`rows` and :meth:`step` follow it; :attr:`position` stays on its region.
+        ``sort("expected_pixels_fixed", descending=True)`` is the rank order again.
+        """
+        if by not in SORT_KEYS:
+            raise ValueError(f"cannot sort by {by!r}; choose one of {SORT_KEYS}")
+        keys = {"change": lambda region: (region.old_label, region.new_label),
+                "status": lambda region: STATUSES.index(self.status[region.index])}
+        key = keys.get(by, lambda region: getattr(region, by))
+        self.order = sorted(range(len(self.regions)), key=lambda row: key(self.regions[row]), reverse=descending)
 
     # ---------------------------------------------------------------- decisions
     def accept(self, index: int) -> Edit:
@@ -268,6 +294,17 @@ class Review:
                 matched += 1
         self.log = list(state.get("log", [])) + self.log
         self.select(int(state.get("position", 0)))
+        return matched
+
+    def carry_over(self, earlier: Review) -> int:
+        """Take the decisions, log and current region of ``earlier``, a review of the same mask whose
+        regions were selected with other thresholds; returns the regions matched (:meth:`restore`).
+
+        The current region stays current if it is still a candidate, else the first one is.
+        """
+        matched = self.restore(earlier.state())
+        rows = {region_key(region): row for row, region in enumerate(self.regions)}
+        self.select(rows.get(region_key(earlier.current), 0) if earlier.current is not None else 0)
         return matched
 
 

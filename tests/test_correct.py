@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from jcas.correction.maps import correct, iter_correct
+from jcas.correction.maps import correct, iter_correct, select_regions
+from jcas.correction.regions import Region, rank
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer
 
@@ -37,7 +38,8 @@ def test_regions_match_the_region_map_and_the_changes(model):
     result = correct(net, images, masks, min_area=1, min_score=0.0, min_confidence=0.0)
     changed = result.corrected != masks
     assert np.array_equal(changed, result.region_map > 0)
-    assert [r.score for r in result.regions] == sorted((r.score for r in result.regions), reverse=True)
+    expected = [r.area * r.score for r in result.regions]
+    assert expected == sorted(expected, reverse=True) and len(result.regions) > 1
     for region in result.regions[:20]:
         pixels = result.region_map[region.slice] == region.index
         assert pixels.sum() == region.area
@@ -46,6 +48,15 @@ def test_regions_match_the_region_map_and_the_changes(model):
         assert np.all(masks[region.slice][pixels] == region.old_label)
         assert np.all(result.corrected[region.slice][pixels] == region.new_label)
         assert np.isclose(result.class_disagreement[region.slice][pixels].mean(), region.score, atol=1e-5)
+
+
+def test_rank_puts_the_most_expected_pixels_fixed_first():
+    small_sure = Region(1, 0, (0, 0, 5, 5), 25, 0, 1, 0.95)  # 23.75 pixels expected to be fixed
+    large_unsure = Region(2, 0, (10, 10, 80, 80), 5000, 0, 1, 0.6)  # 3000
+    tie_late = Region(4, 1, (0, 0, 10, 10), 50, 1, 0, 1.0)  # 50
+    tie_early = Region(3, 1, (20, 20, 30, 30), 100, 1, 0, 0.5)  # 50
+    assert large_unsure.expected_pixels_fixed == 3000
+    assert [r.index for r in rank([tie_late, small_sure, tie_early, large_unsure])] == [2, 3, 4, 1]
 
 
 def test_selective_correction_keeps_small_and_weak_regions(model):
@@ -58,6 +69,25 @@ def test_selective_correction_keeps_small_and_weak_regions(model):
     confident = [r for r in everything.regions if r.area >= 20 and r.score >= 0.7 and r.confidence >= 0.75]
     assert [(r.slice, r.bbox) for r in selective.regions] == [(r.slice, r.bbox) for r in confident]
     assert np.array_equal(selective.corrected != masks, selective.region_map > 0)
+
+
+def test_regions_are_reselected_from_the_maps_without_the_network(model, monkeypatch):
+    from jcas.errors import JCASInputError
+    from jcas.nn.model import JCASModel
+
+    net, images, masks = model
+    everything = correct(net, images, masks, min_area=1, min_score=0.0, min_confidence=0.0)
+    selective = correct(net, images, masks, min_area=20, min_score=0.7, min_confidence=0.75)
+    monkeypatch.setattr(JCASModel, "predict", None)  # no network from here on
+    again = select_regions(everything.maps, min_area=20, min_score=0.7, min_confidence=0.75)
+    assert again.regions == selective.regions and again.notes == selective.notes
+    np.testing.assert_array_equal(again.corrected, selective.corrected)
+    np.testing.assert_array_equal(again.region_map, selective.region_map)
+    back = select_regions(again.maps, min_area=1, min_score=0.0, min_confidence=0.0)
+    assert back.regions == everything.regions
+    np.testing.assert_array_equal(back.corrected, everything.corrected)
+    with pytest.raises(JCASInputError, match="min_area"):
+        select_regions(everything.maps, min_area=0)
 
 
 @pytest.mark.parametrize("thresholds, message", [(dict(min_area=0), "min_area"), (dict(min_score=6), "min_score")])

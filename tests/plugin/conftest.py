@@ -8,6 +8,9 @@ from napari.utils.notifications import NotificationSeverity, notification_manage
 
 from jcas.data.samples import load_noisy_sample
 
+#: A laptop screen, the smallest the docks are made for (width, height).
+LAPTOP_SCREEN = (1366, 768)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _plugins_discovered():
@@ -110,3 +113,11 @@ def docked_shown(make_napari_viewer, noisy_mni):
 def corrected_shown(docked_shown, model_file, qtbot):
     """``corrected`` in a shown viewer."""
     return _correct(docked_shown, model_file, qtbot)
+
+
+@pytest.fixture
+def corrected_laptop(make_napari_viewer, noisy_mni, model_file, qtbot):
+    """``corrected_shown`` in a window of :data:`LAPTOP_SCREEN` size, set before the docks open."""
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(*LAPTOP_SCREEN)
+    return _correct(_dock(viewer, noisy_mni), model_file, qtbot)

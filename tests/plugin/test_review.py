@@ -106,6 +106,43 @@ def test_navigation_by_rank_slice_and_open_status(stack):
     assert review.select(99).index == regions[2].index
 
 
+def test_sorting_sets_the_order_that_next_and_previous_follow(stack):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    assert [r.area for r in regions] == [30, 25, 4]  # ranked: 27, 15 and 1.2 pixels expected to be fixed
+    review.sort("area")
+    assert [regions[row].area for row in review.rows()] == [4, 25, 30]
+    assert review.current is regions[0]  # the current region stays, now last
+    assert review.step(+1) is regions[0]
+    assert review.step(-1) is regions[1]
+    review.sort("slice", descending=True)
+    assert [regions[row].slice for row in review.rows()] == [1, 0, 0]
+    assert review.rows(0) == [0, 2]  # ties keep the rank order
+    review.accept(regions[2].index)
+    review.sort("status")
+    assert review.rows()[-1] == 2
+    review.sort("expected_pixels_fixed", descending=True)
+    assert review.rows() == [0, 1, 2]
+    with pytest.raises(ValueError, match="cannot sort by"):
+        review.sort("colour")
+
+
+def test_carry_over_keeps_the_decisions_on_the_regions_that_remain(stack):
+    regions, region_map, proposal, drawn = stack
+    a, c, b = regions  # ranked: 27, 15 and 1.2 pixels expected to be fixed
+    review = Review(regions, region_map, proposal, drawn)
+    review.accept(a.index)
+    review.reject(c.index)
+    review.select(1)
+    fewer = Review([a, c], np.where(region_map == b.index, 0, region_map), proposal, drawn)  # a higher min. score
+    assert fewer.carry_over(review) == 2
+    assert fewer.status == {a.index: ACCEPTED, c.index: REJECTED} and fewer.current is c
+    assert fewer.log == review.log
+    again = Review(regions, region_map, proposal, drawn)  # and back
+    again.carry_over(fewer)
+    assert again.status == {a.index: ACCEPTED, c.index: REJECTED, b.index: OPEN} and again.current is c
+
+
 def test_log_and_autosave_round_trip(stack, tmp_path):
     regions, region_map, proposal, drawn = stack
     review = Review(regions, region_map, proposal, drawn)

@@ -1,4 +1,5 @@
-"""Review dock: keys, accept-all, brush edits, slices, autosave and restore, failing exports."""
+"""Review dock: keys, accept-all, brush edits, slices, autosave and restore, failing exports; the ranked and
+sortable table, the outline and framing of a region, live re-selection with Min. region / Min. score."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +7,11 @@ import pytest
 import tifffile
 from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import NotificationSeverity
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QPoint, Qt
 
-from napari_jcas._review_widget import KEYS
-from napari_jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path
+from napari_jcas._review_widget import COLUMNS, KEYS
+from napari_jcas._writer import REVIEW_KEY
+from napari_jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, region_key
 
 pytestmark = pytest.mark.gui
 
@@ -54,7 +56,7 @@ def test_keys_on_the_canvas_accept_reject_move_and_undo(corrected_shown, qtbot, 
     press(viewer, qtbot, Qt.Key.Key_R)
     assert state.status[second.index] == REJECTED and state.current is third
     np.testing.assert_array_equal(cleaned.data[state.pixels(second.index)], state.drawn[state.pixels(second.index)])
-    assert review.table.item(0, 5).text() == ACCEPTED
+    assert review.table.item(0, COLUMNS.index("status")).text() == ACCEPTED
 
     assert viewer.layers.selection.active is cleaned
     press(viewer, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # napari's undo of the cleaned layer
@@ -200,3 +202,106 @@ def test_correcting_a_cleaned_layer_starts_a_new_review(corrected, qtbot):
     reviewed = [layer.name for layer in review.layer_choice.choices]
     assert reviewed == ["brain cleaned", "brain cleaned [1]"]
     assert review.review is not first and review.layer is viewer.layers["brain cleaned [1]"]
+
+
+def click_row(review, row: int, qtbot) -> None:
+    """Click row ``row`` of the review table, scrolled into view first as the user would."""
+    table = review.table
+    review.scroll_area.ensureWidgetVisible(table)
+    table.scrollToItem(table.item(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(table.item(row, 0)).center())
+
+
+def click_header(review, column: str, qtbot) -> None:
+    """Click the header of ``column`` of the review table."""
+    header = review.table.horizontalHeader()
+    review.scroll_area.ensureWidgetVisible(review.table)
+    section = COLUMNS.index(column)
+    pos = QPoint(header.sectionViewportPosition(section) + header.sectionSize(section) // 2, header.height() // 2)
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def column(review, name: str) -> list[str]:
+    """The texts of column ``name``, top to bottom."""
+    table = review.table
+    return [table.item(row, COLUMNS.index(name)).text() for row in range(table.rowCount())]
+
+
+def test_the_table_is_ranked_by_expected_pixels_fixed_and_sorts_by_a_header_click(corrected_shown, qtbot):
+    review, viewer = corrected_shown.review, corrected_shown.viewer
+    state = review.review
+    expected = [float(text) for text in column(review, "exp. px")]
+    assert len(expected) > 2 and expected == sorted(expected, reverse=True)
+    assert expected == [round(r.area * r.score) for r in state.regions]
+
+    click_header(review, "score", qtbot)
+    scores = [float(text) for text in column(review, "score")]
+    assert scores == sorted(scores, reverse=True) and scores != [round(r.score, 2) for r in state.regions]
+    click_row(review, 0, qtbot)
+    assert round(state.current.score, 2) == scores[0]
+    press(viewer, qtbot, Qt.Key.Key_N)  # Next follows the table's order
+    assert state.current is state.regions[state.rows()[1]]
+    assert review.table.selectionModel().selectedRows()[0].row() == 1
+    click_header(review, "score", qtbot)  # again: lowest first
+    assert [float(text) for text in column(review, "score")] == sorted(scores)
+
+    click_header(review, "exp. px", qtbot)  # back to the rank order
+    assert [float(text) for text in column(review, "exp. px")] == expected
+    assert state.rows() == list(range(len(state)))
+
+
+def test_a_clicked_row_is_outlined_and_framed_with_its_surroundings(corrected_shown, qtbot):
+    review, viewer, cleaned = corrected_shown.review, corrected_shown.viewer, corrected_shown.cleaned
+    state = review.review
+    for row in (0, len(state) - 1):
+        click_row(review, row, qtbot)
+        region = state.regions[state.rows()[row]]
+        assert state.current is region
+        [rectangle] = viewer.layers["brain cleaned selected"].data
+        y0, x0, y1, x1 = region.bbox
+        assert np.all(rectangle[:, 0] == region.slice)
+        assert rectangle[:, 1].min() < y0 and rectangle[:, 1].max() >= y1 - 1
+        assert rectangle[:, 2].min() < x0 and rectangle[:, 2].max() >= x1 - 1
+        assert viewer.layers.selection.active is cleaned  # the review keys and Ctrl+Z still act on it
+
+        camera, (canvas_height, canvas_width) = viewer.scene.camera, viewer.canvas.size
+        centre = cleaned.data_to_world([region.slice, (y0 + y1) / 2, (x0 + x1) / 2])
+        np.testing.assert_allclose(camera.center[-2:], centre[-2:], atol=1e-6)
+        assert viewer.dims.point[0] == pytest.approx(centre[0])
+        seen = np.array([canvas_height, canvas_width]) / camera.zoom / np.abs(cleaned.scale[-2:])  # data pixels
+        least = np.maximum(3 * np.array([y1 - y0, x1 - x0]), 64)
+        assert np.all(seen >= least - 1e-6) and np.any(seen <= least + 1e-6)  # the box fills the view
+
+
+def type_into(spin_box, text: str, qtbot) -> None:
+    """Replace the text of a magicgui spin box by typing ``text``, as the user does."""
+    spin_box.native.selectAll()
+    qtbot.keyClicks(spin_box.native, text)
+
+
+def test_min_region_and_min_score_select_again_live_and_keep_the_decisions(corrected, qtbot, monkeypatch):
+    from jcas.nn.model import JCASModel
+
+    train, review, cleaned, proposal = corrected.train, corrected.review, corrected.cleaned, corrected.proposal
+    state = review.review
+    review.accept()
+    accepted = region_key(state.regions[0])
+    pixels = cleaned.data.copy()
+    monkeypatch.setattr(JCASModel, "predict", None)  # the network does not run again
+
+    type_into(train.min_area_choice, "1", qtbot)
+    type_into(train.min_score_choice, "0", qtbot)
+    qtbot.waitUntil(lambda: "(min. region 1 px, min. score 0.00)" in train.status.text(), timeout=5_000)
+    more = review.review
+    assert more is cleaned.metadata[REVIEW_KEY] and len(more) > len(state)
+    assert review.table.rowCount() == len(more) and min(r.area for r in more.regions) < 200
+    assert [more.status[r.index] for r in more.regions if region_key(r) == accepted] == [ACCEPTED]
+    assert more.counts()[ACCEPTED] == 1
+    np.testing.assert_array_equal(cleaned.data, pixels)  # the cleaned labels are as the user left them
+    np.testing.assert_array_equal(proposal.data, more.proposal)
+
+    type_into(train.min_area_choice, "100000", qtbot)
+    qtbot.waitUntil(lambda: "min. region 100000 px" in train.status.text(), timeout=5_000)
+    assert len(review.review) == 0 and review.table.rowCount() == 0
+    assert train.status.text().startswith("0 candidate corrections")
+    np.testing.assert_array_equal(cleaned.data, pixels)

@@ -1,7 +1,9 @@
 """Correction: corrected masks, disagreement heatmaps and ranked candidate regions.
 
 Images are processed slice by slice and, within a slice, in overlapping tiles, so memory
-stays bounded for large images (a 4096 x 4096 slice needs a few hundred MB).
+stays bounded for large images (a 4096 x 4096 slice needs a few hundred MB). The network
+pass yields :class:`CorrectionMaps`; choosing the candidate regions from them
+(:func:`select_regions`) needs no network, so new thresholds are applied in a moment.
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ class Correction:
     region_map : numpy.ndarray
         int32, mask's shape: 0 outside candidates, else the id of a :class:`Region`.
     regions : list of Region
-        Candidates, ranked by score (highest first).
+        Candidates, ranked by expected pixels fixed (:func:`jcas.correction.regions.rank`).
     withheld : list of Withheld
         Candidates the do-no-harm guard kept out (:mod:`jcas.correction.guard`), with the reasons; their
         pixels keep the drawn labels and their ids are not in ``region_map``.
@@ -66,6 +68,8 @@ class Correction:
         What the guard withheld and why, one line per class or slice, for people.
     judges : list of str
         Per slice: which model judged it ("fold k", "strips", "ensemble", "in-sample", "unseen").
+    maps : CorrectionMaps or None
+        The maps the regions were selected from: :func:`select_regions` re-selects from them.
     """
 
     corrected: np.ndarray
@@ -76,6 +80,46 @@ class Correction:
     withheld: list[Withheld] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     judges: list[str] = field(default_factory=list)
+    maps: CorrectionMaps | None = None
+
+
+@dataclass
+class CorrectionMaps:
+    """The model's per-pixel verdict on a mask, before candidate regions are selected from it.
+
+    Attributes
+    ----------
+    drawn : numpy.ndarray
+        ``(H, W)`` or ``(Z, H, W)``: the mask as drawn.
+    proposed : numpy.ndarray
+        The mask's shape and dtype: the model's label at every pixel (ignored pixels keep theirs).
+    class_disagreement, affinity_disagreement : numpy.ndarray
+        float32 in [0, 1], the mask's shape (see :class:`Correction`).
+    confidence : numpy.ndarray
+        float32 in [0, 1], the mask's shape: the model's probability of its proposed label.
+    untrusted : dict of int to str
+        Label values the guard withholds, with the reason (:func:`jcas.correction.guard.untrusted_classes`);
+        empty without the guard.
+    in_sample_reasons : list of str or None
+        Per slice: why only an in-sample model could judge it (the guard then withholds its regions), else None.
+    judges : list of str
+        Per slice: which model judged it.
+    num_classes : int
+        Classes the model knows.
+    guard : bool
+        Whether the do-no-harm guard applies.
+    """
+
+    drawn: np.ndarray
+    proposed: np.ndarray
+    class_disagreement: np.ndarray
+    affinity_disagreement: np.ndarray
+    confidence: np.ndarray
+    untrusted: dict[int, str]
+    in_sample_reasons: list[str | None]
+    judges: list[str]
+    num_classes: int
+    guard: bool = True
 
 
 @dataclass
@@ -163,12 +207,7 @@ def iter_correct(
         At the call, before anything runs: a bad pair, other channels or label values than
         the model knows, or thresholds out of range.
     """
-    if min_area < 1:
-        raise JCASInputError(f"min_area is a number of pixels, at least 1; got {min_area}.")
-    if not 0.0 <= min_score <= 1.0:
-        raise JCASInputError(f"min_score is a mean disagreement between 0 and 1 (e.g. 0.6); got {min_score}.")
-    if not 0.0 <= min_confidence <= 1.0:
-        raise JCASInputError(f"min_confidence is a mean probability between 0 and 1 (e.g. 0.6); got {min_confidence}.")
+    check_thresholds(min_area, min_score, min_confidence)
     image, mask = check_correct_arguments(model, image, mask)
     model = as_cross_fitted(model)
     check_pair(image, mask)
@@ -178,44 +217,97 @@ def iter_correct(
     return _correct_slices(model, image, mask, (min_area, min_score, min_confidence), tile, mirror, guard)
 
 
+def check_thresholds(min_area: int, min_score: float, min_confidence: float = 0.0) -> None:
+    """Refuse a ``min_area`` under 1 pixel, or a ``min_score`` or ``min_confidence`` outside [0, 1]
+    (:class:`JCASInputError`)."""
+    if min_area < 1:
+        raise JCASInputError(f"min_area is a number of pixels, at least 1; got {min_area}.")
+    if not 0.0 <= min_score <= 1.0:
+        raise JCASInputError(f"min_score is a mean disagreement between 0 and 1 (e.g. 0.6); got {min_score}.")
+    if not 0.0 <= min_confidence <= 1.0:
+        raise JCASInputError(f"min_confidence is a mean probability between 0 and 1 (e.g. 0.6); got {min_confidence}.")
+
+
 def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator[tuple[int, int]]:
-    min_area, min_score, min_confidence = floors
     label_map = model.label_map
     slices = as_slices(image, mask)
-    corrected = mask.copy()
+    proposed = mask.copy()
     class_map = np.zeros(mask.shape, dtype=np.float32)
     affinity_map = np.zeros(mask.shape, dtype=np.float32)
-    region_map = np.zeros(mask.shape, dtype=np.int32)
-    regions: list[Region] = []
-    withheld: list[Withheld] = []
-    classes = untrusted_classes(model) if guard else {}
-    notes = [f"{reason}; its regions keep the drawn labels." for reason in classes.values()]
-    if classes and len(classes) == label_map.num_classes:
-        notes.insert(0, "no class can be trusted: nothing is proposed for this run.")
-    judges = []
+    confidence_map = np.zeros(mask.shape, dtype=np.float32)
+    in_sample_reasons, judges = [], []
     views = (lambda a, z: a) if mask.ndim == 2 else (lambda a, z: a[z])
     for z, (image_slice, mask_slice) in enumerate(slices):
         maps = predict_slice(model, image_slice, label_map.encode(mask_slice), tile=tile, mirror=mirror)
         judges.append(maps.judge)
-        proposed = label_map.decode(maps.proposed, mask.dtype)
-        proposed = np.where(mask_slice == label_map.ignore_value, mask_slice, proposed)
-        found_map, found = find_regions(mask_slice, proposed, maps.class_disagreement, z,
+        in_sample_reasons.append(maps.in_sample_reason)
+        proposed_slice = label_map.decode(maps.proposed, mask.dtype)
+        views(proposed, z)[...] = np.where(mask_slice == label_map.ignore_value, mask_slice, proposed_slice)
+        views(class_map, z)[...] = maps.class_disagreement
+        views(affinity_map, z)[...] = maps.affinity_disagreement
+        views(confidence_map, z)[...] = maps.probability.max(axis=0)  # the proposed label's probability
+        yield z + 1, len(slices)
+    untrusted = untrusted_classes(model) if guard else {}
+    maps = CorrectionMaps(mask.copy(), proposed, class_map, affinity_map, confidence_map, untrusted,
+                          in_sample_reasons, judges, label_map.num_classes, guard)
+    min_area, min_score, min_confidence = floors
+    return select_regions(maps, min_area=min_area, min_score=min_score, min_confidence=min_confidence)
+
+
+def select_regions(maps: CorrectionMaps, *, min_area: int = MIN_AREA, min_score: float = MIN_SCORE,
+                   min_confidence: float = MIN_CONFIDENCE) -> Correction:
+    """Choose the candidate regions from the model's maps; no network runs (a moment even for a stack).
+
+    Per slice: :func:`~jcas.correction.regions.find_regions` with ``min_area``, ``min_score`` and
+    ``min_confidence`` (as in :func:`iter_correct`), then the guard's
+    :func:`~jcas.correction.guard.withhold`; the kept regions are ranked
+    (:func:`~jcas.correction.regions.rank`).
+
+    Parameters
+    ----------
+    maps : CorrectionMaps
+        ``Correction.maps`` of an earlier correction.
+    min_area : int
+    min_score : float
+    min_confidence : float
+
+    Returns
+    -------
+    Correction
+        With the same ``maps``; the same thresholds give the same regions and ids.
+
+    Raises
+    ------
+    JCASInputError
+        Thresholds out of range.
+    """
+    check_thresholds(min_area, min_score, min_confidence)
+    drawn = maps.drawn
+    corrected = drawn.copy()
+    region_map = np.zeros(drawn.shape, dtype=np.int32)
+    regions: list[Region] = []
+    withheld: list[Withheld] = []
+    notes = [f"{reason}; its regions keep the drawn labels." for reason in maps.untrusted.values()]
+    if maps.untrusted and len(maps.untrusted) == maps.num_classes:
+        notes.insert(0, "no class can be trusted: nothing is proposed for this run.")
+    views = (lambda a, z: a) if drawn.ndim == 2 else (lambda a, z: a[z])
+    for z, in_sample_reason in enumerate(maps.in_sample_reasons):
+        drawn_slice, proposed = views(drawn, z), views(maps.proposed, z)
+        found_map, found = find_regions(drawn_slice, proposed, views(maps.class_disagreement, z), z,
                                         len(regions) + len(withheld) + 1, min_area, min_score,
-                                        maps.probability.max(axis=0), min_confidence)
-        if guard:
-            kept, held = withhold(found, classes=classes, in_sample_reason=maps.in_sample_reason)
-            if maps.in_sample_reason and held:
-                notes.append(f"slice {z}: {maps.in_sample_reason}; its {len(held)} candidate regions keep "
+                                        views(maps.confidence, z), min_confidence)
+        if maps.guard:
+            kept, held = withhold(found, classes=maps.untrusted, in_sample_reason=in_sample_reason)
+            if in_sample_reason and held:
+                notes.append(f"slice {z}: {in_sample_reason}; its {len(held)} candidate regions keep "
                              "the drawn labels.")
             found_map = np.where(np.isin(found_map, [w.region.index for w in held]), 0, found_map)
             found, withheld = kept, withheld + held
-        views(corrected, z)[...] = np.where(found_map > 0, proposed, mask_slice)
-        views(class_map, z)[...] = maps.class_disagreement
-        views(affinity_map, z)[...] = maps.affinity_disagreement
+        views(corrected, z)[...] = np.where(found_map > 0, proposed, drawn_slice)
         views(region_map, z)[...] = found_map
         regions.extend(found)
-        yield z + 1, len(slices)
-    return Correction(corrected, class_map, affinity_map, region_map, rank(regions), withheld, notes, judges)
+    return Correction(corrected, maps.class_disagreement, maps.affinity_disagreement, region_map, rank(regions),
+                      withheld, notes, list(maps.judges), maps)
 
 
 @torch.no_grad()
