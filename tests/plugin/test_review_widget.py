@@ -279,7 +279,7 @@ def type_into(spin_box, text: str, qtbot) -> None:
     qtbot.keyClicks(spin_box.native, text)
 
 
-def test_min_region_and_min_score_select_again_live_and_keep_the_decisions(corrected, qtbot, monkeypatch):
+def test_the_region_floors_select_again_live_and_keep_the_decisions(corrected, qtbot, monkeypatch):
     from jcas.nn.model import JCASModel
 
     train, review, cleaned, proposal = corrected.train, corrected.review, corrected.cleaned, corrected.proposal
@@ -291,7 +291,7 @@ def test_min_region_and_min_score_select_again_live_and_keep_the_decisions(corre
 
     type_into(train.min_area_choice, "1", qtbot)
     type_into(train.min_score_choice, "0", qtbot)
-    qtbot.waitUntil(lambda: "(min. region 1 px, min. score 0.00)" in train.status.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: "(min. region 1 px, min. score 0.00, min. confidence 0.60)" in train.status.text(), timeout=5_000)
     more = review.review
     assert more is cleaned.metadata[REVIEW_KEY] and len(more) > len(state)
     assert review.table.rowCount() == len(more) and min(r.area for r in more.regions) < 200
