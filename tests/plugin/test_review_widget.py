@@ -291,7 +291,8 @@ def test_the_region_floors_select_again_live_and_keep_the_decisions(corrected, q
 
     type_into(train.min_area_choice, "1", qtbot)
     type_into(train.min_score_choice, "0", qtbot)
-    qtbot.waitUntil(lambda: "(min. region 1 px, min. score 0.00, min. confidence 0.60)" in train.status.text(), timeout=5_000)
+    reselected = "(min. region 1 px, min. score 0.00, min. confidence 0.60)"
+    qtbot.waitUntil(lambda: reselected in train.status.text(), timeout=5_000)
     more = review.review
     assert more is cleaned.metadata[REVIEW_KEY] and len(more) > len(state)
     assert review.table.rowCount() == len(more) and min(r.area for r in more.regions) < 200
