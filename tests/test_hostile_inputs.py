@@ -26,6 +26,7 @@ from PIL import Image
 import jcas.correction.maps
 import jcas.data.io
 import jcas.training.trainer
+import jcas.settings
 from jcas.cli import main
 from jcas.data.io import read_array, write_array
 from jcas.data.samples import SAMPLE_DIR
@@ -91,11 +92,12 @@ def data(tmp_path, models):
 @pytest.fixture
 def small_training(monkeypatch):
     """Make `jcas train` train on 32-pixel crops, two per step (the command itself is unchanged)."""
-    original = jcas.training.trainer.make_config
+    original = jcas.settings.make_config
 
     def small(method="jcas", preset="standard", **overrides):
         return original(method, preset, **({"batch_size": 2, "crop": 32} | overrides))
 
+    monkeypatch.setattr(jcas.settings, "make_config", small)  # what `jcas train` calls
     monkeypatch.setattr(jcas.training.trainer, "make_config", small)
 
 
