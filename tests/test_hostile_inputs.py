@@ -25,8 +25,8 @@ from PIL import Image
 
 import jcas.correction.maps
 import jcas.data.io
-import jcas.training.trainer
 import jcas.settings
+import jcas.training.trainer
 from jcas.cli import main
 from jcas.data.io import read_array, write_array
 from jcas.data.samples import SAMPLE_DIR
