@@ -64,13 +64,6 @@ def parse_key(key: str) -> dict:
     return {"dataset": dataset, "noise": kind, "fraction": float(fraction), "method": method, "seed": int(seed[1:])}
 
 
-def posterior_wrong(probability: np.ndarray, transition: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``(H, W)`` 1 - P(clean = drawn | drawn, x) = 1 - p_y T_yy / sum_i p_i T_iy from ``(K, H, W)`` probabilities."""
-    joint = probability * transition[:, labels]  # (K, H, W): p_i T[i, y]
-    drawn = np.take_along_axis(joint, labels[None], axis=0)[0]
-    return 1 - drawn / joint.sum(axis=0).clip(min=1e-12)
-
-
 def region_features(model_path: Path) -> tuple[list[dict], np.ndarray, np.ndarray, list[np.ndarray]]:
     """Every candidate region of one saved row's model, and the data to score rules on.
 
@@ -98,7 +91,7 @@ def region_features(model_path: Path) -> tuple[list[dict], np.ndarray, np.ndarra
         maps = predict_slice(model, images[z], labels)
         member = int(maps.judge.split()[1]) if maps.judge.startswith("fold") else None
         transition = transitions[member] if member is not None else transitions.mean(axis=0)
-        posterior = posterior_wrong(maps.probability, transition, np.clip(labels, 0, None))
+        posterior = quality.posterior_wrong(maps.probability, transition, np.clip(labels, 0, None))
         proposed = label_map.decode(maps.proposed, noisy.dtype)
         found_map, found = find_regions(noisy[z], proposed, maps.class_disagreement, z, len(rows) + 1)
         slice_dice = slice_agreement(noisy[z], proposed, label_map.ignore_value)

@@ -314,6 +314,14 @@ def boundary_heatmaps(class_map, affinity_map, noisy, noise_map, row: dict, widt
         row[f"ap_boundary{name}"] = average_precision(scores[band], noise_map[band])
 
 
+def posterior_wrong(probability: np.ndarray, transition: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``(H, W)`` 1 - P(clean = drawn | drawn, x) = 1 - p_y T_yy / sum_i p_i T_iy from ``(K, H, W)`` probabilities,
+    the ``(K, K)`` T_C and the ``(H, W)`` drawn class indices."""
+    joint = probability * transition[:, labels]  # (K, H, W): p_i T[i, y]
+    drawn = np.take_along_axis(joint, labels[None], axis=0)[0]
+    return 1 - drawn / joint.sum(axis=0).clip(min=1e-12)
+
+
 def posterior_heatmap(model, images, noisy, noise_map, row: dict) -> None:
     """AP/AUROC of 1 - P(clean = drawn | drawn, x) = 1 - p_y T_yy / sum_i p_i T_iy, with the learned T_C."""
     with torch.no_grad():
@@ -322,9 +330,7 @@ def posterior_heatmap(model, images, noisy, noise_map, row: dict) -> None:
     scores = np.empty(noisy.shape, dtype=np.float32)
     for z, image in enumerate(images):
         p = probabilities(model, image)
-        joint = p * transition[:, labels[z]]  # (K, H, W): p_i T[i, y]
-        drawn = np.take_along_axis(joint, labels[z][None], axis=0)[0]
-        scores[z] = 1 - drawn / joint.sum(axis=0).clip(min=1e-12)
+        scores[z] = posterior_wrong(p, transition, labels[z])
     row["auroc_posterior"], row["ap_posterior"] = auroc(scores, noise_map), average_precision(scores, noise_map)
 
 
