@@ -153,7 +153,7 @@ def _correct_job(device_name, method, size, mirror, queue):
     rng = np.random.default_rng(0)
     image = ndimage.gaussian_filter(rng.normal(size=(size, size)), 4).astype(np.float32)
     mask = (image > 0).astype(np.uint8) + (image > 0.02).astype(np.uint8)
-    config = make_config(method, "standard", device=device_name)
+    config = make_config(method, "standard")
     torch.manual_seed(0)
     model = JCASModel(config, LabelMap((0, 1, 2)), 1).to(device).eval()
     small = rng.normal(size=(64, 64)).astype(np.float32)
@@ -184,10 +184,8 @@ def _trainer(method, device_name, corrected_first=False):
     from jcas.training.trainer import Trainer
 
     images, noisy = _load_training_data()
-    overrides = dict(device=device_name)
-    if corrected_first:  # reach the corrected stage after one warm-up epoch
-        overrides.update(epochs_warmup=1, epochs_correction=59)
-    return Trainer(images, noisy, make_config(method, "standard", **overrides))
+    overrides = dict(epochs_warmup=1, epochs_correction=59) if corrected_first else {}  # corrected after 1 epoch
+    return Trainer(images, noisy, make_config(method, "standard", **overrides), device=device_name)
 
 
 def _train_memory_job(device_name, method, steps, queue):

@@ -15,7 +15,7 @@ from qtpy.QtOpenGLWidgets import QOpenGLWidget
 from qtpy.QtWidgets import QWidget
 
 from ._writer import REVIEW_KEY
-from .review import Review
+from jcas.review import Review
 
 if TYPE_CHECKING:
     from jcas.correction.maps import CorrectionMaps
@@ -74,7 +74,7 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     -------
     CorrectionLayers
         The new layers; the cleaned labels start as a copy of the drawn mask and carry the
-        :class:`~napari_jcas.review.Review` in their metadata.
+        :class:`~jcas.review.Review` in their metadata.
     """
     drawn = np.asarray(mask.data)
     review = Review(correction.regions, correction.region_map, correction.corrected, drawn)
@@ -101,7 +101,7 @@ def show_reselection(layers: CorrectionLayers, correction) -> Review:
     """Show regions selected again from ``layers.maps`` (other thresholds) in the layers of that correction.
 
     The proposal layer takes the new corrected mask; the cleaned labels keep their pixels and
-    get a new :class:`~napari_jcas.review.Review` that carries over the decisions made on the
+    get a new :class:`~jcas.review.Review` that carries over the decisions made on the
     regions that remain (its metadata event tells the Review dock).
 
     Parameters

@@ -1,7 +1,8 @@
 """Review dock: go through the ranked candidate corrections, accept or reject them, export.
 
-A thin view on :class:`napari_jcas.review.Review`, which the correction stores in the
-metadata of the "<name> cleaned" layer. Accepting writes the proposal into that layer
+A thin view on :class:`jcas.review.Review`, which the correction stores in the
+metadata of the "<name> cleaned" layer: the dock listens to the review's signals (decided,
+moved, reordered) and shows what they announce. Accepting writes the proposal into that layer
 through its undo history (``Labels.data_setitem``), so Ctrl+Z undoes it like a brush
 stroke; every change to the layer (brush, eraser, undo, redo) re-syncs the decisions.
 The table lists the candidates in rank order (most expected pixels fixed first); a click on
@@ -16,7 +17,6 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox
 from napari.layers import Labels, Shapes
 from napari.utils.key_bindings import KeyBinding
@@ -25,21 +25,21 @@ from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox, QPushButton,
                             QTableWidget, QTableWidgetItem, QWidget)
 
-from jcas.data.io import file_stem, file_suffix
 from jcas.errors import JCASInputError
+from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, autosave_path, default_export_path,
+                         load_autosave, save_autosave)
 
 from ._layers import focus, make_canvas_current, outline
 from ._qt_layout import row, scrolling_layout
 from ._reader import SOURCE_KEY
 from ._writer import REVIEW_KEY, export_labels
-from .review import ACCEPTED, OPEN, REJECTED, Review, array_digest, autosave_path, load_autosave, save_autosave
 
 if TYPE_CHECKING:
     import napari
 
 #: Review actions: (label, key binding).
 KEYS = {"accept": "Shift-A", "reject": "Shift-R", "previous": "Shift-P", "next": "Shift-N"}
-#: Table columns, and what a click on each header sorts the review by (:data:`napari_jcas.review.SORT_KEYS`).
+#: Table columns, and what a click on each header sorts the review by (:data:`jcas.review.SORT_KEYS`).
 COLUMN_SORT_KEYS = {"#": "index", "slice": "slice", "change": "change", "area": "area", "score": "score",
                     "exp. px": "expected_pixels_fixed", "status": "status"}
 COLUMNS = tuple(COLUMN_SORT_KEYS)
@@ -188,7 +188,7 @@ class ReviewWidget(QWidget):
             self.layer.events.set_data.disconnect(self._sync_soon)
             self.layer.events.metadata.disconnect(self._on_metadata)
         self.layer = layer
-        self.review = None if layer is None else layer.metadata[REVIEW_KEY]
+        self._watch(None if layer is None else layer.metadata[REVIEW_KEY])
         self._own_autosave = self._foreign_autosave = None
         self._clear_outline()
         self._sort_review()
@@ -208,11 +208,30 @@ class ReviewWidget(QWidget):
         review = self.layer.metadata.get(REVIEW_KEY)
         if review is self.review or not isinstance(review, Review):
             return
-        self.review = review
+        self._watch(review)
         self._clear_outline()
         self._sort_review()
         self._fill_table()
         self._autosave_timer.start()
+
+    def _watch(self, review: Review | None) -> None:
+        """Listen to ``review`` (``None``: to nothing) instead of the review shown so far."""
+        if self.review is not None:
+            self.review.decided.disconnect(self._on_decided)
+            self.review.moved.disconnect(self._on_moved)
+            self.review.reordered.disconnect(self._fill_table)
+        self.review = review
+        if review is not None:
+            review.decided.connect(self._on_decided)
+            review.moved.connect(self._on_moved)
+            review.reordered.connect(self._fill_table)
+
+    def _on_decided(self, _regions: list) -> None:
+        self._update_statuses()
+        self._autosave_timer.start()
+
+    def _on_moved(self) -> None:
+        self._show(self.review.current)
 
     def _clear_outline(self) -> None:
         if self._outline is not None and self._outline in self.viewer.layers:
@@ -302,19 +321,21 @@ class ReviewWidget(QWidget):
 
     # ------------------------------------------------------------- navigation
     def select(self, row: int) -> None:
-        """Make row ``row`` of the review's regions current; outline it and frame it with the camera."""
-        region = self.review.select(row)
-        self._show(region)
+        """Make row ``row`` of the review's regions current; outline it and frame it with the camera
+        (again, when it is current already)."""
+        if row == self.review.position:
+            self._show(self.review.current)
+        self.review.select(row)
 
     def next(self) -> None:
         """Go to the next candidate (within the current slice when so filtered)."""
         if self.review is not None:
-            self._show(self.review.step(+1, slice_index=self._filter_slice()))
+            self.review.step(+1, slice_index=self._filter_slice())
 
     def previous(self) -> None:
         """Go to the previous candidate."""
         if self.review is not None:
-            self._show(self.review.step(-1, slice_index=self._filter_slice()))
+            self.review.step(-1, slice_index=self._filter_slice())
 
     def _filter_slice(self) -> int | None:
         return self._current_slice() if self.slice_only.value else None
@@ -345,7 +366,7 @@ class ReviewWidget(QWidget):
             show_warning("Nothing to review: select a cleaned layer with candidate corrections.")
             return
         self._apply(decision(region.index))
-        self._show(self.review.step(+1, slice_index=self._filter_slice(), open_only=True))
+        self.review.step(+1, slice_index=self._filter_slice(), open_only=True)
 
     def accept_all(self, threshold: float | None = None) -> int:
         """Accept every open candidate scoring at least ``threshold`` (default: the spin box); returns how many."""
@@ -363,8 +384,6 @@ class ReviewWidget(QWidget):
         if edit.size:
             self.layer.data_setitem(edit.indices, edit.values)
         self._sync()
-        self._update_statuses()
-        self._autosave_timer.start()
 
     def _sync_soon(self, _event=None) -> None:
         # napari announces an edit (paint event) before it writes the pixels: sync once it is done
@@ -373,9 +392,8 @@ class ReviewWidget(QWidget):
     def _sync(self) -> None:
         """Update the decisions from the cleaned layer's pixels (after brush, eraser, undo, redo)."""
         self._sync_timer.stop()
-        if self.review is not None and self.review.sync(self.layer.data):
-            self._update_statuses()
-            self._autosave_timer.start()
+        if self.review is not None:
+            self.review.sync(self.layer.data)
 
     # ------------------------------------------------------------ persistence
     def _export_path_text(self) -> str:
@@ -424,11 +442,9 @@ class ReviewWidget(QWidget):
         except (OSError, ValueError, KeyError, EOFError) as error:
             self._leave_alone(path, f"cannot be read ({error})")
             return
-        if state.get("drawn") != array_digest(self.review.drawn) or cleaned.shape != self.layer.data.shape:
-            self._leave_alone(path, "is the review of another mask")
-            return
-        if self.review.log or not np.array_equal(self.layer.data, self.review.drawn):
-            self._leave_alone(path, "holds an earlier review of this mask, and this review has started")
+        conflict = autosave_conflict(state, cleaned, self.review, self.layer.data)
+        if conflict is not None:
+            self._leave_alone(path, conflict)
             return
         matched = self.review.restore(state)
         self.layer.data = cleaned.astype(self.layer.data.dtype, copy=False)
@@ -483,14 +499,11 @@ class ReviewWidget(QWidget):
 
 
 def _default_export_path(layer: Labels) -> str | None:
-    """'<mask>_cleaned<suffix>' beside the mask file the layer came from, if known."""
+    """:func:`jcas.review.default_export_path` of the mask file or folder the layer came from, if known."""
     source = layer.metadata.get(SOURCE_KEY) or {}
     if not source.get("path"):
         return None
-    path = Path(source["path"])
-    if source.get("files"):
-        return str(path.with_name(f"{path.name}_cleaned"))
-    return str(path.with_name(f"{file_stem(path)}_cleaned{file_suffix(path)}"))
+    return str(default_export_path(source["path"], from_folder=bool(source.get("files"))))
 
 
 def _confirm_overwrite(parent: QWidget, target: Path) -> bool:

@@ -28,7 +28,7 @@ from ._workers import start_worker
 if TYPE_CHECKING:
     import napari
 
-    from .review import Review
+    from jcas.review import Review
 
 #: Milliseconds the thresholds must rest before the regions are selected again (typing "250" is one change).
 RESELECT_DELAY_MS = 200
@@ -192,7 +192,7 @@ class TrainWidget(QWidget):
             image, mask = self._chosen_pair()
             epochs = {} if not self.epochs_choice.value else {"epochs": self.epochs_choice.value}
             config = None if init_model is None else fine_tune_config(
-                init_model.config, self.preset_choice.value, device=self.device_choice.value, **epochs)
+                init_model.config, self.preset_choice.value, **epochs)
             trainer = Trainer([np.asarray(image.data)], [np.asarray(mask.data)], config,
                               method=self.method_choice.value,
                               preset=self.preset_choice.value, device=self.device_choice.value,

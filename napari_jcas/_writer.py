@@ -19,9 +19,9 @@ from jcas.data.io import NIFTI_SUFFIXES, file_suffix, is_supported, write_array,
 from jcas.errors import JCASInputError
 
 from ._reader import SOURCE_KEY
-from .review import Review, log_path
+from jcas.review import Review, log_path
 
-#: Layer metadata key holding the :class:`~napari_jcas.review.Review` of a cleaned layer.
+#: Layer metadata key holding the :class:`~jcas.review.Review` of a cleaned layer.
 REVIEW_KEY = "jcas_review"
 
 

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+import jcas.settings
+import jcas.training.trainer
 from jcas.data.samples import load_sample
 
 
@@ -30,3 +32,15 @@ def odd_labels(mni):
     """The MNI masks with label values {0, 3, 7} instead of {0, 1, 2}."""
     images, masks = mni
     return images, np.array([0, 3, 7], dtype=np.uint8)[masks]
+
+
+@pytest.fixture
+def small_training(monkeypatch):
+    """Make `jcas train` train on 32-pixel crops, two per step (the command itself is unchanged)."""
+    original = jcas.settings.make_config
+
+    def small(method="jcas", preset="standard", **overrides):
+        return original(method, preset, **({"batch_size": 2, "crop": 32} | overrides))
+
+    monkeypatch.setattr(jcas.settings, "make_config", small)  # what `jcas train` calls
+    monkeypatch.setattr(jcas.training.trainer, "make_config", small)

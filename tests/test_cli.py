@@ -1,3 +1,4 @@
+import csv
 import hashlib
 import json
 
@@ -86,3 +87,31 @@ def test_usage_errors_return_2_and_help_returns_0(capsys):
     assert "jcas train: error: the following arguments are required" in capsys.readouterr().err
     assert main(["correct", "--help"]) == 0
     assert "--overwrite" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_ignore_pixels_pass_through_training_and_correction_untouched(tmp_path, mni, small_training):
+    """Unlabelled pixels (255) teach nothing, are never proposed as anything, and stay 255 in the output."""
+    images, masks = mni
+    values = np.array([0, 3, 7], dtype=np.uint8)
+    for z in range(6):
+        drawn = values[masks[z + 1]]
+        drawn[:40] = 255  # an unlabelled band
+        drawn[100:110, 50:150] = 255
+        write_array(tmp_path / "images" / f"slice{z}.png", images[z + 1])
+        write_array(tmp_path / "masks" / f"slice{z}.png", drawn)
+    assert main(["train", "--images", str(tmp_path / "images"), "--masks", str(tmp_path / "masks"), "--model",
+                 str(tmp_path / "model.pt"), "--preset", "fast", "--epochs", "2"]) == 0
+    assert main(["correct", "--model", str(tmp_path / "model.pt"), "--images", str(tmp_path / "images"),
+                 "--masks", str(tmp_path / "masks"), "--out", str(tmp_path / "out"),
+                 "--min-area", "1", "--min-score", "0", "--min-confidence", "0"]) == 0  # replace every pixel
+    changed = 0
+    for z in range(6):
+        drawn, corrected = read_array(tmp_path / "masks" / f"slice{z}.png"), read_array(tmp_path / "out" / f"slice{z}.png")
+        np.testing.assert_array_equal(corrected == 255, drawn == 255)
+        assert set(np.unique(corrected[drawn != 255])) <= {0, 3, 7}
+        changed += int(np.sum(corrected != drawn))
+    assert changed > 0, "the correction must have proposed something for the test to mean anything"
+    with open(tmp_path / "out" / "regions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and {row["old_label"] for row in rows} | {row["new_label"] for row in rows} <= {"0", "3", "7"}

@@ -25,8 +25,6 @@ from PIL import Image
 
 import jcas.correction.maps
 import jcas.data.io
-import jcas.settings
-import jcas.training.trainer
 from jcas.cli import main
 from jcas.data.io import read_array, write_array
 from jcas.data.samples import SAMPLE_DIR
@@ -87,18 +85,6 @@ def data(tmp_path, models):
     shutil.copy(models["wide"], tmp_path / "wide.pt")
     (tmp_path / "notes.txt").write_text("a file of the user's\n")
     return tmp_path
-
-
-@pytest.fixture
-def small_training(monkeypatch):
-    """Make `jcas train` train on 32-pixel crops, two per step (the command itself is unchanged)."""
-    original = jcas.settings.make_config
-
-    def small(method="jcas", preset="standard", **overrides):
-        return original(method, preset, **({"batch_size": 2, "crop": 32} | overrides))
-
-    monkeypatch.setattr(jcas.settings, "make_config", small)  # what `jcas train` calls
-    monkeypatch.setattr(jcas.training.trainer, "make_config", small)
 
 
 def state(root: Path) -> dict[str, str]:

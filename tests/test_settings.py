@@ -4,7 +4,7 @@ import pytest
 from jcas.cli import build_parser
 from jcas.errors import JCASInputError
 from jcas.settings import (DOCK_METHODS, FINE_TUNE_RATE, METHOD_HELP, METHOD_LABELS, METHODS, NETWORK_FIELDS, PRESETS,
-                           QUICK_PRESET, SCHEDULE_FIELDS, fine_tune_config, make_config)
+                           QUICK_PRESET, SCHEDULE_FIELDS, TrainConfig, fine_tune_config, make_config)
 
 
 def test_every_method_has_a_label_and_a_help_text_and_the_command_line_shows_them(capsys):
@@ -37,3 +37,12 @@ def test_a_fine_tune_keeps_the_network_and_takes_the_schedule_of_its_preset():
 def test_bad_settings_say_what_is_wrong(overrides, message):
     with pytest.raises(JCASInputError, match=message):
         make_config(**overrides)
+
+
+def test_the_device_is_a_runtime_choice_not_a_saved_setting():
+    config = make_config("jcas", "fast")
+    assert "device" not in config.to_dict()
+    # model files written while the device was a setting still load
+    assert TrainConfig.from_dict({**config.to_dict(), "device": "cuda"}) == config
+    with pytest.raises(JCASInputError, match="unknown training settings"):
+        TrainConfig.from_dict({**config.to_dict(), "colour": "red"})

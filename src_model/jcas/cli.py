@@ -202,16 +202,15 @@ def train_command(args: argparse.Namespace) -> int:
     if init_model is None:
         extra["network"] = args.network or TrainConfig.network
         config = make_config(args.method or TrainConfig.method, args.preset or TrainConfig.preset,
-                             device=args.device, seed=args.seed, **extra)
+                             seed=args.seed, **extra)
     else:
         for name in ("method", "network"):
             if getattr(args, name) not in (None, getattr(init_model.config, name)):
                 raise JCASInputError(f"--{name} {getattr(args, name)}: the model to fine-tune was trained with "
                                      f"{name} {getattr(init_model.config, name)}, and a fine-tune keeps it. "
                                      f"Leave out --{name}, or train a new model without --init-model.")
-        config = fine_tune_config(init_model.config, args.preset or FINE_TUNE_PRESET, device=args.device,
-                                  seed=args.seed, **extra)
-    trainer = Trainer(config=config, volumes=volumes, init_model=init_model)
+        config = fine_tune_config(init_model.config, args.preset or FINE_TUNE_PRESET, seed=args.seed, **extra)
+    trainer = Trainer(config=config, volumes=volumes, init_model=init_model, device=args.device)
     folds = (f"{trainer.plan.folds} fold models ({trainer.plan.mode})" if trainer.plan.folds > 1
              else "one model (in sample)")
     start = "" if init_model is None else f"fine-tuning {args.init_model}: "
@@ -420,7 +419,7 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"sample {args.sample}: {images.shape[0]} slices of {images.shape[1]} x {images.shape[2]}, "
               f"mixed structured noise on half of the regions ({np.mean(noisy != clean):.1%} of pixels wrong)")
         extra = {} if args.epochs is None else {"epochs": args.epochs}
-        trainer = Trainer([images], [noisy], make_config("jcas", QUICK_PRESET, device=args.device, **extra))
+        trainer = Trainer([images], [noisy], make_config("jcas", QUICK_PRESET, **extra), device=args.device)
         started = time.perf_counter()
         run_with_progress(trainer)
         seconds = time.perf_counter() - started

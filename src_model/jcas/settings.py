@@ -90,7 +90,6 @@ class TrainConfig:
     weight_volume: float = 0.0  # T starts from the warm-up confusion; see docs/method.md
     weight_consistency: float = 0.01
     seed: int = 0
-    device: str = "auto"
 
     @property
     def total_epochs(self) -> int:
@@ -108,12 +107,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """Inverse of :meth:`to_dict`; unknown keys are rejected."""
+        """Inverse of :meth:`to_dict`; unknown keys are rejected.
+
+        The device is a runtime choice, not a setting (``Trainer(device=...)``): a ``"device"``
+        key, which model files written before this rule still hold, is dropped.
+        """
+        values = {key: value for key, value in values.items() if key != "device"}
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise JCASInputError(f"unknown training settings {sorted(unknown)}")
-        values = dict(values)
         if "offsets" in values:
             values["offsets"] = tuple(values["offsets"])
         return cls(**values)

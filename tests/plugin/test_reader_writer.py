@@ -14,7 +14,7 @@ from jcas.data.io import read_with_affine, write_array
 from jcas.errors import JCASInputError
 from napari_jcas._reader import SOURCE_KEY, get_reader
 from napari_jcas._writer import REVIEW_KEY, export_labels, write_labels
-from napari_jcas.review import Review
+from jcas.review import Review
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from qtpy.QtCore import QPoint, Qt
 
 from napari_jcas._review_widget import COLUMNS, KEYS
 from napari_jcas._writer import REVIEW_KEY
-from napari_jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, region_key
+from jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, region_key
 
 pytestmark = pytest.mark.gui
 

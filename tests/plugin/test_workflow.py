@@ -10,7 +10,7 @@ import tifffile
 from qtpy.QtCore import QTimer
 
 from jcas.nn.checkpoint import load_checkpoint
-from napari_jcas.review import ACCEPTED, OPEN, REJECTED
+from jcas.review import ACCEPTED, OPEN, REJECTED
 
 
 @pytest.mark.gui

@@ -1,6 +1,8 @@
 """The training objective: class, affinity, volume and consistency terms for one batch."""
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import torch
 from torch.nn import functional as F
 
@@ -11,55 +13,99 @@ from ..settings import TrainConfig
 from .terms import affinity_loss, class_loss, consistency_loss, volume_loss
 
 
-def batch_losses(
-    model: JCASModel, prediction: Prediction, labels: torch.Tensor, corrected: bool, prior: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    """All loss terms of one batch, and their weighted sum under ``"total"``.
+@dataclass(frozen=True)
+class JCASLoss:
+    """The training objective of one batch: class, auxiliary, affinity, volume and consistency terms.
 
-    Parameters
+    It owns its weights and its pairs (as a loss of segmentation_models.pytorch owns its
+    settings); the transition matrices T_C and T_A are the model's parameters, applied in the
+    corrected stage only. Build it with :meth:`from_config`.
+
+    Attributes
     ----------
-    model : JCASModel
-    prediction : Prediction
-        From ``model.predict(images)``.
-    labels : torch.Tensor
-        ``(B, H, W)`` int64 noisy class indices, -1 for ignore.
-    corrected : bool
-        Stage 2: apply the transition matrices and add the volume and consistency terms.
-    prior : torch.Tensor
-        ``(K,)`` class frequencies of the noisy labels.
+    use_class_transition, use_affinity_transition : bool
+        Correct the class / affinity term through the model's T_C / T_A in the corrected stage.
+    use_affinity : bool
+        Add the affinity term.
+    affinity : {"local", "global"}
+        Pairs at :attr:`offsets`, or all pairs of a :attr:`grid` x :attr:`grid` resampling.
+    offsets : tuple of int
+        Pixel offsets of the local pairs (the model predicts the same ones).
+    grid, pair_samples : int
+        The global pairs' grid, and random pairs per image (0: all of them, exactly).
+    weight_aux, weight_affinity, weight_volume, weight_consistency : float
+        Weights of the terms; the class term has weight 1.
     """
-    config = model.config
-    class_t = model.class_transition() if corrected and config.use_class_transition else None
-    affinity_t = model.affinity_transition() if corrected and config.use_affinity_transition else None
-    output = prediction.output
-    losses = {"class": class_loss(output.logits, labels, class_t)}
-    if prediction.rectified is not None:
-        losses["class_dar"] = class_loss(prediction.rectified, labels, class_t)
-    if output.aux_logits is not None:
-        small = F.interpolate(labels[:, None].float(), size=output.aux_logits.shape[-2:], mode="nearest")
-        losses["aux"] = config.weight_aux * class_loss(output.aux_logits, small[:, 0].long(), class_t)
-    if config.use_affinity:
-        losses["affinity"] = config.weight_affinity * pair_loss(config, prediction, labels, affinity_t)
-    if class_t is not None or affinity_t is not None:
-        present = [t for t in (class_t, affinity_t) if t is not None]
-        losses["volume"] = config.weight_volume * volume_loss(*present)
-    if class_t is not None and affinity_t is not None:
-        losses["consistency"] = config.weight_consistency * consistency_loss(class_t, affinity_t, prior)
-    losses["total"] = sum(losses.values())
-    return losses
 
+    use_class_transition: bool
+    use_affinity_transition: bool
+    use_affinity: bool
+    affinity: str
+    offsets: tuple[int, ...]
+    grid: int
+    pair_samples: int
+    weight_aux: float
+    weight_affinity: float
+    weight_volume: float
+    weight_consistency: float
 
-def pair_loss(
-    config: TrainConfig, prediction: Prediction, labels: torch.Tensor, transition: torch.Tensor | None
-) -> torch.Tensor:
-    """Mean (corrected) affinity loss over the configured pairs: local offsets or a global grid."""
-    if config.affinity == "local":
-        total, count = labels.new_zeros((), dtype=torch.float32), labels.new_zeros((), dtype=torch.float32)
-        for pair, (same, valid, _, _) in zip(prediction.pairs, neighbour_pair_labels(labels, config.offsets)):
-            loss, pairs_counted = affinity_loss(pair.affinity, same, valid, transition)
-            total, count = total + loss, count + pairs_counted
-        return total / count.clamp(min=1)
-    return global_pair_loss(prediction.output.embedding, labels, config.grid, config.pair_samples, transition)
+    @classmethod
+    def from_config(cls, config: TrainConfig) -> JCASLoss:
+        """The loss that ``config`` describes (its fields of the same names)."""
+        return cls(**{field.name: getattr(config, field.name) for field in fields(cls)})
+
+    def __call__(
+        self, model: JCASModel, prediction: Prediction, labels: torch.Tensor, corrected: bool, prior: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """All loss terms of one batch, and their weighted sum under ``"total"``.
+
+        Parameters
+        ----------
+        model : JCASModel
+            Holds T_C and T_A (``model.class_transition()``, ``model.affinity_transition()``).
+        prediction : Prediction
+            From ``model.predict(images)``.
+        labels : torch.Tensor
+            ``(B, H, W)`` int64 noisy class indices, -1 for ignore.
+        corrected : bool
+            Stage 2: apply the transition matrices and add the volume and consistency terms.
+        prior : torch.Tensor
+            ``(K,)`` class frequencies of the noisy labels.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            Scalar terms (``"class"``, and as configured ``"class_dar"``, ``"aux"``,
+            ``"affinity"``, ``"volume"``, ``"consistency"``), weighted, and ``"total"``.
+        """
+        class_t = model.class_transition() if corrected and self.use_class_transition else None
+        affinity_t = model.affinity_transition() if corrected and self.use_affinity_transition else None
+        output = prediction.output
+        losses = {"class": class_loss(output.logits, labels, class_t)}
+        if prediction.rectified is not None:
+            losses["class_dar"] = class_loss(prediction.rectified, labels, class_t)
+        if output.aux_logits is not None:
+            small = F.interpolate(labels[:, None].float(), size=output.aux_logits.shape[-2:], mode="nearest")
+            losses["aux"] = self.weight_aux * class_loss(output.aux_logits, small[:, 0].long(), class_t)
+        if self.use_affinity:
+            losses["affinity"] = self.weight_affinity * self.pair_loss(prediction, labels, affinity_t)
+        if class_t is not None or affinity_t is not None:
+            present = [t for t in (class_t, affinity_t) if t is not None]
+            losses["volume"] = self.weight_volume * volume_loss(*present)
+        if class_t is not None and affinity_t is not None:
+            losses["consistency"] = self.weight_consistency * consistency_loss(class_t, affinity_t, prior)
+        losses["total"] = sum(losses.values())
+        return losses
+
+    def pair_loss(self, prediction: Prediction, labels: torch.Tensor, transition: torch.Tensor | None) -> torch.Tensor:
+        """Mean (corrected) affinity loss over the pairs: local offsets or a global grid."""
+        if self.affinity == "local":
+            total, count = labels.new_zeros((), dtype=torch.float32), labels.new_zeros((), dtype=torch.float32)
+            for pair, (same, valid, _, _) in zip(prediction.pairs, neighbour_pair_labels(labels, self.offsets)):
+                loss, pairs_counted = affinity_loss(pair.affinity, same, valid, transition)
+                total, count = total + loss, count + pairs_counted
+            return total / count.clamp(min=1)
+        return global_pair_loss(prediction.output.embedding, labels, self.grid, self.pair_samples, transition)
 
 
 def global_pair_loss(

@@ -14,7 +14,8 @@ EPS = 1e-7
 def class_loss(logits: torch.Tensor, labels: torch.Tensor, transition: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy on the noisy labels, forward-corrected by ``transition`` when given.
 
-    ``L_C = mean over labelled pixels of -log((softmax(z) T_C)[y~])``.
+    ``L_C = mean over labelled pixels of -log((softmax(z) T_C)[y~])``; 0 when no pixel is
+    labelled (a batch of crops inside an unlabelled area teaches nothing, rather than NaN).
 
     Parameters
     ----------
@@ -27,10 +28,12 @@ def class_loss(logits: torch.Tensor, labels: torch.Tensor, transition: torch.Ten
     """
     logits = logits.float()
     if transition is None:
-        return F.cross_entropy(logits, labels, ignore_index=-1)
-    noisy_probability = torch.einsum("bchw,cj->bjhw", logits.softmax(dim=1), transition)
-    log_probability = noisy_probability.clamp(min=EPS).log().contiguous()
-    return F.nll_loss(log_probability, labels, ignore_index=-1)
+        log_probability = logits.log_softmax(dim=1)
+    else:
+        noisy_probability = torch.einsum("bchw,cj->bjhw", logits.softmax(dim=1), transition)
+        log_probability = noisy_probability.clamp(min=EPS).log().contiguous()
+    total = F.nll_loss(log_probability, labels, ignore_index=-1, reduction="sum")
+    return total / (labels >= 0).sum().clamp(min=1)
 
 
 def affinity_loss(

@@ -26,7 +26,7 @@ from ..data.labels import IGNORE_INDEX
 from ..data.pairs import as_slices, check_training_arrays, check_training_sizes, normalise
 from ..device import autocast, available_devices, select_device
 from ..errors import JCASInputError
-from ..losses.objective import batch_losses
+from ..losses.objective import JCASLoss
 from ..nn.checkpoint import save_checkpoint
 from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds,
                            strip_folds)
@@ -114,6 +114,9 @@ class Trainer:
         :func:`jcas.settings.fine_tune_config`, the fast preset's schedule). Fold model k starts
         from the saved fold model that saw the fewest of fold k's held-out slices, so slices
         the saved model trained on stay out of sample where its folds allow.
+    device : {"auto", "cuda", "mps", "cpu"}
+        Where to train (:func:`jcas.device.select_device`): a runtime choice, never saved with
+        the model.
     """
 
     def __init__(
@@ -135,8 +138,8 @@ class Trainer:
             extra = {} if epochs is None else {"epochs": epochs}
             if folds is not None:
                 extra["folds"] = folds
-            config = (make_config(method, preset, device=device, seed=seed, **extra) if init_model is None else
-                      fine_tune_config(init_model.config, FINE_TUNE_PRESET, device=device, seed=seed, **extra))
+            config = (make_config(method, preset, seed=seed, **extra) if init_model is None else
+                      fine_tune_config(init_model.config, FINE_TUNE_PRESET, seed=seed, **extra))
         if init_model is not None:
             _check_fine_tune(init_model, config)
         if volumes is None:
@@ -148,7 +151,7 @@ class Trainer:
             raise JCASInputError("no training data: give at least one image with its mask.")
         check_training_sizes(volumes)
         self.config = config
-        self.device = select_device(config.device)
+        self.device = select_device(device)
         self.volumes = list(volumes)
         self.label_map, prior = scan_labels(self.volumes, None if init_model is None else init_model.label_map)
         self.prior = torch.tensor(prior, dtype=torch.float32, device=self.device)
@@ -251,6 +254,7 @@ class _FoldRun:
         config, plan = trainer.config, trainer.plan
         self.trainer, self.fold = trainer, fold
         self.model: JCASModel = trainer.model.members[fold]
+        self.loss = JCASLoss.from_config(config)
         hidden_strip = None
         if plan.mode == SLICES:
             train_units = [u for u, f in zip(units, plan.slice_folds) if f != fold]
@@ -362,7 +366,7 @@ class _FoldRun:
         labels = labels.to(device, non_blocking=True)
         with autocast(device):
             prediction = self.model.predict(images)
-        losses = batch_losses(self.model, prediction, labels, corrected, self.trainer.prior)
+        losses = self.loss(self.model, prediction, labels, corrected, self.trainer.prior)
         if not torch.isfinite(losses["total"]):
             raise FloatingPointError(
                 f"training diverged (loss {losses['total'].item()}); try a lower learning rate or volume weight."

@@ -6,10 +6,7 @@ from jcas.errors import JCASInputError
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer, available_devices
 
-
-def tiny_config(method="jcas", **overrides):
-    settings = dict(epochs=2, batch_size=2, crop=48, folds=1, min_steps=1) | overrides
-    return make_config(method, "fast", **settings)
+from helpers import tiny_config
 
 
 def first_losses(images, masks, steps=3, **overrides):
@@ -104,7 +101,7 @@ def test_devices_offered_are_present():
     if not torch.cuda.is_available():
         assert "cuda" not in devices
         with pytest.raises(JCASInputError, match="not available"):
-            Trainer([np.zeros((8, 8))], [np.eye(8, dtype=np.uint8)], tiny_config(device="cuda"))
+            Trainer([np.zeros((8, 8))], [np.eye(8, dtype=np.uint8)], tiny_config(), device="cuda")
 
 
 def test_the_larger_network_trains_and_fits_the_data(mni):

@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
 
 def test_round_trip_gives_the_same_predictions(trained):
     trainer, path, images, masks = trained
-    loaded = load_checkpoint(path, device=trainer.device.type)  # CPU against GPU: tests/test_cuda.py
+    loaded = load_checkpoint(path, device=trainer.device.type)  # CPU against GPU: tests/test_device.py
     assert loaded.label_map.values == (0, 3, 7) and loaded.config == trainer.config
     first, second = correct(trainer.model, images, masks), correct(loaded, images, masks)
     assert np.array_equal(first.corrected, second.corrected)

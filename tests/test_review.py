@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from jcas.correction.regions import find_regions, rank
-from napari_jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_path, load_autosave, log_path,
-                                save_autosave)
+from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, autosave_path, default_export_path,
+                         load_autosave, log_path, save_autosave)
 
 
 @pytest.fixture
@@ -174,3 +174,66 @@ def test_mismatched_arrays_are_refused(stack):
     regions, region_map, proposal, drawn = stack
     with pytest.raises(ValueError, match="shapes differ"):
         Review(regions, region_map[:1], proposal, drawn)
+
+
+def test_every_change_is_announced_once(stack):
+    """A view only listens: each decision, sync, move and reorder emits its signal once, and
+    nothing is emitted when nothing changed."""
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    heard = []
+    review.decided.connect(lambda ids: heard.append(("decided", sorted(ids))))
+    review.moved.connect(lambda: heard.append(("moved", review.position)))
+    review.reordered.connect(lambda: heard.append(("reordered", list(review.order))))
+    cleaned = drawn.copy()
+    first, second, third = (r.index for r in regions)
+
+    apply(cleaned, review.accept(first))
+    assert heard == [("decided", [first])]
+    heard.clear()
+    review.sync(cleaned)  # the pixels already say so: no change
+    review.select(0)      # already there
+    review.sort("expected_pixels_fixed", descending=True)  # already in rank order
+    assert heard == []
+
+    review.step(+1)
+    review.sort("area")
+    assert heard == [("moved", 1), ("reordered", [2, 1, 0])]
+    heard.clear()
+    apply(cleaned, review.accept_above(0.0))  # the two open ones, in one announcement
+    assert heard == [("decided", sorted([second, third]))]
+    heard.clear()
+    cleaned[:] = drawn  # undo everything
+    review.sync(cleaned)
+    assert heard == [("decided", sorted([first, second, third]))]
+
+
+def test_an_autosave_is_taken_up_only_by_an_unstarted_review_of_the_same_mask(stack, tmp_path):
+    regions, region_map, proposal, drawn = stack
+    earlier = Review(regions, region_map, proposal, drawn)
+    cleaned = drawn.copy()
+    apply(cleaned, earlier.accept(regions[0].index))
+    state, saved = load_autosave(save_autosave(tmp_path / "a.review.npz", earlier, cleaned))
+
+    fresh = Review(regions, region_map, proposal, drawn)
+    assert autosave_conflict(state, saved, fresh, drawn.copy()) is None
+    other_mask = drawn.copy()
+    other_mask[0, 0, 0] = 2
+    assert autosave_conflict(state, saved, Review(regions, region_map, proposal, other_mask),
+                             other_mask) == "is the review of another mask"
+    assert "another mask" in autosave_conflict(state, saved[:1], fresh, drawn.copy())
+    started = Review(regions, region_map, proposal, drawn)
+    started.reject(regions[1].index)
+    assert "this review has started" in autosave_conflict(state, saved, started, drawn.copy())
+    edited = drawn.copy()
+    edited[1, 0, 0] = 2  # a brush stroke, no decision
+    assert "this review has started" in autosave_conflict(state, saved, fresh, edited)
+
+
+def test_export_names_sit_beside_the_mask_and_keep_its_format(tmp_path):
+    assert default_export_path(tmp_path / "masks" / "brain.nii.gz") == tmp_path / "masks" / "brain_cleaned.nii.gz"
+    assert default_export_path(tmp_path / "labels.tif") == tmp_path / "labels_cleaned.tif"
+    assert default_export_path(tmp_path / "masks", from_folder=True) == tmp_path / "masks_cleaned"
+    export = default_export_path(tmp_path / "brain.nii.gz")
+    assert log_path(export) == tmp_path / "brain_cleaned_review.csv"
+    assert autosave_path(export) == tmp_path / "brain_cleaned.nii.gz.review.npz"

@@ -1,7 +1,7 @@
 """The CUDA path: mixed-precision training, checkpoints across devices, correction on the GPU.
 
 Skipped where no CUDA GPU is present (CI); run on a GPU machine with
-``python -m pytest tests/test_cuda.py``.
+``python -m pytest tests/test_device.py``.
 """
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from jcas.device import autocast
 from jcas.nn.checkpoint import load_checkpoint, save_checkpoint
 from jcas.training.trainer import Trainer
 
-from test_train import tiny_config
+from helpers import tiny_config
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -30,7 +30,7 @@ def test_autocast_is_on_for_cuda_only():
 @pytest.mark.parametrize("method", ["jcas", "jcas_dar", "ce"])
 def test_training_on_cuda_reaches_finite_losses_on_the_gpu(mni, method):
     noisy, _ = simulate_noise(mni[1][:2], kind="mixed", fraction=0.5, seed=0)
-    trainer = Trainer([mni[0][:2]], [noisy], tiny_config(method, device="cuda"))
+    trainer = Trainer([mni[0][:2]], [noisy], tiny_config(method), device="cuda")
     events = list(trainer.run())
     assert len(events) == trainer.total_steps
     assert all(np.isfinite(e.losses["total"]) for e in events)
@@ -40,7 +40,7 @@ def test_training_on_cuda_reaches_finite_losses_on_the_gpu(mni, method):
 def test_a_model_trained_on_cuda_corrects_alike_on_cpu_and_gpu(mni, tmp_path):
     """Weights saved from the GPU load on the CPU; bf16/fp16 autocast changes few decisions."""
     images, masks = mni[0][:2], mni[1][:2]
-    trainer = Trainer([images], [masks], tiny_config(device="cuda", epochs=6))
+    trainer = Trainer([images], [masks], tiny_config(epochs=6), device="cuda")
     list(trainer.run())
     path = save_checkpoint(trainer.model, tmp_path / "gpu.pt")
     on_gpu = correct(load_checkpoint(path, device="cuda"), images, masks)

@@ -1,10 +1,11 @@
-"""Review of candidate corrections: decisions, navigation, pixel edits, log and autosave.
+"""Review of candidate corrections: decisions, navigation, pixel edits, log, autosave and export names.
 
-Pure Python and numpy: no Qt, no napari. The Review widget is a thin view on a
-:class:`Review`; it applies the :class:`Edit` objects returned here to the "cleaned"
-Labels layer through the layer's undo history, and calls :meth:`Review.sync` after any
-change to that layer (brush, eraser, undo, redo) so that the decisions always describe
-the pixels.
+The last stage of a correction, with no Qt and no napari. A :class:`Review` announces every
+change through psygnal signals (:attr:`Review.decided`, :attr:`Review.moved`,
+:attr:`Review.reordered`), so that a view (the plugin's Review dock) only listens. The view
+applies the :class:`Edit` objects returned here to the "cleaned" labels through their undo
+history, and calls :meth:`Review.sync` after any change to those labels (brush, eraser, undo,
+redo) so that the decisions always describe the pixels.
 
 A region is *accepted* when all its pixels in the cleaned labels carry the proposal,
 *open* or *rejected* otherwise. Accepting writes the proposal into the region;
@@ -24,9 +25,10 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from psygnal import Signal
 
 from jcas.correction.regions import Region
-from jcas.data.io import file_stem, write_bytes_atomic
+from jcas.data.io import file_stem, file_suffix, write_bytes_atomic
 
 OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
 STATUSES = (OPEN, ACCEPTED, REJECTED)
@@ -94,7 +96,20 @@ class Review:
     order : list of int
         The rows of :attr:`regions` in the order the review goes through them (:meth:`sort`);
         rank order at first.
+
+    Signals
+    -------
+    decided(list of int)
+        The ids of the regions whose status changed (a decision, a sync, a restore).
+    moved()
+        :attr:`position` changed.
+    reordered()
+        :attr:`order` changed.
     """
+
+    decided = Signal(list)
+    moved = Signal()
+    reordered = Signal()
 
     def __init__(self, regions: Sequence[Region], region_map: np.ndarray, proposal: np.ndarray,
                  drawn: np.ndarray):
@@ -151,7 +166,7 @@ class Review:
     def select(self, row: int) -> Region | None:
         """Move to table row ``row`` (clamped)."""
         if self.regions:
-            self.position = int(np.clip(row, 0, len(self.regions) - 1))
+            self._move_to(int(np.clip(row, 0, len(self.regions) - 1)))
         return self.current
 
     def step(self, delta: int, *, slice_index: int | None = None, open_only: bool = False) -> Region | None:
@@ -166,8 +181,13 @@ class Review:
                  if (places[row] - here) * delta > 0
                  and (not open_only or self.status[self.regions[row].index] == OPEN)]
         if ahead:
-            self.position = self.order[min(ahead, key=lambda place: abs(place - here))]
+            self._move_to(self.order[min(ahead, key=lambda place: abs(place - here))])
         return self.current
+
+    def _move_to(self, row: int) -> None:
+        if row != self.position:
+            self.position = row
+            self.moved.emit()
 
     def sort(self, by: str, descending: bool = False) -> None:
         """Set the review :attr:`order`: by one of :data:`SORT_KEYS`, ties in rank order.
@@ -180,30 +200,38 @@ class Review:
         keys = {"change": lambda region: (region.old_label, region.new_label),
                 "status": lambda region: STATUSES.index(self.status[region.index])}
         key = keys.get(by, lambda region: getattr(region, by))
-        self.order = sorted(range(len(self.regions)), key=lambda row: key(self.regions[row]), reverse=descending)
+        order = sorted(range(len(self.regions)), key=lambda row: key(self.regions[row]), reverse=descending)
+        if order != self.order:
+            self.order = order
+            self.reordered.emit()
 
     # ---------------------------------------------------------------- decisions
     def accept(self, index: int) -> Edit:
         """Accept region ``index``: returns the edit that writes the proposal into it."""
         indices = self.pixels(index)
         self._decide(index, ACCEPTED)
+        self.decided.emit([index])
         return Edit(indices, self.proposal[indices])
 
     def reject(self, index: int) -> Edit:
         """Reject region ``index``: returns the edit that restores the drawn labels if it was accepted."""
         indices = self.pixels(index) if self.status[index] == ACCEPTED else self._no_pixels()
         self._decide(index, REJECTED)
+        self.decided.emit([index])
         return Edit(indices, self.drawn[indices])
 
     def accept_above(self, threshold: float) -> Edit:
         """Accept every open region scoring at least ``threshold``, as one edit (one undo step)."""
         chosen = [r.index for r in self.regions if self.status[r.index] == OPEN and r.score >= threshold]
-        edits = [self.accept(index) for index in chosen]
-        if not edits:
+        if not chosen:
             empty = self._no_pixels()
             return Edit(empty, self.proposal[empty])
-        indices = tuple(np.concatenate(axis) for axis in zip(*(edit.indices for edit in edits)))
-        return Edit(indices, np.concatenate([edit.values for edit in edits]))
+        pixels = [self.pixels(index) for index in chosen]
+        for index in chosen:
+            self._decide(index, ACCEPTED)
+        self.decided.emit(chosen)
+        indices = tuple(np.concatenate(axis) for axis in zip(*pixels))
+        return Edit(indices, self.proposal[indices])
 
     def sync(self, cleaned: np.ndarray) -> list[int]:
         """Bring the decisions in line with the cleaned labels after an edit, undo or redo.
@@ -233,6 +261,8 @@ class Review:
             else:
                 continue
             changed.append(region.index)
+        if changed:
+            self.decided.emit(changed)
         return changed
 
     def _decide(self, index: int, status: str, decision: str | None = None) -> None:
@@ -287,14 +317,16 @@ class Review:
         after a restart finds its decisions again. Pixels are not touched.
         """
         keys = {region_key(region): region.index for region in self.regions}
-        matched = 0
+        changed = []
         for key, status in state.get("decisions", {}).items():
             if key in keys and status in STATUSES:
+                changed.append(keys[key])
                 self.status[keys[key]] = status
-                matched += 1
         self.log = list(state.get("log", [])) + self.log
+        if changed:
+            self.decided.emit(changed)
         self.select(int(state.get("position", 0)))
-        return matched
+        return len(changed)
 
     def carry_over(self, earlier: Review) -> int:
         """Take the decisions, log and current region of ``earlier``, a review of the same mask whose
@@ -306,6 +338,43 @@ class Review:
         rows = {region_key(region): row for row, region in enumerate(self.regions)}
         self.select(rows.get(region_key(earlier.current), 0) if earlier.current is not None else 0)
         return matched
+
+
+def autosave_conflict(state: dict, saved: np.ndarray, review: Review, labels: np.ndarray) -> str | None:
+    """Why an autosave cannot be taken up into ``review``, or ``None`` when it can.
+
+    Parameters
+    ----------
+    state, saved : dict, numpy.ndarray
+        What :func:`load_autosave` read: the review state and the cleaned labels it saved.
+    review : Review
+        The review that would take it up.
+    labels : numpy.ndarray
+        The cleaned labels of ``review`` now, the mask's shape.
+
+    Returns
+    -------
+    str or None
+        A reason that completes "The autosave ...", e.g. "is the review of another mask". An
+        autosave is taken up only by a review of the same drawn mask that has not started.
+    """
+    if state.get("drawn") != array_digest(review.drawn) or saved.shape != labels.shape:
+        return "is the review of another mask"
+    if review.log or not np.array_equal(labels, review.drawn):
+        return "holds an earlier review of this mask, and this review has started"
+    return None
+
+
+def default_export_path(mask_path: str | os.PathLike, from_folder: bool = False) -> Path:
+    """Where the cleaned labels of a mask are exported unless the user says otherwise.
+
+    ``<mask>_cleaned<suffix>`` beside a mask file (``masks/a.nii.gz`` -> ``masks/a_cleaned.nii.gz``),
+    ``<folder>_cleaned`` beside a folder of masks (``from_folder``).
+    """
+    path = Path(mask_path)
+    if from_folder:
+        return path.with_name(f"{path.name}_cleaned")
+    return path.with_name(f"{file_stem(path)}_cleaned{file_suffix(path)}")
 
 
 def log_path(export_path: str | os.PathLike) -> Path:
