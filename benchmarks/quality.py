@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from jcas.correction.maps import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, correct, member_maps
+from jcas.correction.maps import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, correct, predict_slice
 from jcas.data.noise import simulate_noise
-from jcas.data.pairs import load_pairs, match_folders, normalise
+from jcas.data.pairs import load_pairs, match_folders
 from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
 from jcas.nn.checkpoint import save_checkpoint
 from jcas.nn.crossfit import as_cross_fitted
@@ -70,8 +70,6 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "+aff_local": ("ce", dict(use_affinity=True, affinity="local")),
 }
 CLEANLAB_FOLDS = 3
-#: Also correct with test-time mirroring (4 forward passes) in every row; off with --no-mirror.
-MIRROR_ROWS = True
 
 
 def load_set(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -96,8 +94,11 @@ def row_key(dataset, noise, fraction, method, seed, schedule, base_epochs, folds
     return f"{dataset}__{noise}-{fraction:g}__{method}__s{seed}__x{schedule:g}__{epochs}{fold_tag}"
 
 
-def build_config(method: str, seed: int, schedule: float, base_epochs: int | None, extra: dict | None = None):
-    core, overrides = VARIANTS[method]
+def build_config(method: str, seed: int, schedule: float, base_epochs: int | None, extra: dict | None = None,
+                 variants: dict | None = None):
+    """The row's settings: the variant's core method and overrides (``variants``, :data:`VARIANTS` by default),
+    ``extra`` overrides, the seed, and the schedule multiplier of the base epochs."""
+    core, overrides = (variants or VARIANTS)[method]
     overrides = dict(overrides, **(extra or {}))
     if method == "cleanlab":
         overrides["folds"] = 1  # cleanlab's own cross-fitting trains the fold models (run_cleanlab)
@@ -106,11 +107,6 @@ def build_config(method: str, seed: int, schedule: float, base_epochs: int | Non
     epochs = int(round(total * schedule))
     config = make_config(core, "standard", seed=seed, epochs=epochs, **overrides)
     return config
-
-
-#: name -> hook(trainer, event or None, context): called before training (event None) and after every
-#: step; used by diagnosis variants (e.g. fixing or initialising the transition matrices).
-HOOKS: dict[str, object] = {}
 
 
 def train(images, masks, config, log: dict, hook=None, context=None) -> tuple[object, float]:
@@ -145,10 +141,9 @@ def train(images, masks, config, log: dict, hook=None, context=None) -> tuple[ob
 
 
 def probabilities(model, image: np.ndarray) -> np.ndarray:
-    """(K, H, W) class probabilities of one slice from a one-model (``folds=1``) run."""
-    member = as_cross_fitted(model).members[0]
-    labels = np.zeros(image.shape[:2], dtype=np.int64)
-    return member_maps(member, normalise(image, member.in_channels), labels)[0]
+    """(K, H, W) class probabilities of one slice, as the core's correction computes them
+    (:func:`jcas.correction.maps.predict_slice`; a one-model ``folds=1`` run: that model's)."""
+    return predict_slice(model, image, np.zeros(image.shape[:2], dtype=np.int64)).probability
 
 
 def true_transition(clean: np.ndarray, noisy: np.ndarray, values) -> list[list[float]]:
@@ -230,11 +225,19 @@ def heatmaps(class_map, affinity_map, noise_map, row: dict) -> None:
 
 
 def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data, extra=None,
-            model_path: Path | None = None) -> dict:
-    """One row; ``model_path``, when given, receives the trained model (for benchmarks/guard.py)."""
+            model_path: Path | None = None, mirror: bool = True, variants: dict | None = None,
+            hook=None) -> dict:
+    """One row.
+
+    ``model_path``, when given, receives the trained model (for benchmarks/guard.py); ``mirror`` adds
+    the correction with test-time mirroring (4 forward passes); ``variants`` replaces :data:`VARIANTS`;
+    ``hook(trainer, event or None, context)`` is called before training (event None) and after every
+    step (diagnosis variants use it, e.g. to fix or initialise the transition matrices).
+    """
+    variants = variants or VARIANTS
     images, clean = data
     noisy, noise_map = simulate_noise(clean, noise, fraction, seed=seed)
-    config = build_config(method, seed, schedule, base_epochs, extra)
+    config = build_config(method, seed, schedule, base_epochs, extra, variants)
     name = DATASETS[dataset]
     row = {
         "protocol": f"self-correction, {config.folds}-fold cross-fitted" if config.folds > 1 else "self-correction, in sample",
@@ -244,7 +247,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         "base_epochs": "standard" if base_epochs is None else base_epochs,
         "epochs_warmup": config.epochs_warmup if config.uses_correction else 0,
         "epochs_correction": config.epochs_correction if config.uses_correction else 0,
-        "overrides": dict(VARIANTS[method][1], **(extra or {})),
+        "overrides": dict(variants[method][1], **(extra or {})),
         "core_method": config.method,
         "noise_rate": float(noise_map.mean()),
         "dice_noisy": mean_dice(list(noisy), list(clean)),
@@ -260,7 +263,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
     else:
         targets = clean if method == "clean" else noisy
         context = {"images": images, "noisy": noisy, "clean": clean, "row": row, "log": log}
-        model, train_seconds = train(images, targets, config, log, HOOKS.get(method), context)
+        model, train_seconds = train(images, targets, config, log, hook, context)
         row["train_seconds"] = train_seconds
         if model_path is not None:
             save_checkpoint(model, model_path)
@@ -279,7 +282,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         row["dice_cleaned_noguard"] = mean_dice([c.corrected for c in unguarded], list(clean))
         row["dice_selective_noguard"] = mean_dice(list(selected(unguarded, noisy)), list(clean))
         row["region_precision"] = region_precision(corrections, clean)
-        if MIRROR_ROWS:
+        if mirror:
             t0 = time.perf_counter()
             mirrored = [correct(model, images[z], noisy[z], mirror=True) for z in range(len(images))]
             row["correct_seconds_mirror"] = time.perf_counter() - t0
@@ -400,17 +403,12 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
     parser.add_argument("--threads", type=int, default=THREADS,
                         help="torch threads (recorded in every row); 1 is much faster on a shared 2-core machine")
     args = parser.parse_args(argv)
-    variants = dict(VARIANTS)
-    if extra_variants:
-        VARIANTS.update(extra_variants)
-    if hooks:
-        HOOKS.update(hooks)
+    variants = {**VARIANTS, **(extra_variants or {})}
+    hooks = hooks or {}
     for method in args.methods:
-        if method not in VARIANTS:
-            parser.error(f"unknown method {method!r}; known: {', '.join(VARIANTS)}")
+        if method not in variants:
+            parser.error(f"unknown method {method!r}; known: {', '.join(variants)}")
     torch.set_num_threads(args.threads)
-    global MIRROR_ROWS
-    MIRROR_ROWS = not args.no_mirror
     extra = None if args.folds is None else {"folds": args.folds}
     args.rows.mkdir(parents=True, exist_ok=True)
     if args.save_models is not None:
@@ -440,7 +438,7 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
         try:
             model_path = None if args.save_models is None else args.save_models / f"{key}.pt"
             row = run_row(dataset, kind, fraction, method, seed, schedule, args.epochs, cache[dataset], extra,
-                          model_path)
+                          model_path, mirror=not args.no_mirror, variants=variants, hook=hooks.get(method))
         except Exception:  # noqa: BLE001  keep going with the next row
             traceback.print_exc()
             continue
@@ -452,8 +450,6 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
         print(f"[{time.strftime('%H:%M:%S')}] {key}: noisy {row['dice_noisy']:.4f} cleaned {row['dice_cleaned']:.4f} "
               f"selective {row['dice_selective']:.4f} ap {row['ap']:.3f} ap_aff {row['ap_affinity']:.3f} "
               f"train {row['train_seconds']:.0f}s", flush=True)
-    VARIANTS.clear()
-    VARIANTS.update(variants)
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ def quadratic_dar(logits, unit):
 
 def _dar_job(device_name, form, grid, repeats, queue):
     torch, device = _setup(device_name)
-    from jcas.nn.affinity_reasoning import global_dar, unit_embedding
+    from jcas.nn.affinity import unit_embedding
+    from jcas.nn.affinity_reasoning import global_dar
 
     gen = torch.Generator().manual_seed(0)
     n = grid * grid

@@ -14,14 +14,12 @@ from napari.layers import Image, Labels, Layer, Shapes
 from qtpy.QtOpenGLWidgets import QOpenGLWidget
 from qtpy.QtWidgets import QWidget
 
-from ._writer import REVIEW_KEY
 from jcas.review import Review
+from jcas.settings import HEATMAPS_KEY, REVIEW_KEY
 
 if TYPE_CHECKING:
     from jcas.correction.maps import CorrectionMaps
 
-#: Metadata key of the disagreement layer: ``{"class": array, "affinity": array}``.
-HEATMAPS_KEY = "jcas_heatmaps"
 HEATMAP_KINDS = ("class", "affinity")
 HEATMAP_COLORMAP = "inferno"
 #: The outline of the region under review: a colour apart from the label colours and the heatmap.

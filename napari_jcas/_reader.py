@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 
 from jcas.data.io import NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, read_with_affine
+from jcas.settings import SOURCE_KEY
 
-SOURCE_KEY = "jcas_source"
 #: Words that mark a mask: a word of the file name, or the folder name, starts with one of them.
 MASK_WORDS = ("mask", "label", "seg", "annotation", "truth", "gt")
 

@@ -28,11 +28,11 @@ from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox,
 from jcas.errors import JCASInputError
 from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, autosave_path, default_export_path,
                          load_autosave, save_autosave)
+from jcas.settings import REVIEW_KEY, SOURCE_KEY
 
 from ._layers import focus, make_canvas_current, outline
 from ._qt_layout import row, scrolling_layout
-from ._reader import SOURCE_KEY
-from ._writer import REVIEW_KEY, export_labels
+from ._writer import export_labels
 
 if TYPE_CHECKING:
     import napari

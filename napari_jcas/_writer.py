@@ -17,12 +17,8 @@ import numpy as np
 
 from jcas.data.io import NIFTI_SUFFIXES, file_suffix, is_supported, write_array, write_bytes_atomic
 from jcas.errors import JCASInputError
-
-from ._reader import SOURCE_KEY
 from jcas.review import Review, log_path
-
-#: Layer metadata key holding the :class:`~jcas.review.Review` of a cleaned layer.
-REVIEW_KEY = "jcas_review"
+from jcas.settings import REVIEW_KEY, SOURCE_KEY
 
 
 def write_labels(path: str, data: np.ndarray, attributes: dict) -> list[str]:

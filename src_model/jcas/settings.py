@@ -37,6 +37,10 @@ DOCK_METHODS = ("jcas", "jcas_dar", "ce")
 QUICK_PRESET = "fast"
 #: Pixels are 8-connected in 2D: in candidate regions, and in the regions the noise simulator redraws.
 CONNECTIVITY = ((True, True, True), (True, True, True), (True, True, True))
+#: Keys of the napari layer metadata that the plugin writes: where a layer was read from
+#: (``{"path", "files", "affine", ...}``), the :class:`jcas.review.Review` of a cleaned layer, and
+#: the disagreement layer's heatmaps (``{"class": array, "affinity": array}``).
+SOURCE_KEY, REVIEW_KEY, HEATMAPS_KEY = "jcas_source", "jcas_review", "jcas_heatmaps"
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,7 @@ import torch
 from scipy import ndimage
 
 from jcas.nn.affinity import (global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement,
-                           pair_affinities,
-                           neighbour_pair_labels, shift)
-from jcas.nn.affinity_reasoning import unit_embedding
+                               neighbour_pair_labels, pair_affinities, shift, unit_embedding)
 
 
 def test_shift_moves_content_and_zero_fills():

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from jcas.nn.affinity import pair_affinities, pair_offsets
-from jcas.nn.affinity_reasoning import global_dar, local_dar, unit_embedding
+from jcas.nn.affinity import unit_embedding
+from jcas.nn.affinity_reasoning import global_dar, local_dar
 
 
 def quadratic_dar(logits, unit):

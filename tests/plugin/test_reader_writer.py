@@ -12,9 +12,10 @@ from PIL import Image as PILImage
 
 from jcas.data.io import read_with_affine, write_array
 from jcas.errors import JCASInputError
-from napari_jcas._reader import SOURCE_KEY, get_reader
-from napari_jcas._writer import REVIEW_KEY, export_labels, write_labels
 from jcas.review import Review
+from jcas.settings import REVIEW_KEY, SOURCE_KEY
+from napari_jcas._reader import get_reader
+from napari_jcas._writer import export_labels, write_labels
 
 
 @pytest.fixture

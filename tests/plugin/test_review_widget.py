@@ -9,9 +9,9 @@ from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import NotificationSeverity
 from qtpy.QtCore import QPoint, Qt
 
-from napari_jcas._review_widget import COLUMNS, KEYS
-from napari_jcas._writer import REVIEW_KEY
 from jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, region_key
+from jcas.settings import REVIEW_KEY
+from napari_jcas._review_widget import COLUMNS, KEYS
 
 pytestmark = pytest.mark.gui
 

@@ -6,8 +6,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch.nn import functional as F
 
-from ..nn.affinity import neighbour_pair_labels
-from ..nn.affinity_reasoning import unit_embedding
+from ..nn.affinity import neighbour_pair_labels, unit_embedding
 from ..nn.model import JCASModel, Prediction
 from ..settings import TrainConfig
 from .terms import affinity_loss, class_loss, consistency_loss, volume_loss

@@ -1,7 +1,7 @@
 """Pixel-pair affinities: neighbour pairs at offsets, affinity labels and disagreement maps.
 
 An affinity between pixels i and j is ``a_ij = e_i . e_j`` for unit non-negative
-embeddings e (:func:`jcas.nn.affinity_reasoning.unit_embedding`), in [0, 1]. The label of a pair is 1 when
+embeddings e (:func:`unit_embedding`), in [0, 1]. The label of a pair is 1 when
 the (noisy) mask gives both pixels the same class, 0 otherwise; pairs touching an ignore
 pixel are masked out.
 """
@@ -11,6 +11,26 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import torch
+
+#: Keeps the norm of an all-zero embedding from dividing by zero.
+UNIT_EPS = 1e-9
+
+
+def unit_embedding(embedding: torch.Tensor) -> torch.Tensor:
+    """Make embeddings unit and non-negative along the channel axis.
+
+    Parameters
+    ----------
+    embedding : torch.Tensor
+        ``(B, D, ...)`` raw embedding.
+
+    Returns
+    -------
+    torch.Tensor
+        ``relu(E) / (||relu(E)|| + 1e-9)``, same shape; affinities ``e_i . e_j`` lie in [0, 1].
+    """
+    positive = torch.relu(embedding.float())
+    return positive / (positive.norm(dim=1, keepdim=True) + UNIT_EPS)
 
 
 def shift(tensor: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

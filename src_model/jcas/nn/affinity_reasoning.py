@@ -16,26 +16,9 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .affinity import PairAffinity, both_directions, shift
+from .affinity import PairAffinity, both_directions, shift, unit_embedding
 
 EPS = 1e-9
-
-
-def unit_embedding(embedding: torch.Tensor) -> torch.Tensor:
-    """Make embeddings unit and non-negative along the channel axis.
-
-    Parameters
-    ----------
-    embedding : torch.Tensor
-        ``(B, D, ...)`` raw embedding.
-
-    Returns
-    -------
-    torch.Tensor
-        ``relu(E) / (||relu(E)|| + 1e-9)``, same shape; affinities ``e_i . e_j`` lie in [0, 1].
-    """
-    positive = torch.relu(embedding.float())
-    return positive / (positive.norm(dim=1, keepdim=True) + EPS)
 
 
 def global_dar(logits: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:

@@ -16,12 +16,9 @@ from ..device import select_device
 from ..errors import JCASInputError
 from ..settings import TrainConfig
 from .crossfit import CrossFittedModel, Trust, as_cross_fitted
-from .integrity import validate_checkpoint_fields
+from .integrity import FORMAT, FORMAT_VERSION, validate_checkpoint_fields
 from .model import JCASModel
 
-FORMAT = "napari-jcas-model"
-#: 2: cross-fitted fold models with BatchNorm networks (1: one model with GroupNorm, no longer read).
-FORMAT_VERSION = 2
 NORMALISATION = "per-slice percentiles 1-99 to [0, 1]"
 
 

@@ -15,6 +15,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import JCASInputError, JCASNonFiniteError
+from ..settings import METHODS, NETWORKS, TrainConfig
+
+#: The marker of a napari-jcas model file.
+FORMAT = "napari-jcas-model"
+#: 2: cross-fitted fold models with BatchNorm networks (1: one model with GroupNorm, no longer read).
+FORMAT_VERSION = 2
 
 #: Image channels a model can be trained on: greyscale or RGB.
 CHANNELS = (1, 3)
@@ -53,8 +59,6 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
         Naming the field, its value and what to do; :class:`JCASNonFiniteError` for NaN or
         infinite weights.
     """
-    from ..settings import METHODS, NETWORKS, TrainConfig
-    from .checkpoint import FORMAT_VERSION
 
     def bad(field: str, value: Any, expected: str) -> JCASInputError:
         return JCASInputError(f"{path}: the model file's {field} is {_describe(value)}, expected {expected}; the file "

@@ -9,8 +9,8 @@ from torch import nn
 
 from ..data.labels import LabelMap
 from ..settings import TrainConfig
-from .affinity import PairAffinity, pair_affinities
-from .affinity_reasoning import grid_dar, local_dar, unit_embedding
+from .affinity import PairAffinity, pair_affinities, unit_embedding
+from .affinity_reasoning import grid_dar, local_dar
 from .networks import NetworkOutput, build_network
 
 

@@ -25,7 +25,7 @@ class NetworkOutput:
         ``(B, K, H, W)`` class logits Q.
     embedding : torch.Tensor
         ``(B, D, H, W)`` raw embedding E (made unit and non-negative by
-        :func:`jcas.nn.affinity_reasoning.unit_embedding`).
+        :func:`jcas.nn.affinity.unit_embedding`).
     aux_logits : torch.Tensor or None
         ``(B, K, h, w)`` logits of the auxiliary level, or ``None``.
     """
