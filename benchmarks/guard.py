@@ -25,11 +25,12 @@ import numpy as np
 import torch
 
 from jcas.correction.guard import MIN_AGREEMENT
-from jcas.correction.maps import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, predict_slice
+from jcas.correction.maps import predict_slice
 from jcas.correction.regions import find_regions
 from jcas.data.noise import simulate_noise
 from jcas.evaluation.metrics import mean_dice
 from jcas.nn.checkpoint import load_checkpoint
+from jcas.settings import MIN_AREA, MIN_CONFIDENCE
 
 import quality
 from provenance import git_commit, machine

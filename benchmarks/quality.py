@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from jcas.correction.maps import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, correct, predict_slice
+from jcas.correction.maps import correct, predict_slice
 from jcas.data.noise import simulate_noise
 from jcas.data.pairs import load_pairs, match_folders
 from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
 from jcas.nn.checkpoint import save_checkpoint
 from jcas.nn.crossfit import as_cross_fitted
-from jcas.settings import make_config
+from jcas.settings import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, make_config
 from jcas.training.trainer import Trainer
 
 import suite

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from jcas.data.io import NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, read_with_affine
+from jcas.data.io import NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, read_with_affine, spacing_of_affine
 from jcas.settings import SOURCE_KEY
 
 #: Words that mark a mask: a word of the file name, or the folder name, starts with one of them.
@@ -61,7 +61,7 @@ def read_file(path: str | os.PathLike | list) -> list[LayerData]:
     is_mask = data.dtype.kind in "iub" and _names_a_mask(path)
     attributes = {
         "name": file_stem(path),
-        "scale": _scale(affine, data.ndim),
+        "scale": spacing_of_affine(affine, data.ndim),
         "metadata": {SOURCE_KEY: _source(path, affine)},
     }
     return [(data, attributes, "labels" if is_mask else "image")]
@@ -107,19 +107,9 @@ def _series_layers(folder, pairs, images, masks) -> list[LayerData]:
 
 
 def _attributes(name: str, path: Path, affine: np.ndarray | None, ndim: int) -> dict:
-    return {"name": name, "scale": _scale(affine, ndim), "metadata": {SOURCE_KEY: _source(path, affine)}}
+    return {"name": name, "scale": spacing_of_affine(affine, ndim), "metadata": {SOURCE_KEY: _source(path, affine)}}
 
 
 def _source(path: Path, affine: np.ndarray | None) -> dict:
     return {"path": str(path), "files": None, "affine": None if affine is None else np.asarray(affine).tolist()}
-
-
-def _scale(affine: np.ndarray | None, ndim: int) -> tuple[float, ...]:
-    """Voxel spacing of a NIfTI affine in the slices-first axis order of the data."""
-    if affine is None:
-        return (1.0,) * ndim
-    spacing = np.linalg.norm(np.asarray(affine)[:3, :3], axis=0)  # X, Y, Z
-    if ndim == 3:
-        return (float(spacing[2]), float(spacing[0]), float(spacing[1]))
-    return tuple(float(s) for s in spacing[:ndim])
 

@@ -45,9 +45,9 @@ class TrainWidget(QWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
-        from jcas.correction.maps import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE
         from jcas.device import available_devices
-        from jcas.settings import DOCK_METHODS, METHOD_HELP, METHOD_LABELS, PRESETS, QUICK_PRESET, TrainConfig
+        from jcas.settings import (DOCK_METHODS, METHOD_HELP, METHOD_LABELS, MIN_AREA, MIN_CONFIDENCE, MIN_SCORE,
+                                   PRESETS, QUICK_PRESET, TrainConfig)
 
         self.viewer = viewer
         self.model = None
@@ -73,20 +73,13 @@ class TrainWidget(QWidget):
                                    tooltip="Where the trained model is saved (nothing is saved until you choose)")
         self.min_area_choice = SpinBox(
             label="Min. region (px)", min=1, max=1_000_000, value=MIN_AREA,
-            tooltip="Smaller candidate regions keep the drawn label. 1 (with min. score and confidence 0) proposes "
-                    "every pixel the model disagrees with: the setting for speckle (per-pixel) noise. A change "
-                    "selects the latest correction's regions again at once, without running the model")
+            tooltip=_selection_tooltip("min_area"))
         self.min_score_choice = FloatSpinBox(label="Min. score", min=0.0, max=1.0, step=0.05, value=MIN_SCORE,
-                                             tooltip="Candidate regions with a lower mean disagreement keep the "
-                                                     "drawn label. A change selects the latest correction's "
-                                                     "regions again at once")
-        self.min_confidence_choice = FloatSpinBox(
-            label="Min. confidence", min=0.0, max=1.0, step=0.05, value=MIN_CONFIDENCE,
-            tooltip="Candidate regions where the model's mean probability of the label it proposes is lower keep "
-                    "the drawn label. A change selects the latest correction's regions again at once")
+                                             tooltip=_selection_tooltip("min_score"))
+        self.min_confidence_choice = FloatSpinBox(label="Min. confidence", min=0.0, max=1.0, step=0.05,
+                                                  value=MIN_CONFIDENCE, tooltip=_selection_tooltip("min_confidence"))
         self.mirror_choice = CheckBox(text="Mirror", value=False,
-                                      tooltip="Average the model over the image and its mirror images: about 2.5x "
-                                              "slower correction, slightly better proposals and heatmap")
+                                      tooltip=_selection_tooltip("mirror", reselects=False))
         self.heatmap_choice = ComboBox(
             label="Heatmap", choices=list(HEATMAP_KINDS), value="class",
             tooltip="class: 1 - p(drawn label), what candidates are ranked by and the better guide to wrong pixels; "
@@ -393,3 +386,13 @@ def _candidates(correction) -> str:
     """'N candidate corrections', with how many the guard withheld."""
     withheld = f" ({len(correction.withheld)} withheld: the model cannot be trusted there)" if correction.withheld else ""
     return f"{len(correction.regions)} candidate corrections{withheld}"
+
+
+def _selection_tooltip(setting: str, reselects: bool = True) -> str:
+    """The tooltip of a correction setting: what it does (:data:`jcas.settings.SELECTION_HELP`), and
+    whether a change selects the latest correction's regions again at once."""
+    from jcas.settings import SELECTION_HELP
+
+    text = SELECTION_HELP[setting]
+    again = ". A change selects the latest correction's regions again at once, without running the model"
+    return text[0].upper() + text[1:] + (again if reselects else "")

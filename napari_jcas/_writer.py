@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jcas.data.io import NIFTI_SUFFIXES, file_suffix, is_supported, write_array, write_bytes_atomic
+from jcas.data.io import NIFTI_SUFFIXES, affine_of_spacing, file_suffix, is_supported, write_array, write_bytes_atomic
 from jcas.errors import JCASInputError
 from jcas.review import Review, log_path
 from jcas.settings import REVIEW_KEY, SOURCE_KEY
@@ -99,7 +99,4 @@ def _affine(source: dict, scale, ndim: int) -> np.ndarray:
     """The source NIfTI affine, or a diagonal one from the layer's (slices-first) scale."""
     if source.get("affine") is not None:
         return np.asarray(source["affine"], dtype=float)
-    scale = [1.0] * ndim if scale is None else [float(s) for s in scale]
-    # NIfTI axes are the data axes with the slice axis moved last (see jcas.data.io.slices_to_nifti).
-    spacing = scale[1:] + scale[:1] if ndim == 3 else scale + [1.0]
-    return np.diag(spacing + [1.0])
+    return affine_of_spacing(scale, ndim)

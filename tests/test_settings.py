@@ -3,8 +3,9 @@ import pytest
 
 from jcas.cli import build_parser
 from jcas.errors import JCASInputError
-from jcas.settings import (DOCK_METHODS, FINE_TUNE_RATE, METHOD_HELP, METHOD_LABELS, METHODS, NETWORK_FIELDS, PRESETS,
-                           QUICK_PRESET, SCHEDULE_FIELDS, TrainConfig, fine_tune_config, make_config)
+from jcas.settings import (DOCK_METHODS, FINE_TUNE_RATE, METHOD_HELP, METHOD_LABELS, METHODS, MIN_AREA, NETWORK_FIELDS,
+                           PRESETS, QUICK_PRESET, SCHEDULE_FIELDS, SELECTION_HELP, TrainConfig, fine_tune_config,
+                           make_config)
 
 
 def test_every_method_has_a_label_and_a_help_text_and_the_command_line_shows_them(capsys):
@@ -46,3 +47,12 @@ def test_the_device_is_a_runtime_choice_not_a_saved_setting():
     assert TrainConfig.from_dict({**config.to_dict(), "device": "cuda"}) == config
     with pytest.raises(JCASInputError, match="unknown training settings"):
         TrainConfig.from_dict({**config.to_dict(), "colour": "red"})
+
+
+def test_the_correction_settings_are_explained_once_and_the_command_line_shows_it(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["correct", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for text in SELECTION_HELP.values():
+        assert " ".join(text.split()) in shown
+    assert f"(default {MIN_AREA} pixels)" in shown

@@ -76,10 +76,10 @@ def seed_value(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from .correction.maps import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE
     from .data.noise import NOISE_KINDS
     from .device import DEVICE_CHOICES
-    from .settings import FINE_TUNE_PRESET, METHOD_HELP, METHODS, NETWORKS, PRESETS, TrainConfig
+    from .settings import (FINE_TUNE_PRESET, METHOD_HELP, METHODS, MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, NETWORKS,
+                           PRESETS, SELECTION_HELP, TrainConfig)
 
     parser = argparse.ArgumentParser(prog="jcas", description="Clean noisy segmentation labels with JCAS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -123,14 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--out", required=True, type=Path)
     fix.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     fix.add_argument("--min-area", type=int, default=MIN_AREA,
-                     help=f"smaller candidate regions keep the drawn label (default {MIN_AREA} pixels; 1 keeps none)")
+                     help=f"{SELECTION_HELP['min_area']} (default {MIN_AREA} pixels)")
     fix.add_argument("--min-score", type=float, default=MIN_SCORE,
-                     help=f"candidate regions with a lower mean disagreement keep the drawn label (default {MIN_SCORE})")
+                     help=f"{SELECTION_HELP['min_score']} (default {MIN_SCORE})")
     fix.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
-                     help="candidate regions where the proposed label's mean probability is lower keep the drawn "
-                          f"label (default {MIN_CONFIDENCE}; 0 with --min-area 1 --min-score 0 replaces every pixel)")
-    fix.add_argument("--mirror", action="store_true",
-                     help="average the model over each image and its mirror images: about 2.5x slower, slightly better")
+                     help=f"{SELECTION_HELP['min_confidence']} (default {MIN_CONFIDENCE})")
+    fix.add_argument("--mirror", action="store_true", help=SELECTION_HELP["mirror"])
     fix.add_argument("--overwrite", action="store_true", help="replace existing files in OUT")
     fix.set_defaults(handler=correct_command)
 

@@ -37,6 +37,31 @@ DOCK_METHODS = ("jcas", "jcas_dar", "ce")
 QUICK_PRESET = "fast"
 #: Pixels are 8-connected in 2D: in candidate regions, and in the regions the noise simulator redraws.
 CONNECTIVITY = ((True, True, True), (True, True, True), (True, True, True))
+#: Region-level selective correction (docs/method.md): candidate regions smaller than MIN_AREA
+#: pixels, with a mean disagreement below MIN_SCORE or a mean probability of the proposed label
+#: below MIN_CONFIDENCE keep the drawn labels. 200 px and the confidence floor were chosen with
+#: benchmarks/guard.py on the tuning sets (mni_tissue, cells3d_nuclei): of the regions under 200 px
+#: about half were wrong, from 200 px on 73 % and more were right; the confidence floor (which
+#: implies the score floor) is what kept the MNI volume, held out, from harm where the score
+#: alone let wrong 3-class regions through (benchmarks/results/suite/guard.md). MIN_SCORE 0.6 is
+#: older. The floor is in pixels, not relative to the image: a guess for images much larger or
+#: smaller than the tuning sets' 200 x 250.
+MIN_AREA = 200
+MIN_SCORE = 0.6
+MIN_CONFIDENCE = 0.6
+#: Test-time mirroring (off by default): average the class probabilities over the image and its mirror images.
+MIRROR = False
+#: What the selection settings do: ``jcas correct --help`` adds the defaults, the Train dock's
+#: tooltips add that a change re-selects at once.
+SELECTION_HELP = {
+    "min_area": "smaller candidate regions keep the drawn label; 1 (with min. score and confidence 0) proposes "
+                "every pixel the model disagrees with, the setting for speckle (per-pixel) noise",
+    "min_score": "candidate regions with a lower mean disagreement keep the drawn label",
+    "min_confidence": "candidate regions where the model's mean probability of the label it proposes is lower keep "
+                      "the drawn label",
+    "mirror": "average the model over each image and its mirror images: about 2.5x slower correction, slightly "
+              "better proposals and heatmap",
+}
 #: Keys of the napari layer metadata that the plugin writes: where a layer was read from
 #: (``{"path", "files", "affine", ...}``), the :class:`jcas.review.Review` of a cleaned layer, and
 #: the disagreement layer's heatmaps (``{"class": array, "affinity": array}``).

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from jcas.data.io import file_stem, read_with_affine, write_array
+from jcas.data.io import affine_of_spacing, file_stem, read_with_affine, spacing_of_affine, write_array
 from jcas.errors import JCASInputError
 
 
@@ -189,3 +189,14 @@ def test_save_with_recovery_says_where_the_file_went(tmp_path, monkeypatch):
     recovered = next(tmp_path.glob("jcas-recovered-*/model.pt"))
     assert recovered.read_bytes() == b"weights" and str(recovered) in str(error.value)
     assert save_with_recovery(save, tmp_path / "fine.pt") == tmp_path / "fine.pt"
+
+
+def test_voxel_spacing_of_a_nifti_affine_in_the_slices_first_order_and_back():
+    affine = np.diag([0.5, 0.7, 2.5, 1.0])  # X, Y, Z
+    assert spacing_of_affine(affine, 3) == (2.5, 0.5, 0.7)  # the data is (Z, X, Y)
+    assert spacing_of_affine(affine, 2) == (0.5, 0.7)
+    assert spacing_of_affine(None, 3) == (1.0, 1.0, 1.0)
+    np.testing.assert_array_equal(affine_of_spacing((2.5, 0.5, 0.7), 3), affine)
+    np.testing.assert_array_equal(affine_of_spacing(None, 2), np.eye(4))
+    rotated = np.array([[0, -0.5, 0, 10], [0.5, 0, 0, 20], [0, 0, 3, 30], [0, 0, 0, 1]], dtype=float)
+    assert spacing_of_affine(rotated, 3) == (3.0, 0.5, 0.5)

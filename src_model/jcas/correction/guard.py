@@ -9,7 +9,7 @@ Two rules, each measured without clean labels:
   its fold model trained): its proposals are not out of sample.
 
 When no class can be trusted the whole run proposes nothing. The region floor that keeps
-small candidates out (``jcas.correction.maps.MIN_AREA``) was chosen with ``benchmarks/guard.py`` on the
+small candidates out (``jcas.settings.MIN_AREA``) was chosen with ``benchmarks/guard.py`` on the
 tuning sets; so was dropping a third rule, which withheld slices whose proposal agreed with the
 drawn foreground below Dice 0.5: it withheld right corrections there and wrong ones almost
 nowhere (docs/method.md, "Do no harm"). ``MIN_AGREEMENT`` = 0.5 cost nothing on the tuning

@@ -13,33 +13,21 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..nn.affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
-from ..nn.checkpoint import check_channels
-from ..nn.crossfit import CrossFittedModel, as_cross_fitted, strip_folds
 from ..data.pairs import as_slices, channels_of, check_correct_arguments, check_pair, normalise
 from ..device import autocast
 from ..errors import JCASInputError
-from .guard import Withheld, untrusted_classes, withhold
+from ..nn.affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
+from ..nn.checkpoint import check_channels
+from ..nn.crossfit import CrossFittedModel, as_cross_fitted, strip_folds
 from ..nn.integrity import check_finite_output
 from ..nn.model import JCASModel, Prediction
+from ..settings import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, MIRROR
+from .guard import Withheld, untrusted_classes, withhold
 from .regions import Region, find_regions, rank
 
 TILE = 512
 MARGIN = 64
-#: Region-level selective correction (docs/method.md): candidate regions smaller than MIN_AREA
-#: pixels, with a mean disagreement below MIN_SCORE or a mean probability of the proposed label
-#: below MIN_CONFIDENCE keep the drawn labels. 200 px and the confidence floor were chosen with
-#: benchmarks/guard.py on the tuning sets (mni_tissue, cells3d_nuclei): of the regions under 200 px
-#: about half were wrong, from 200 px on 73 % and more were right; the confidence floor (which
-#: implies the score floor) is what kept the MNI volume, held out, from harm where the score
-#: alone let wrong 3-class regions through (benchmarks/results/suite/guard.md). MIN_SCORE 0.6 is
-#: older. The floor is in pixels, not relative to the image: a guess for images much larger or
-#: smaller than the tuning sets' 200 x 250.
-MIN_AREA = 200
-MIN_SCORE = 0.6
-MIN_CONFIDENCE = 0.6
-#: Test-time mirroring: average the class probabilities over the image flipped along these axes too.
-MIRROR = False
+#: Test-time mirroring (:data:`jcas.settings.MIRROR`): the image flipped along these axes too.
 MIRROR_AXES = ((-1,), (-2,), (-2, -1))
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -131,6 +132,25 @@ def nifti_to_slices(data: np.ndarray) -> np.ndarray:
 def slices_to_nifti(data: np.ndarray) -> np.ndarray:
     """Inverse of :func:`nifti_to_slices`."""
     return np.moveaxis(data, 0, -1) if data.ndim == 3 else data
+
+
+def spacing_of_affine(affine: np.ndarray | None, ndim: int) -> tuple[float, ...]:
+    """Voxel spacing of a NIfTI affine ``(4, 4)`` in the slices-first axis order of the data that
+    :func:`read_with_affine` returns (``(Z, X, Y)`` for a volume); all 1 without an affine."""
+    if affine is None:
+        return (1.0,) * ndim
+    spacing = np.linalg.norm(np.asarray(affine, dtype=float)[:3, :3], axis=0)  # X, Y, Z
+    if ndim == 3:
+        return (float(spacing[2]), float(spacing[0]), float(spacing[1]))
+    return tuple(float(s) for s in spacing[:ndim])
+
+
+def affine_of_spacing(spacing: Sequence[float] | None, ndim: int) -> np.ndarray:
+    """A diagonal NIfTI affine ``(4, 4)`` for slices-first data of ``ndim`` axes with this spacing
+    (inverse of :func:`spacing_of_affine` for axis-aligned affines); unit spacing when ``None``."""
+    spacing = [1.0] * ndim if spacing is None else [float(s) for s in spacing]
+    nifti_order = spacing[1:] + spacing[:1] if ndim == 3 else spacing + [1.0]  # the slice axis moves last
+    return np.diag(nifti_order + [1.0])
 
 
 def write_array(
