@@ -1,4 +1,5 @@
-"""Training settings: methods, presets and every weight of the objective."""
+"""The settings registry: methods and their help, presets, the training settings (every weight of
+the objective), the correction defaults and the plugin's layer-metadata keys."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
