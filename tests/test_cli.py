@@ -115,3 +115,26 @@ def test_ignore_pixels_pass_through_training_and_correction_untouched(tmp_path, 
     with open(tmp_path / "out" / "regions.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert rows and {row["old_label"] for row in rows} | {row["new_label"] for row in rows} <= {"0", "3", "7"}
+
+
+def test_train_takes_trusted_labels_from_a_folder_matched_by_name(tmp_path, mni, small_training, capsys):
+    images, masks = mni
+    for z in range(3):
+        write_array(tmp_path / "images" / f"slice{z}.png", images[z])
+        write_array(tmp_path / "masks" / f"slice{z}.png", masks[z].astype(np.uint8))
+    confirmed = np.full(masks[0].shape, 255, dtype=np.uint8)
+    confirmed[50:90, 60:120] = masks[0][50:90, 60:120]
+    write_array(tmp_path / "trusted" / "slice0.png", confirmed)  # one mask of three has confirmed pixels
+    train = ["train", "--images", str(tmp_path / "images"), "--masks", str(tmp_path / "masks"),
+             "--trusted", str(tmp_path / "trusted"), "--epochs", "1", "--folds", "1"]
+    assert main(train + ["--model", str(tmp_path / "model.pt")]) == 0
+    assert (tmp_path / "model.pt").is_file()
+
+    write_array(tmp_path / "trusted" / "other.png", confirmed)
+    assert main(train + ["--model", str(tmp_path / "again.pt")]) == 2
+    assert "name no mask:\n  other.png" in capsys.readouterr().err
+    (tmp_path / "trusted" / "other.png").unlink()
+    write_array(tmp_path / "trusted" / "slice1.png", confirmed[:100])
+    assert main(train + ["--model", str(tmp_path / "again.pt")]) == 2
+    assert "slice1.png: the trusted labels are (100, 197)" in capsys.readouterr().err
+    assert not (tmp_path / "again.pt").exists()

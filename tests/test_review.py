@@ -9,7 +9,7 @@ import pytest
 
 from jcas.correction.regions import find_regions, rank
 from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, autosave_path, default_export_path,
-                         load_autosave, log_path, save_autosave)
+                         load_autosave, log_path, save_autosave, trusted_labels)
 
 
 @pytest.fixture
@@ -237,3 +237,22 @@ def test_export_names_sit_beside_the_mask_and_keep_its_format(tmp_path):
     export = default_export_path(tmp_path / "brain.nii.gz")
     assert log_path(export) == tmp_path / "brain_cleaned_review.csv"
     assert autosave_path(export) == tmp_path / "brain_cleaned.nii.gz.review.npz"
+
+
+def test_trusted_labels_hold_what_the_person_confirmed_and_nothing_else(stack):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    cleaned = drawn.copy()
+    accepted, rejected, untouched = (r.index for r in regions)
+    apply(cleaned, review.accept(accepted))
+    review.reject(rejected)
+    cleaned[1, 0:2, 0:3] = 2  # a brush stroke outside every region
+    trusted = trusted_labels(review, cleaned)
+    assert trusted.shape == drawn.shape and trusted.dtype == drawn.dtype
+    np.testing.assert_array_equal(trusted[region_map == accepted], proposal[region_map == accepted])
+    np.testing.assert_array_equal(trusted[region_map == rejected], drawn[region_map == rejected])
+    assert (trusted[region_map == untouched] == 255).all()  # open: nothing confirmed
+    assert (trusted[1, 0:2, 0:3] == 2).all()
+    confirmed = (region_map == accepted) | (region_map == rejected)
+    confirmed[1, 0:2, 0:3] = True
+    assert (trusted[~confirmed] == 255).all()

@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--folds", type=int, default=None,
                        help=f"cross-fitting: K fold models, each judges only the slices it did not train on "
                             f"(default {TrainConfig.folds}; 1 = one model judging its own training data)")
+    train.add_argument("--trusted", default=None, metavar="DIR",
+                       help="labels a person confirmed, e.g. in a review: a file per mask (any of them), named as "
+                            "the mask, with the label where it is right and 255 elsewhere; they train as clean "
+                            "labels (no transition matrix)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing model file")
     train.set_defaults(handler=train_command)
 
@@ -179,7 +183,7 @@ def simulate_noise_command(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from .data.pairs import check_training_sizes, match_folders
+    from .data.pairs import check_training_sizes, match_folders, match_trusted
     from .outputs import check_clear_of_inputs, check_writable
     from .settings import FINE_TUNE_PRESET, TrainConfig, fine_tune_config, make_config
     from .training.dataset import volumes_from_files
@@ -188,11 +192,14 @@ def train_command(args: argparse.Namespace) -> int:
     inputs = {"the --images folder": args.images, "the --masks folder": args.masks}
     if args.init_model is not None:
         inputs["the --init-model file"] = args.init_model
+    if args.trusted is not None:
+        inputs["the --trusted folder"] = args.trusted
     check_clear_of_inputs([args.model], inputs)
     check_writable(args.model, "--model", folder=False)  # now, not after the training
     refuse_existing([args.model], args.overwrite)
     init_model = None if args.init_model is None else load_model(args.init_model, args.device)
-    volumes = volumes_from_files(match_folders(args.images, args.masks))
+    pairs = match_folders(args.images, args.masks)
+    volumes = volumes_from_files(pairs, None if args.trusted is None else match_trusted(args.trusted, pairs))
     check_training_sizes(volumes)
     extra = {} if args.epochs is None else {"epochs": args.epochs}
     if args.folds is not None:

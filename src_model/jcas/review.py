@@ -29,6 +29,7 @@ from psygnal import Signal
 
 from jcas.correction.regions import Region
 from jcas.data.io import file_stem, file_suffix, write_bytes_atomic
+from jcas.data.labels import IGNORE_VALUE
 
 OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
 STATUSES = (OPEN, ACCEPTED, REJECTED)
@@ -338,6 +339,39 @@ class Review:
         rows = {region_key(region): row for row, region in enumerate(self.regions)}
         self.select(rows.get(region_key(earlier.current), 0) if earlier.current is not None else 0)
         return matched
+
+
+def trusted_labels(review: Review, cleaned: np.ndarray, ignore_value: int = IGNORE_VALUE) -> np.ndarray:
+    """The labels a review confirmed, to train on as clean labels (``jcas train --trusted``,
+    ``Trainer(trusted=...)``).
+
+    Parameters
+    ----------
+    review : Review
+    cleaned : numpy.ndarray
+        The cleaned labels, the mask's shape: the decisions and the person's own edits.
+    ignore_value : int
+        Written where nothing was confirmed.
+
+    Returns
+    -------
+    numpy.ndarray
+        The mask's shape and dtype: the proposal in accepted regions, the drawn labels in rejected
+        ones, the cleaned labels wherever the person painted (where they differ from what the
+        decisions alone give), ``ignore_value`` elsewhere.
+    """
+    cleaned = np.asarray(cleaned)
+    trusted = np.full(review.drawn.shape, ignore_value, dtype=review.drawn.dtype)
+    for index, status in review.status.items():
+        if status == ACCEPTED:
+            where = review.pixels(index)
+            trusted[where] = review.proposal[where]
+        elif status == REJECTED:
+            where = review.pixels(index)
+            trusted[where] = review.drawn[where]
+    painted = cleaned != review.expected_labels()
+    trusted[painted] = cleaned[painted]
+    return trusted
 
 
 def autosave_conflict(state: dict, saved: np.ndarray, review: Review, labels: np.ndarray) -> str | None:

@@ -102,3 +102,31 @@ def test_a_batch_with_no_labelled_pixel_teaches_nothing_and_stays_finite(batch, 
     for name in ("class", "aux", "affinity"):
         assert terms[name].item() == 0.0, name
     terms["total"].backward()  # and a step on it is harmless
+
+
+def test_trusted_labels_train_as_clean_labels_in_the_corrected_stage(batch):
+    """Pixels a person confirmed get no transition matrix: all trusted is the warm-up's uncorrected
+    class and pair terms, none trusted the corrected ones, and a mix weighs both by their pixels."""
+    config, model, images, labels, prior = batch
+    loss = JCASLoss.from_config(config)
+    with torch.no_grad():
+        prediction = model.predict(images)
+        plain = loss(model, prediction, labels, False, prior)
+        corrected = loss(model, prediction, labels, True, prior)
+        everywhere = loss(model, prediction, labels, True, prior, torch.ones_like(labels, dtype=torch.bool))
+        nowhere = loss(model, prediction, labels, True, prior, torch.zeros_like(labels, dtype=torch.bool))
+        left = torch.zeros_like(labels, dtype=torch.bool)
+        left[..., :16] = True
+        mixed = loss(model, prediction, labels, True, prior, left)
+        class_t = model.class_transition()
+        logits = prediction.output.logits
+        confirmed, drawn = torch.where(left, labels, -1), torch.where(left, -1, labels)
+        n_confirmed, n_drawn = (confirmed >= 0).sum(), (drawn >= 0).sum()
+        expected = (class_loss(logits, confirmed) * n_confirmed
+                    + class_loss(logits, drawn, class_t) * n_drawn) / (n_confirmed + n_drawn)
+    for name in ("class", "affinity"):
+        assert torch.allclose(everywhere[name], plain[name]), name
+        assert torch.allclose(nowhere[name], corrected[name]), name
+    assert torch.allclose(mixed["class"], expected)
+    assert not torch.allclose(mixed["affinity"], plain["affinity"])
+    assert not torch.allclose(mixed["affinity"], corrected["affinity"])

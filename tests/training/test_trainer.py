@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from jcas.correction.maps import correct
 from jcas.errors import JCASInputError
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer, available_devices
@@ -140,3 +141,39 @@ def test_warm_up_start_estimates_the_true_noise_matrix(mni):
     start = next(e for e in trainer.run() if e.class_transition is not None).class_transition
     assert np.abs(start - true).sum() < 0.7 * np.abs(generic - true).sum()
     assert start[0, 1] > 2 * start[0, 2] and start[1, 2] > 1.5 * start[1, 0]  # the direction of the flips
+
+
+def _missed_square_stack():
+    """4 slices with two bright squares; the drawn masks mark the left one (1) and miss the right one."""
+    rng = np.random.default_rng(0)
+    images = rng.normal(0, 0.1, (4, 64, 64)).astype(np.float32)
+    images[:, 10:30, 8:28] += 1
+    images[:, 34:54, 36:56] += 1
+    drawn = np.zeros((4, 64, 64), dtype=np.uint8)
+    drawn[:, 10:30, 8:28] = 1
+    trusted = np.full(drawn.shape, 255, dtype=np.uint8)
+    trusted[:, 34:54, 36:56] = 1  # a person confirmed the right square too
+    trusted[:, 0:4, :] = 0
+    return images, drawn, trusted
+
+
+@pytest.mark.slow
+def test_trusted_labels_override_the_drawn_ones_in_training():
+    images, drawn, trusted = _missed_square_stack()
+    predicted = {}
+    for name, confirmed in (("drawn only", None), ("with trusted", [trusted])):
+        trainer = Trainer([images], [drawn], tiny_config("jcas", epochs=30, crop=64, batch_size=4), trusted=confirmed)
+        list(trainer.run())
+        predicted[name] = correct(trainer.model, images, drawn, min_area=1, min_score=0, min_confidence=0).corrected
+    right_square = (slice(None), slice(38, 50), slice(40, 52))
+    assert (predicted["with trusted"][right_square] == 1).mean() > 0.9
+    assert (predicted["drawn only"][right_square] == 1).mean() < 0.5
+
+
+def test_trusted_labels_that_do_not_fit_the_mask_are_refused():
+    images, drawn, trusted = _missed_square_stack()
+    unknown_value = np.where(trusted == 1, 9, trusted).astype(np.uint8)
+    for bad, message in ((trusted[:, :32], "the trusted labels are"), (unknown_value, r"values \[9\]"),
+                         (trusted.astype(np.float32), "must be integers")):
+        with pytest.raises(JCASInputError, match=message):
+            Trainer([images], [drawn], tiny_config(), trusted=[bad])

@@ -148,6 +148,24 @@ def match_folders(images_dir: str | os.PathLike, masks_dir: str | os.PathLike) -
     return [FilePair(stem, images[stem], masks[stem]) for stem in sorted(images)]
 
 
+def match_trusted(trusted_dir: str | os.PathLike, pairs: list[FilePair]) -> dict[str, Path]:
+    """``{stem: path}`` of a folder of trusted labels, one file per mask at most, matched by stem.
+
+    Raises
+    ------
+    JCASInputError
+        As :func:`supported_files`, and files whose stem names no mask (listed).
+    """
+    trusted = supported_files(trusted_dir, "trusted labels")
+    stems = {pair.stem for pair in pairs}
+    lonely = sorted(set(trusted) - stems)
+    if lonely:
+        lines = "\n".join(f"  {trusted[stem].name}" for stem in lonely)
+        raise JCASInputError(f"trusted labels are matched to masks by file name without suffix, and these name "
+                             f"no mask:\n{lines}\nRename or remove them.")
+    return trusted
+
+
 def supported_files(folder: str | os.PathLike, what: str) -> dict[str, Path]:
     """``{stem: path}`` of the readable, non-hidden files of ``folder``.
 

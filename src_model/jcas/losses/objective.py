@@ -18,7 +18,9 @@ class JCASLoss:
 
     It owns its weights and its pairs (as a loss of segmentation_models.pytorch owns its
     settings); the transition matrices T_C and T_A are the model's parameters, applied in the
-    corrected stage only. Build it with :meth:`from_config`.
+    corrected stage only, and never to *trusted* labels (pixels a person confirmed in a review):
+    those train as clean labels, and so do local pairs of two trusted pixels. Build it with
+    :meth:`from_config`.
 
     Attributes
     ----------
@@ -54,7 +56,8 @@ class JCASLoss:
         return cls(**{field.name: getattr(config, field.name) for field in fields(cls)})
 
     def __call__(
-        self, model: JCASModel, prediction: Prediction, labels: torch.Tensor, corrected: bool, prior: torch.Tensor
+        self, model: JCASModel, prediction: Prediction, labels: torch.Tensor, corrected: bool, prior: torch.Tensor,
+        trusted: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """All loss terms of one batch, and their weighted sum under ``"total"``.
 
@@ -70,6 +73,8 @@ class JCASLoss:
             Stage 2: apply the transition matrices and add the volume and consistency terms.
         prior : torch.Tensor
             ``(K,)`` class frequencies of the noisy labels.
+        trusted : torch.Tensor, optional
+            ``(B, H, W)`` bool: labels a person confirmed (no transition matrix there). ``None``: none.
 
         Returns
         -------
@@ -80,14 +85,17 @@ class JCASLoss:
         class_t = model.class_transition() if corrected and self.use_class_transition else None
         affinity_t = model.affinity_transition() if corrected and self.use_affinity_transition else None
         output = prediction.output
-        losses = {"class": class_loss(output.logits, labels, class_t)}
+        losses = {"class": _class_term(output.logits, labels, class_t, trusted)}
         if prediction.rectified is not None:
-            losses["class_dar"] = class_loss(prediction.rectified, labels, class_t)
+            losses["class_dar"] = _class_term(prediction.rectified, labels, class_t, trusted)
         if output.aux_logits is not None:
-            small = F.interpolate(labels[:, None].float(), size=output.aux_logits.shape[-2:], mode="nearest")
-            losses["aux"] = self.weight_aux * class_loss(output.aux_logits, small[:, 0].long(), class_t)
+            size = output.aux_logits.shape[-2:]
+            small = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
+            small_trusted = None if trusted is None else F.interpolate(
+                trusted[:, None].float(), size=size, mode="nearest")[:, 0].bool()
+            losses["aux"] = self.weight_aux * _class_term(output.aux_logits, small, class_t, small_trusted)
         if self.use_affinity:
-            losses["affinity"] = self.weight_affinity * self.pair_loss(prediction, labels, affinity_t)
+            losses["affinity"] = self.weight_affinity * self.pair_loss(prediction, labels, affinity_t, trusted)
         if class_t is not None or affinity_t is not None:
             present = [t for t in (class_t, affinity_t) if t is not None]
             losses["volume"] = self.weight_volume * volume_loss(*present)
@@ -96,15 +104,39 @@ class JCASLoss:
         losses["total"] = sum(losses.values())
         return losses
 
-    def pair_loss(self, prediction: Prediction, labels: torch.Tensor, transition: torch.Tensor | None) -> torch.Tensor:
-        """Mean (corrected) affinity loss over the pairs: local offsets or a global grid."""
-        if self.affinity == "local":
-            total, count = labels.new_zeros((), dtype=torch.float32), labels.new_zeros((), dtype=torch.float32)
-            for pair, (same, valid, _, _) in zip(prediction.pairs, neighbour_pair_labels(labels, self.offsets)):
+    def pair_loss(self, prediction: Prediction, labels: torch.Tensor, transition: torch.Tensor | None,
+                  trusted: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean (corrected) affinity loss over the pairs: local offsets or a global grid.
+
+        Local pairs of two ``trusted`` pixels are not corrected; global pairs always are.
+        """
+        if self.affinity != "local":
+            return global_pair_loss(prediction.output.embedding, labels, self.grid, self.pair_samples, transition)
+        total, count = labels.new_zeros((), dtype=torch.float32), labels.new_zeros((), dtype=torch.float32)
+        pair_labels = neighbour_pair_labels(labels, self.offsets)
+        if transition is None or trusted is None:
+            for pair, (same, valid, _, _) in zip(prediction.pairs, pair_labels):
                 loss, pairs_counted = affinity_loss(pair.affinity, same, valid, transition)
                 total, count = total + loss, count + pairs_counted
             return total / count.clamp(min=1)
-        return global_pair_loss(prediction.output.embedding, labels, self.grid, self.pair_samples, transition)
+        trusted_pairs = neighbour_pair_labels(torch.where(trusted, 0, -1), self.offsets)
+        for pair, (same, valid, _, _), (_, both, _, _) in zip(prediction.pairs, pair_labels, trusted_pairs):
+            for weight, matrix in ((valid * both, None), (valid * (1 - both), transition)):
+                loss, pairs_counted = affinity_loss(pair.affinity, same, weight, matrix)
+                total, count = total + loss, count + pairs_counted
+        return total / count.clamp(min=1)
+
+
+def _class_term(logits: torch.Tensor, labels: torch.Tensor, transition: torch.Tensor | None,
+                trusted: torch.Tensor | None) -> torch.Tensor:
+    """:func:`jcas.losses.terms.class_loss` over all labelled pixels, without ``transition`` at the
+    ``trusted`` ones."""
+    if transition is None or trusted is None:
+        return class_loss(logits, labels, transition)
+    confirmed, drawn = torch.where(trusted, labels, -1), torch.where(trusted, -1, labels)
+    counts = [(part >= 0).sum() for part in (confirmed, drawn)]
+    total = class_loss(logits, confirmed, None) * counts[0] + class_loss(logits, drawn, transition) * counts[1]
+    return total / (counts[0] + counts[1]).clamp(min=1)
 
 
 def global_pair_loss(

@@ -114,6 +114,12 @@ class Trainer:
         :func:`jcas.settings.fine_tune_config`, the fast preset's schedule). Fold model k starts
         from the saved fold model that saw the fewest of fold k's held-out slices, so slices
         the saved model trained on stay out of sample where its folds allow.
+    trusted : sequence of numpy.ndarray or None, optional
+        With ``images`` and ``masks``: per pair, the labels a person confirmed (the mask's shape,
+        255 where nothing is confirmed), e.g. from a review (:func:`jcas.review.trusted_labels`).
+        They replace the drawn labels there and train as clean labels, without the transition
+        matrices (:class:`jcas.losses.objective.JCASLoss`). With ``volumes``, give them in
+        :attr:`jcas.training.dataset.Volume.trusted`.
     device : {"auto", "cuda", "mps", "cpu"}
         Where to train (:func:`jcas.device.select_device`): a runtime choice, never saved with
         the model.
@@ -133,6 +139,7 @@ class Trainer:
         epochs: int | None = None,
         folds: int | None = None,
         init_model: CrossFittedModel | None = None,
+        trusted: Sequence[np.ndarray | None] | None = None,
     ):
         if config is None:
             extra = {} if epochs is None else {"epochs": epochs}
@@ -146,7 +153,7 @@ class Trainer:
             images, masks = check_training_arrays(images, masks)
             if len(images) != len(masks):
                 raise JCASInputError(f"got {len(images)} images but {len(masks)} masks; give one mask per image.")
-            volumes = volumes_from_arrays(images, masks)
+            volumes = volumes_from_arrays(images, masks, trusted)
         if not volumes:
             raise JCASInputError("no training data: give at least one image with its mask.")
         check_training_sizes(volumes)
@@ -293,11 +300,11 @@ class _FoldRun:
                 self._start_transitions_from_confusion(loader)
             for epoch in range(1, stage.epochs + 1):
                 self.dataset.epoch = step_in_run  # a fresh crop for every item, every epoch
-                for step, (images, labels) in enumerate(loader, start=1):
+                for step, (images, labels, trusted) in enumerate(loader, start=1):
                     decay = (1 - step_in_run / self.total_steps) ** 0.9
                     for group, rate in zip(optimizer.param_groups, base_rates):
                         group["lr"] = rate * decay
-                    losses = self._step(images, labels, stage.corrected, optimizer, scaler)
+                    losses = self._step(images, labels, trusted, stage.corrected, optimizer, scaler)
                     step_in_run += 1
                     agreement = None
                     if step == self.steps_per_epoch:
@@ -325,8 +332,7 @@ class _FoldRun:
         model.eval()
         total = Trust(held_out=self.trainer.plan.mode != IN_SAMPLE)
         for v, z in self.held_out:
-            image, mask = as_slices(*self.trainer.volumes[v].load())[z]
-            labels = label_map.encode(mask)
+            image, labels, _ = self.trainer.volumes[v].slice_labels(z, label_map)
             probability, _ = member_maps(model, normalise(image, model.in_channels), labels)
             predicted = probability.argmax(axis=0)
             if self.hidden_strip is not None:
@@ -348,7 +354,7 @@ class _FoldRun:
         classes = self.trainer.label_map.num_classes
         counts = torch.zeros(classes, classes, device=device)
         model.eval()
-        for images, labels in loader:
+        for images, labels, _ in loader:
             labels = labels.to(device)
             with autocast(device):
                 predicted = model.predict(images.to(device)).probabilities().argmax(dim=1)
@@ -360,13 +366,14 @@ class _FoldRun:
         model.class_transition.set_to(confusion)
         model.affinity_transition.set_to(implied_affinity_transition(model.class_transition(), self.trainer.prior))
 
-    def _step(self, images, labels, corrected, optimizer, scaler) -> dict[str, float]:
+    def _step(self, images, labels, trusted, corrected, optimizer, scaler) -> dict[str, float]:
         device = self.trainer.device
         images = images.to(device, non_blocking=True)
         labels = labels.to(device, non_blocking=True)
+        trusted = trusted.to(device, non_blocking=True) if trusted.any() else None
         with autocast(device):
             prediction = self.model.predict(images)
-        losses = self.loss(self.model, prediction, labels, corrected, self.trainer.prior)
+        losses = self.loss(self.model, prediction, labels, corrected, self.trainer.prior, trusted)
         if not torch.isfinite(losses["total"]):
             raise FloatingPointError(
                 f"training diverged (loss {losses['total'].item()}); try a lower learning rate or volume weight."
