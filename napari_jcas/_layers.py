@@ -31,12 +31,14 @@ MIN_VIEW = 64
 
 @dataclass
 class CorrectionLayers:
-    """The three layers of one correction, and the maps its regions were selected from."""
+    """The three layers of one correction, the maps its regions were selected from, and its inputs."""
 
     proposal: Labels
     disagreement: Image
     cleaned: Labels
     maps: CorrectionMaps
+    image: Layer
+    mask: Layer
 
 
 def geometry(layer: Layer) -> dict:
@@ -92,7 +94,7 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     )
     proposal.contour = 1
     viewer.layers.selection.active = cleaned
-    return CorrectionLayers(proposal, disagreement, cleaned, correction.maps)
+    return CorrectionLayers(proposal, disagreement, cleaned, correction.maps, image, mask)
 
 
 def show_reselection(layers: CorrectionLayers, correction) -> Review:
@@ -121,6 +123,28 @@ def show_reselection(layers: CorrectionLayers, correction) -> Review:
     layers.proposal.data = np.asarray(correction.corrected)
     cleaned.metadata = {**cleaned.metadata, REVIEW_KEY: review}
     return review
+
+
+def show_new_correction(layers: CorrectionLayers, correction, heatmap: str = "class") -> Review:
+    """Show a new correction of the same pair (after learning from the review) in the layers of the earlier one.
+
+    The proposal and the heatmaps are the new model's; the cleaned labels keep their pixels (every
+    decision and edit made), and their new :class:`~jcas.review.Review` carries over the decisions on
+    the regions that remain (:func:`show_reselection`).
+
+    Parameters
+    ----------
+    layers : CorrectionLayers
+    correction : jcas.correction.maps.Correction
+        From :func:`jcas.correction.maps.correct` on ``layers.image`` and ``layers.mask``.
+    heatmap : {"class", "affinity"}
+        Which disagreement to show.
+    """
+    heatmaps = {"class": correction.class_disagreement, "affinity": correction.affinity_disagreement}
+    layers.disagreement.metadata = {**layers.disagreement.metadata, HEATMAPS_KEY: heatmaps}
+    show_heatmap(layers.disagreement, heatmap)
+    layers.maps = correction.maps
+    return show_reselection(layers, correction)
 
 
 def make_canvas_current(widget: QWidget) -> None:

@@ -19,8 +19,10 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QWidget
 
 from jcas.data.pairs import check_pair
 from jcas.errors import JCASInputError
+from jcas.settings import REVIEW_KEY
 
-from ._layers import HEATMAP_KINDS, add_correction_layers, make_canvas_current, show_heatmap, show_reselection
+from ._layers import (HEATMAP_KINDS, CorrectionLayers, add_correction_layers, make_canvas_current, show_heatmap,
+                      show_new_correction, show_reselection)
 from ._loss_plot import LossPlot
 from ._qt_layout import row, scrolling_layout
 from ._workers import start_worker
@@ -55,6 +57,8 @@ class TrainWidget(QWidget):
         self.trainer = None
         self._failed: Exception | None = None
         self._removed: str | None = None  # name of an input layer removed while a worker ran
+        self._learning: CorrectionLayers | None = None  # the correction a running fine-tune learns from
+        self._refresh: CorrectionLayers | None = None  # the correction a running Correct shows its result in
         self._steps = None
         self._inputs: tuple = ()
         self._corrections: list = []
@@ -100,6 +104,10 @@ class TrainWidget(QWidget):
         self.save_button = QPushButton("Save model")
         self.correct_button = QPushButton("Correct")
         self.correct_button.setToolTip("Propose a corrected mask and show where the model disagrees")
+        self.learn_button = QPushButton("Learn from my review")
+        self.learn_button.setToolTip("Fine-tune the model on what you decided in the latest correction (accepted "
+                                     "and rejected regions, pixels you painted) as clean labels, then propose "
+                                     "again; your decisions and edits stay")
         self.status = QLabel("No model yet: train one or load one.")
         self.status.setWordWrap(True)
         self.plot = LossPlot()
@@ -112,6 +120,7 @@ class TrainWidget(QWidget):
         layout.addWidget(self.plot)
         layout.addWidget(self.correction_form.native)
         layout.addWidget(self.correct_button)
+        layout.addWidget(self.learn_button)
         layout.addStretch()
 
         self.start_button.clicked.connect(lambda: self.start())
@@ -119,7 +128,8 @@ class TrainWidget(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.load_button.clicked.connect(self._ask_model_to_load)
         self.save_button.clicked.connect(lambda: self.save_model())
-        self.correct_button.clicked.connect(self.correct)
+        self.correct_button.clicked.connect(lambda: self.correct())
+        self.learn_button.clicked.connect(self.learn_from_review)
         self.heatmap_choice.changed.connect(self._show_heatmaps)
         self._reselect_timer = QTimer(self)
         self._reselect_timer.setSingleShot(True)
@@ -171,10 +181,12 @@ class TrainWidget(QWidget):
         return image, mask
 
     # ---------------------------------------------------------------- training
-    def start(self, init_model=None):
+    def start(self, init_model=None, pair: tuple | None = None, trusted: np.ndarray | None = None):
         """Check the inputs and start training in a worker; returns the worker, or ``None`` on bad input.
 
         With ``init_model`` (a CrossFittedModel) the training continues from it: see :meth:`fine_tune`.
+        ``pair`` (image and mask layers) replaces the chosen pair, and ``trusted`` (the mask's shape,
+        255 where nothing is confirmed) are labels to train on as clean ones: see :meth:`learn_from_review`.
         """
         from jcas.settings import fine_tune_config
         from jcas.training.trainer import Trainer
@@ -182,16 +194,17 @@ class TrainWidget(QWidget):
         if self.worker is not None:
             return self.worker
         try:
-            image, mask = self._chosen_pair()
+            image, mask = pair or self._chosen_pair()
             epochs = {} if not self.epochs_choice.value else {"epochs": self.epochs_choice.value}
             config = None if init_model is None else fine_tune_config(
                 init_model.config, self.preset_choice.value, **epochs)
             trainer = Trainer([np.asarray(image.data)], [np.asarray(mask.data)], config,
                               method=self.method_choice.value,
                               preset=self.preset_choice.value, device=self.device_choice.value,
-                              init_model=init_model, **epochs)
+                              init_model=init_model, trusted=None if trusted is None else [trusted], **epochs)
         except JCASInputError as error:
             show_error(f"Cannot {'fine-tune' if init_model is not None else 'train'}: {error}")
+            self._learning = None
             return None
         self.trainer, self._inputs, self._steps = trainer, (image, mask), trainer.run()
         self.plot.reset()
@@ -212,6 +225,38 @@ class TrainWidget(QWidget):
             return None
         return self.start(init_model=self.model)
 
+    def learn_from_review(self):
+        """Fine-tune the model on the latest correction's review, then propose again in its layers.
+
+        Accepted regions (the proposal is right), rejected ones (the drawn mask is right) and the
+        pixels painted in the cleaned layer (the paint is right) become trusted labels
+        (:func:`jcas.review.trusted_labels`): the fine-tune trains on them as clean labels and on the
+        rest of the drawn mask as before. Then Correct runs again on the same pair and the layers show
+        the new proposals; the cleaned labels keep every decision and edit. Returns the worker, or
+        ``None`` when there is nothing to learn from.
+        """
+        from jcas.data.labels import IGNORE_VALUE
+        from jcas.review import trusted_labels
+
+        if self.worker is not None:
+            return self.worker
+        layers = self._latest_correction()
+        if self.model is None or layers is None:
+            show_error("Nothing to learn from: train or load a model, run Correct and review some corrections first.")
+            return None
+        trusted = trusted_labels(layers.cleaned.metadata[REVIEW_KEY], np.asarray(layers.cleaned.data))
+        confirmed = int(np.sum(trusted != IGNORE_VALUE))
+        if not confirmed:
+            show_error("Nothing to learn from yet: accept or reject corrections in the Review dock, or paint "
+                       "in the cleaned layer.")
+            return None
+        self._learning = layers
+        worker = self.start(init_model=self.model, pair=(layers.image, layers.mask), trusted=trusted)
+        if worker is not None:
+            self.status.setText(f"Learning from {confirmed} confirmed pixels on {self.trainer.device.type} "
+                                f"({self.trainer.total_steps} steps)…")
+        return worker
+
     def stop(self) -> None:
         """Stop the running worker after its current step."""
         if self.worker is not None:
@@ -227,7 +272,8 @@ class TrainWidget(QWidget):
         self._failed = error
 
     def _on_training_finished(self) -> None:
-        steps, trainer = self._steps, self.trainer
+        steps, trainer, learnt = self._steps, self.trainer, self._learning
+        self._learning = None
         steps.close()  # the worker thread is done with it; closing keeps the last completed step
         self.worker, self._steps, self.trainer, self._inputs = None, None, None, ()
         self.plot.redraw()
@@ -253,6 +299,8 @@ class TrainWidget(QWidget):
             self.save_model()
         else:
             show_info("The model is not saved yet: choose 'Save model to' and press 'Save model'.")
+        if learnt is not None and not why:
+            self.correct(into=learnt)
 
     # ------------------------------------------------------------------ models
     def _model_path(self) -> Path | None:
@@ -297,8 +345,11 @@ class TrainWidget(QWidget):
         return True
 
     # -------------------------------------------------------------- correction
-    def correct(self):
-        """Run the model on the chosen pair in a worker; returns the worker, or ``None`` on bad input."""
+    def correct(self, into: CorrectionLayers | None = None):
+        """Run the model on the chosen pair in a worker; returns the worker, or ``None`` on bad input.
+
+        With ``into``, the pair of that earlier correction, shown in its layers (:func:`show_new_correction`).
+        """
         from jcas.correction.maps import iter_correct
 
         if self.worker is not None:
@@ -306,7 +357,7 @@ class TrainWidget(QWidget):
         try:
             if self.model is None:
                 raise JCASInputError("there is no model yet: train one (Start training) or load one first.")
-            image, mask = self._chosen_pair()
+            image, mask = (into.image, into.mask) if into is not None else self._chosen_pair()
             image_data, mask_data = np.asarray(image.data), np.asarray(mask.data)
             check_pair(image_data, mask_data)
         except JCASInputError as error:
@@ -317,7 +368,7 @@ class TrainWidget(QWidget):
             min_score=self.min_score_choice.value, min_confidence=self.min_confidence_choice.value,
             mirror=self.mirror_choice.value)
         self._set_busy(True)
-        self._removed = None
+        self._removed, self._refresh = None, into
         self.status.setText(f"Correcting '{mask.name}'…")
         total = 1 if mask_data.ndim == 2 else mask_data.shape[0]
         self.worker = start_worker(self._steps, total=total, description="JCAS correction", task="Correction",
@@ -329,16 +380,21 @@ class TrainWidget(QWidget):
         if self._removed is not None:  # the finished handler says so
             return
         image, mask = self._inputs
-        self._corrections.append(
-            add_correction_layers(self.viewer, image, mask, correction, heatmap=self.heatmap_choice.value))
-        self.status.setText(f"{_candidates(correction)} for '{mask.name}'. Review them in the Review dock.")
+        if self._refresh is not None and self._refresh.cleaned in self.viewer.layers:
+            show_new_correction(self._refresh, correction, heatmap=self.heatmap_choice.value)
+            self.status.setText(f"Learnt from the review: {_candidates(correction)} for '{mask.name}'; your "
+                                "decisions and edits are kept.")
+        else:
+            self._corrections.append(
+                add_correction_layers(self.viewer, image, mask, correction, heatmap=self.heatmap_choice.value))
+            self.status.setText(f"{_candidates(correction)} for '{mask.name}'. Review them in the Review dock.")
         if correction.notes:
             more = f"\n… and {len(correction.notes) - 3} more" if len(correction.notes) > 3 else ""
             show_warning(f"Correction of '{mask.name}' withheld proposals:\n" + "\n".join(correction.notes[:3]) + more)
 
     def _on_correction_finished(self) -> None:
         self._steps.close()
-        self.worker, self._steps, self._inputs = None, None, ()
+        self.worker, self._steps, self._inputs, self._refresh = None, None, (), None
         self._set_busy(False)
         if self._removed is not None:
             self.status.setText(f"Layer '{self._removed}' was removed, so the correction stopped; no layers added.")
@@ -355,11 +411,9 @@ class TrainWidget(QWidget):
         """
         from jcas.correction.maps import select_regions
 
-        shown = [layers for layers in self._corrections
-                 if layers.cleaned in self.viewer.layers and layers.proposal in self.viewer.layers]
-        if not shown:
+        layers = self._latest_correction()
+        if layers is None:
             return None
-        layers = shown[-1]
         min_area, min_score = self.min_area_choice.value, self.min_score_choice.value
         min_confidence = self.min_confidence_choice.value
         correction = select_regions(layers.maps, min_area=min_area, min_score=min_score, min_confidence=min_confidence)
@@ -367,6 +421,12 @@ class TrainWidget(QWidget):
         self.status.setText(f"{_candidates(correction)} in '{layers.cleaned.name}' (min. region {min_area} px, "
                             f"min. score {min_score:.2f}, min. confidence {min_confidence:.2f}).")
         return review
+
+    def _latest_correction(self) -> CorrectionLayers | None:
+        """The layers of the latest correction still in the viewer."""
+        shown = [layers for layers in self._corrections
+                 if layers.cleaned in self.viewer.layers and layers.proposal in self.viewer.layers]
+        return shown[-1] if shown else None
 
     def _show_heatmaps(self, kind: str) -> None:
         for layers in self._corrections:
@@ -376,7 +436,7 @@ class TrainWidget(QWidget):
     # ------------------------------------------------------------------- state
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.start_button, self.fine_tune_button, self.load_button, self.save_button,
-                       self.correct_button):
+                       self.correct_button, self.learn_button):
             widget.setEnabled(not busy)
         self.form.enabled = not busy
         self.stop_button.setEnabled(busy)

@@ -45,7 +45,8 @@ def test_both_docks_fit_a_1366_x_768_window(corrected_laptop, qtbot, tmp_path):
             assert not control.visibleRegion().isEmpty(), f"{control!r} ({getattr(control, 'text', str)()})"
             assert screen.contains(on_screen(control)), f"{control!r} lies outside the window"
             reached.append(control)
-    for key_control in (train.start_button, train.fine_tune_button, train.correct_button, *review.buttons.values(),
+    for key_control in (train.start_button, train.fine_tune_button, train.correct_button, train.learn_button,
+                        *review.buttons.values(),
                         review.accept_all_button, review.export_button):
         assert key_control in reached
 

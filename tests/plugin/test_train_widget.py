@@ -194,3 +194,35 @@ def test_the_fine_tune_button_continues_from_the_loaded_model(docked, model_file
         change = max(float((a - b).norm() / b.norm()) for a, b in zip(after.parameters(), before.parameters())
                      if b.norm() > 0)
     assert 0 < change < 1, "it moved from the loaded weights, not from scratch"
+
+
+@pytest.mark.slow
+def test_learn_from_my_review_fine_tunes_on_the_decisions_and_proposes_again(corrected_shown, qtbot, notifications):
+    """Accept a region with its key, press "Learn from my review": the model is fine-tuned on it, the
+    proposals come again in the same layers, and the decided pixels stay."""
+    from qtpy.QtCore import Qt
+
+    from jcas.settings import REVIEW_KEY
+
+    docked = corrected_shown
+    train, review, cleaned = docked.train, docked.review, docked.cleaned
+    qtbot.mouseClick(train.learn_button, Qt.MouseButton.LeftButton)  # nothing decided yet
+    assert "Nothing to learn from yet" in notifications.messages()[-1] and train.worker is None
+
+    first = review.review.current
+    qtbot.keyClick(docked.viewer.window._qt_viewer.canvas.native, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    assert review.review.status[first.index] == "accepted"
+    decided = cleaned.data.copy()
+    earlier_review, earlier_model, earlier_proposal = review.review, train.model, docked.proposal.data.copy()
+    layers_before = len(docked.viewer.layers)
+    train.epochs_choice.value = 1
+    qtbot.mouseClick(train.learn_button, Qt.MouseButton.LeftButton)
+    assert train.worker is not None and "Learning from" in train.status.text()
+    qtbot.waitUntil(lambda: "Learnt from the review" in train.status.text(), timeout=600_000)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+
+    assert train.model is not earlier_model and len(docked.viewer.layers) == layers_before  # the same layers
+    np.testing.assert_array_equal(cleaned.data, decided)  # every decision and edit kept
+    assert cleaned.metadata[REVIEW_KEY] is not earlier_review and review.review is cleaned.metadata[REVIEW_KEY]
+    assert not np.array_equal(docked.proposal.data, earlier_proposal), "the fine-tuned model proposes anew"
+    np.testing.assert_array_equal(review.review.proposal, docked.proposal.data)
