@@ -139,10 +139,9 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> "TrainConfig":
         """Inverse of :meth:`to_dict`; unknown keys are rejected.
 
-        The device is a runtime choice, not a setting (``Trainer(device=...)``): a ``"device"``
-        key, which model files written before this rule still hold, is dropped.
+        Keys of :data:`RETIRED_SETTINGS`, which model files written before still hold, are dropped.
         """
-        values = {key: value for key, value in values.items() if key != "device"}
+        values = {key: value for key, value in values.items() if key not in RETIRED_SETTINGS}
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
@@ -152,6 +151,9 @@ class TrainConfig:
         return cls(**values)
 
 
+#: Settings that model files written by earlier versions hold and this one drops when it reads them:
+#: the device, a runtime choice now (``Trainer(device=...)``, ``--device``).
+RETIRED_SETTINGS = frozenset({"device"})
 #: Fields that shape the network's weights: a saved model can only continue with the same ones.
 NETWORK_FIELDS = frozenset({"method", "network", "width", "norm", "embedding_dim", "use_dar", "use_affinity",
                             "use_class_transition", "use_affinity_transition", "affinity", "offsets", "grid"})

@@ -80,3 +80,16 @@ def test_masks_from_another_class_set_are_refused(trained):
     rgb = np.repeat(images[..., None], 3, axis=-1)
     with pytest.raises(JCASInputError, match="greyscale"):
         correct(trainer.model, rgb, masks)
+
+
+def test_model_files_written_when_the_device_was_a_setting_still_load(trained, tmp_path):
+    """Files saved before the device became a runtime choice hold a "device" setting; they load alike."""
+    trainer, path, images, masks = trained
+    payload = torch.load(path, weights_only=True)
+    assert "device" not in payload["config"]
+    payload["config"]["device"] = "cuda"
+    older = tmp_path / "older.pt"
+    torch.save(payload, older)
+    loaded = load_checkpoint(older, device="cpu")
+    assert loaded.config == trainer.config
+    assert np.array_equal(correct(loaded, images, masks).corrected, correct(trainer.model, images, masks).corrected)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import JCASInputError, JCASNonFiniteError
-from ..settings import METHODS, NETWORKS, TrainConfig
+from ..settings import METHODS, NETWORKS, RETIRED_SETTINGS, TrainConfig
 
 #: The marker of a napari-jcas model file.
 FORMAT = "napari-jcas-model"
@@ -74,6 +74,7 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
     if not isinstance(config, dict):
         raise bad("config", config, "a dictionary of training settings")
     known = {field.name: field for field in fields(TrainConfig)}
+    config = {name: value for name, value in config.items() if name not in RETIRED_SETTINGS}
     unknown = sorted(set(config) - set(known))
     if unknown:
         raise JCASInputError(f"{path}: the model file has training settings this version does not know "
