@@ -186,6 +186,7 @@ def train_command(args: argparse.Namespace) -> int:
     from .data.pairs import check_training_sizes, match_folders, match_trusted
     from .outputs import check_clear_of_inputs, check_writable
     from .settings import FINE_TUNE_PRESET, TrainConfig, fine_tune_config, make_config
+    from .training import distributed
     from .training.dataset import volumes_from_files
     from .training.trainer import Trainer
 
@@ -215,21 +216,30 @@ def train_command(args: argparse.Namespace) -> int:
                                      f"{name} {getattr(init_model.config, name)}, and a fine-tune keeps it. "
                                      f"Leave out --{name}, or train a new model without --init-model.")
         config = fine_tune_config(init_model.config, args.preset or FINE_TUNE_PRESET, seed=args.seed, **extra)
-    trainer = Trainer(config=config, volumes=volumes, init_model=init_model, device=args.device)
+    if distributed.launched():  # torchrun: one of several processes; rank 0 alone prints and saves
+        device = distributed.start(args.device)
+        ranks = f", {distributed.rank_and_size()[1]} processes"
+    else:
+        device, ranks = args.device, ""
+    main_rank = distributed.is_main()
+    trainer = Trainer(config=config, volumes=volumes, init_model=init_model, device=device)
     folds = (f"{trainer.plan.folds} fold models ({trainer.plan.mode})" if trainer.plan.folds > 1
              else "one model (in sample)")
     start = "" if init_model is None else f"fine-tuning {args.init_model}: "
-    print(f"{start}training {config.method} ({config.preset}) on {sum(v.slices for v in volumes)} slices, "
-          f"classes {list(trainer.label_map.values)}, {folds}, device {trainer.device}")
+    if main_rank:
+        print(f"{start}training {config.method} ({config.preset}) on {sum(v.slices for v in volumes)} slices, "
+              f"classes {list(trainer.label_map.values)}, {folds}, device {trainer.device}{ranks}")
     try:
-        run_with_progress(trainer)
+        run_with_progress(trainer, show=main_rank)
     except KeyboardInterrupt:
-        return save_interrupted(trainer, args.model, overwrite=args.overwrite)
+        return save_interrupted(trainer, args.model, overwrite=args.overwrite) if main_rank else 130
     except FloatingPointError as error:  # the loss became NaN or infinite
         raise JCASInputError(f"{error} Nothing was saved.") from error
-    saved = save_model(trainer, args.model, overwrite=args.overwrite)
-    print(f"saved model to {saved}")
-    report_trust(trainer.model, "train")
+    if main_rank:
+        saved = save_model(trainer, args.model, overwrite=args.overwrite)
+        print(f"saved model to {saved}")
+        report_trust(trainer.model, "train")
+    distributed.stop()
     return 0
 
 
@@ -285,8 +295,8 @@ def save_interrupted(trainer, path: Path, *, overwrite: bool) -> int:
     return 130
 
 
-def run_with_progress(trainer) -> None:
-    """Run a trainer to the end behind a tqdm progress bar.
+def run_with_progress(trainer, show: bool = True) -> None:
+    """Run a trainer to the end behind a tqdm progress bar (hidden unless ``show``).
 
     Ctrl+C stops it within one step: the ``KeyboardInterrupt`` propagates once the run is
     closed, with ``trainer.model`` as it was after the last completed step, so the caller
@@ -294,7 +304,7 @@ def run_with_progress(trainer) -> None:
     """
     from tqdm import tqdm
 
-    with tqdm(total=trainer.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+    with tqdm(total=trainer.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True, disable=not show) as bar:
         run = trainer.run()
         try:
             for event in run:

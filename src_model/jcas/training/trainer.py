@@ -33,6 +33,7 @@ from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, c
 from ..nn.model import JCASModel
 from ..settings import (FINE_TUNE_PRESET, METHODS, NETWORK_FIELDS, PRESETS, TrainConfig, fine_tune_config,
                         make_config)
+from . import distributed
 from .dataset import CropDataset, Volume, scan_labels, volumes_from_arrays
 
 __all__ = ["METHODS", "PRESETS", "TrainConfig", "TrainEvent", "Trainer", "available_devices", "make_config"]
@@ -277,7 +278,10 @@ class _FoldRun:
         self.dataset = CropDataset(trainer.volumes, trainer.label_map, config.crop, config.seed * 1000 + fold,
                                    units=train_units, hidden_strip=hidden_strip, flips=config.flips,
                                    minimum=fewest_crops)
-        self.steps_per_epoch = math.ceil(len(self.dataset) / config.batch_size)
+        # In a process group each rank takes its share of every batch (distributed.py): the same steps.
+        self.rank, self.ranks = distributed.rank_and_size()
+        self.batch_size = math.ceil(config.batch_size / self.ranks)
+        self.steps_per_epoch = math.ceil(math.ceil(len(self.dataset) / self.ranks) / self.batch_size)
         self.total_steps = total_epochs * self.steps_per_epoch
         # In sample there is nothing to select on: one evaluation at the end, for the guard.
         points = 1 if plan.mode == IN_SAMPLE else min(config.selection_points, total_epochs)
@@ -291,8 +295,10 @@ class _FoldRun:
         optimizer = _optimizer(model, config)
         base_rates = [group["lr"] for group in optimizer.param_groups]
         scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
-        loader = torch.utils.data.DataLoader(self.dataset, batch_size=config.batch_size, shuffle=False,
-                                             drop_last=False, num_workers=0)
+        sampler = None if self.ranks == 1 else torch.utils.data.DistributedSampler(
+            self.dataset, num_replicas=self.ranks, rank=self.rank, shuffle=False)
+        loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, shuffle=False,
+                                             sampler=sampler, drop_last=False, num_workers=0)
         step_in_run, epochs_done = 0, 0
         model.train()
         for stage in self.stages:
@@ -362,6 +368,7 @@ class _FoldRun:
             counts += torch.bincount(predicted[known] * classes + labels[known],
                                      minlength=classes * classes).view(classes, classes).float()
         model.train()
+        distributed.sum_over_ranks(counts)
         confusion = (counts + 1) / (counts + 1).sum(dim=1, keepdim=True)
         model.class_transition.set_to(confusion)
         model.affinity_transition.set_to(implied_affinity_transition(model.class_transition(), self.trainer.prior))
@@ -380,8 +387,10 @@ class _FoldRun:
             )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(losses["total"]).backward()
+        distributed.average_gradients(self.model)
         scaler.step(optimizer)
         scaler.update()
+        distributed.share_buffers(self.model)
         return {name: float(value.detach()) for name, value in losses.items()}
 
     def _event(self, stage, epoch, step, losses, started, agreement) -> TrainEvent:
