@@ -11,7 +11,10 @@ BACKGROUND, FOREGROUND = "#262930", "#d1d2d4"
 
 
 class LossPlot(FigureCanvasQTAgg):
-    """Loss curves against the optimisation step, one line per loss term.
+    """Loss curves against the optimisation step, one line per loss term, and a marker where a stage starts.
+
+    The losses jump where the corrected stage starts (the transition matrices come in) and where the
+    next fold model starts: a dashed line, labelled with the stage, marks each such step.
 
     Parameters
     ----------
@@ -26,6 +29,7 @@ class LossPlot(FigureCanvasQTAgg):
         self.interval = interval
         self.steps: list[int] = []
         self.losses: dict[str, list[float]] = {}
+        self.stages: list[tuple[int, str]] = []  # (first step, name) of every stage
         self._drawn_at = 0.0
         self.setMinimumHeight(180)
         self._style()
@@ -43,10 +47,13 @@ class LossPlot(FigureCanvasQTAgg):
         """Forget all points."""
         self.steps.clear()
         self.losses.clear()
+        self.stages.clear()
         self.redraw()
 
-    def add(self, step: int, losses: dict[str, float]) -> None:
-        """Add the losses of one step; redraw if the last redraw is old enough."""
+    def add(self, step: int, losses: dict[str, float], stage: str | None = None) -> None:
+        """Add the losses of one step (of ``stage``, e.g. "fold 1 warmup"); redraw if the last redraw is old enough."""
+        if stage is not None and (not self.stages or self.stages[-1][1] != stage):
+            self.stages.append((step, stage))
         self.steps.append(step)
         for name, value in losses.items():
             series = self.losses.setdefault(name, [float("nan")] * (len(self.steps) - 1))
@@ -63,6 +70,10 @@ class LossPlot(FigureCanvasQTAgg):
         self._style()
         for name, series in self.losses.items():
             self.axes.plot(self.steps, series, label=name, linewidth=2.0 if name == "total" else 1.0)
+        for step, stage in self.stages[1:]:
+            self.axes.axvline(step, color=FOREGROUND, linestyle="--", linewidth=0.8, alpha=0.7)
+            self.axes.annotate(stage, (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                               textcoords="offset points", va="top", fontsize=6, color=FOREGROUND)
         if self.losses:
             legend = self.axes.legend(fontsize=6, ncols=2, facecolor=BACKGROUND, edgecolor=FOREGROUND,
                                       framealpha=0.6, loc="upper right")

@@ -263,9 +263,9 @@ class TrainWidget(QWidget):
             self.worker.quit()
 
     def _on_step(self, event) -> None:
-        self.plot.add(event.global_step, event.losses)
+        fold = f"fold {event.fold + 1}/{event.folds} " if event.folds > 1 else ""
+        self.plot.add(event.global_step, event.losses, stage=f"{fold}{event.stage}")
         if self.worker is not None and self.worker.pbar is not None:
-            fold = f"fold {event.fold + 1}/{event.folds} " if event.folds > 1 else ""
             self.worker.pbar.set_description(f"JCAS {fold}{event.stage} epoch {event.epoch}/{event.epochs}")
 
     def _on_training_error(self, error: Exception) -> None:

@@ -54,6 +54,9 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
     qtbot.waitUntil(lambda: train.worker is None, timeout=600_000)
     timer.stop()
     assert train.plot.steps[-1] == total and f"{total}/{total}" in train.status.text()
+    # the loss plot marks where each stage of each fold model starts (the losses jump there)
+    assert [stage for _, stage in train.plot.stages] == ["fold 1/2 warmup", "fold 1/2 jcas", "fold 2/2 warmup",
+                                                         "fold 2/2 jcas"]
     # The GUI thread kept running its event loop while the worker trained: a 20 ms timer fired
     # throughout (training on the GUI thread would let it fire only once it was over). The longest
     # gap is reported, not asserted: timing limits do not belong in tests on a shared machine.
