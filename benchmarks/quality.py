@@ -329,7 +329,7 @@ def posterior_heatmap(model, images, noisy, noise_map, row: dict) -> None:
     """AP/AUROC of 1 - P(clean = drawn | drawn, x) = 1 - p_y T_yy / sum_i p_i T_iy, with the learned T_C."""
     with torch.no_grad():
         transition = as_cross_fitted(model).members[0].class_transition().float().cpu().numpy()
-    labels = np.searchsorted(np.array(model.label_map.values), noisy)
+    labels = np.clip(model.label_map.encode(noisy), 0, None)  # ignore pixels (none in the suite) as class 0
     scores = np.empty(noisy.shape, dtype=np.float32)
     for z, image in enumerate(images):
         p = probabilities(model, image)
@@ -357,7 +357,7 @@ def run_cleanlab(images, noisy, clean, noise_map, config, row, log) -> None:
     row["train_seconds"] = train_seconds
     row["device"] = str(model.device)
     values = np.array(model.label_map.values)
-    labels = np.searchsorted(values, noisy)
+    labels = model.label_map.encode(noisy)
     t0 = time.perf_counter()
     flagged = find_label_issues(labels, probs, verbose=False, n_jobs=1)
     row["correct_seconds"] = time.perf_counter() - t0
