@@ -40,7 +40,7 @@ from jcas.correction.maps import correct
 from jcas.data.noise import simulate_noise
 from jcas.evaluation.metrics import mean_dice
 from jcas.nn.checkpoint import load_checkpoint
-from jcas.review import ACCEPTED, Review, trusted_labels
+from jcas.review import Review, trusted_labels
 from jcas.training.trainer import Trainer
 
 import quality
@@ -112,11 +112,9 @@ def learning_round(model, images, noisy, clean, review: Review, base: dict) -> l
     cleaned = noisy.copy()
     for row in decided:
         region = review.regions[row]
-        if is_right(region, review.region_map, clean):
-            cleaned[review.pixels(region.index)] = review.proposal[review.pixels(region.index)]
-            review.accept(region.index)
-        else:
-            review.reject(region.index)
+        decision = review.accept if is_right(region, review.region_map, clean) else review.reject
+        change = decision(region.index)
+        cleaned[change.indices] = change.values
     trusted = trusted_labels(review, cleaned)
     decided_pixels = trusted != 255
     started = time.perf_counter()
@@ -257,6 +255,8 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     keys = sorted({r["key"] for r in rows if r["order"] == "ours"})
+    if not keys:  # only learning rounds so far: no queue to plot
+        return
     figure, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), squeeze=False)
     for axis, key in zip(axes[0], keys):
         for order, style in (("ours", "-"), ("score", "--"), ("random", ":"), ("plain", "-.")):

@@ -17,9 +17,11 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QWidget
 
+from jcas.data.labels import IGNORE_VALUE
 from jcas.data.pairs import check_pair
 from jcas.errors import JCASInputError
-from jcas.settings import REVIEW_KEY
+from jcas.review import Review, trusted_labels
+from jcas.settings import REVIEW_KEY, SELECTION_HELP
 
 from ._layers import (HEATMAP_KINDS, CorrectionLayers, add_correction_layers, make_canvas_current, show_heatmap,
                       show_new_correction, show_reselection)
@@ -29,8 +31,6 @@ from ._workers import start_worker
 
 if TYPE_CHECKING:
     import napari
-
-    from jcas.review import Review
 
 #: Milliseconds the thresholds must rest before the regions are selected again (typing "250" is one change).
 RESELECT_DELAY_MS = 200
@@ -235,9 +235,6 @@ class TrainWidget(QWidget):
         the new proposals; the cleaned labels keep every decision and edit. Returns the worker, or
         ``None`` when there is nothing to learn from.
         """
-        from jcas.data.labels import IGNORE_VALUE
-        from jcas.review import trusted_labels
-
         if self.worker is not None:
             return self.worker
         layers = self._latest_correction()
@@ -451,8 +448,6 @@ def _candidates(correction) -> str:
 def _selection_tooltip(setting: str, reselects: bool = True) -> str:
     """The tooltip of a correction setting: what it does (:data:`jcas.settings.SELECTION_HELP`), and
     whether a change selects the latest correction's regions again at once."""
-    from jcas.settings import SELECTION_HELP
-
     text = SELECTION_HELP[setting]
     again = ". A change selects the latest correction's regions again at once, without running the model"
     return text[0].upper() + text[1:] + (again if reselects else "")

@@ -362,14 +362,10 @@ def trusted_labels(review: Review, cleaned: np.ndarray, ignore_value: int = IGNO
     """
     cleaned = np.asarray(cleaned)
     trusted = np.full(review.drawn.shape, ignore_value, dtype=review.drawn.dtype)
-    for index, status in review.status.items():
-        if status == ACCEPTED:
-            where = review.pixels(index)
-            trusted[where] = review.proposal[where]
-        elif status == REJECTED:
-            where = review.pixels(index)
-            trusted[where] = review.drawn[where]
-    painted = cleaned != review.expected_labels()
+    decided_labels = review.expected_labels()  # the proposal in accepted regions, the drawn labels elsewhere
+    decided = np.isin(review.region_map, [index for index, status in review.status.items() if status != OPEN])
+    trusted[decided] = decided_labels[decided]
+    painted = cleaned != decided_labels
     trusted[painted] = cleaned[painted]
     return trusted
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from itertools import repeat
 
 import torch
 from torch.nn import functional as F
@@ -113,15 +114,18 @@ class JCASLoss:
         if self.affinity != "local":
             return global_pair_loss(prediction.output.embedding, labels, self.grid, self.pair_samples, transition)
         total, count = labels.new_zeros((), dtype=torch.float32), labels.new_zeros((), dtype=torch.float32)
-        pair_labels = neighbour_pair_labels(labels, self.offsets)
         if transition is None or trusted is None:
-            for pair, (same, valid, _, _) in zip(prediction.pairs, pair_labels):
-                loss, pairs_counted = affinity_loss(pair.affinity, same, valid, transition)
-                total, count = total + loss, count + pairs_counted
-            return total / count.clamp(min=1)
-        trusted_pairs = neighbour_pair_labels(torch.where(trusted, 0, -1), self.offsets)
-        for pair, (same, valid, _, _), (_, both, _, _) in zip(prediction.pairs, pair_labels, trusted_pairs):
-            for weight, matrix in ((valid * both, None), (valid * (1 - both), transition)):
+            both_trusted = repeat(None)
+        else:  # per offset, 1 where both pixels of a pair are trusted: the "valid" pairs of the trusted pixels
+            trusted_labels = torch.where(trusted, 0, -1)
+            both_trusted = (valid for _, valid, _, _ in neighbour_pair_labels(trusted_labels, self.offsets))
+        for pair, (same, valid, _, _), both in zip(prediction.pairs, neighbour_pair_labels(labels, self.offsets),
+                                                   both_trusted):
+            if both is None:
+                parts = [(valid, transition)]
+            else:
+                parts = [(valid * both, None), (valid * (1 - both), transition)]
+            for weight, matrix in parts:
                 loss, pairs_counted = affinity_loss(pair.affinity, same, weight, matrix)
                 total, count = total + loss, count + pairs_counted
         return total / count.clamp(min=1)
