@@ -11,17 +11,27 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from napari.layers import Image, Labels, Layer, Shapes
+from napari.utils.colormaps import Colormap
 from qtpy.QtOpenGLWidgets import QOpenGLWidget
 from qtpy.QtWidgets import QWidget
 
 from jcas.review import Review
-from jcas.settings import HEATMAPS_KEY, REVIEW_KEY
+from jcas.settings import CLASS_COLUMN, HEATMAPS_KEY, REVIEW_KEY
 
 if TYPE_CHECKING:
     from jcas.correction.maps import CorrectionMaps
 
 HEATMAP_KINDS = ("class", "affinity")
-HEATMAP_COLORMAP = "inferno"
+#: The disagreement heatmap: transparent where the model agrees with the drawn mask, then yellow,
+#: strongest where it disagrees most, and never opaque, so the anatomy under a disputed region
+#: stays visible. It is drawn over the image and the cleaned labels (not added to them), so it
+#: stays legible over a bright MRI and over any label colour.
+HEATMAP_COLORMAP = Colormap(
+    colors=[[1.0, 0.85, 0.0, 0.0], [1.0, 0.85, 0.0, 0.35], [1.0, 1.0, 0.2, 0.7]],
+    controls=[0.0, 0.5, 1.0], name="jcas disagreement",
+)
+#: The cleaned labels are painted on: seen, but faint enough that the image shows through.
+CLEANED_OPACITY = 0.3
 #: The outline of the region under review: a colour apart from the label colours and the heatmap.
 OUTLINE_COLOR = "#00ff66"
 #: Framing a region: the view spans at least CONTEXT times its box, and at least MIN_VIEW pixels.
@@ -58,7 +68,10 @@ def geometry(layer: Layer) -> dict:
 
 
 def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatmap: str = "class") -> CorrectionLayers:
-    """Add "<image> disagreement", "<image> cleaned" and "<image> proposal" for a correction.
+    """Add "<image> cleaned", "<image> disagreement" and "<image> proposal" (its outlines), in that order.
+
+    The image stays visible under them; the drawn mask is hidden (the cleaned labels start as its
+    copy) and its data are left alone.
 
     Parameters
     ----------
@@ -80,21 +93,32 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     review = Review(correction.regions, correction.region_map, correction.corrected, drawn)
     heatmaps = {"class": correction.class_disagreement, "affinity": correction.affinity_disagreement}
     shape = geometry(mask)
+    names = {"features": mask.features} if isinstance(mask, Labels) else {}  # class names, when known
+    cleaned = viewer.add_labels(
+        drawn.copy(), name=f"{image.name} cleaned", opacity=CLEANED_OPACITY,
+        **{**shape, "metadata": {**shape["metadata"], REVIEW_KEY: review}}, **names,
+    )
     disagreement = viewer.add_image(
         heatmaps[heatmap], name=f"{image.name} disagreement", colormap=HEATMAP_COLORMAP,
-        contrast_limits=(0.0, 1.0), blending="additive", opacity=0.6,
+        contrast_limits=(0.0, 1.0), blending="translucent",
         **{**shape, "metadata": {**shape["metadata"], HEATMAPS_KEY: heatmaps}},
     )
-    cleaned = viewer.add_labels(
-        drawn.copy(), name=f"{image.name} cleaned", opacity=0.45,
-        **{**shape, "metadata": {**shape["metadata"], REVIEW_KEY: review}},
-    )
     proposal = viewer.add_labels(
-        np.asarray(correction.corrected), name=f"{image.name} proposal", opacity=0.9, **shape,
+        np.asarray(correction.corrected), name=f"{image.name} proposal", opacity=0.9, **shape, **names,
     )
     proposal.contour = 1
+    mask.visible = False  # the cleaned labels start as its copy: shown twice, the colours would double
     viewer.layers.selection.active = cleaned
     return CorrectionLayers(proposal, disagreement, cleaned, correction.maps, image, mask)
+
+
+def class_names(layer: Layer | None) -> dict[int, str]:
+    """``{label value: name}`` from a Labels layer's features (:func:`napari_jcas._reader.class_features`);
+    empty when the layer names no classes."""
+    features = getattr(layer, "features", None)
+    if features is None or "index" not in features or CLASS_COLUMN not in features:
+        return {}
+    return {int(value): str(name) for value, name in zip(features["index"], features[CLASS_COLUMN])}
 
 
 def show_reselection(layers: CorrectionLayers, correction) -> Review:

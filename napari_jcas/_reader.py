@@ -14,7 +14,8 @@ from typing import Callable
 import numpy as np
 
 from jcas.data.io import NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, read_with_affine, spacing_of_affine
-from jcas.settings import SOURCE_KEY
+from jcas.data.labels import read_class_names
+from jcas.settings import CLASS_COLUMN, SOURCE_KEY
 
 #: Words that mark a mask: a word of the file name, or the folder name, starts with one of them.
 MASK_WORDS = ("mask", "label", "seg", "annotation", "truth", "gt")
@@ -63,8 +64,22 @@ def read_file(path: str | os.PathLike | list) -> list[LayerData]:
         "name": file_stem(path),
         "scale": spacing_of_affine(affine, data.ndim),
         "metadata": {SOURCE_KEY: _source(path, affine)},
+        **(class_features(path.parent) if is_mask else {}),
     }
     return [(data, attributes, "labels" if is_mask else "image")]
+
+
+def class_features(folder: Path) -> dict:
+    """``{"features": ...}`` for a Labels layer whose folder names its classes (:func:`read_class_names`):
+    napari shows the name of the class under the pointer, and the Review dock names the changes."""
+    names = read_class_names(folder)
+    return {"features": features_of_names(names)} if names else {}
+
+
+def features_of_names(names: dict[int, str]) -> dict[str, list]:
+    """A Labels layer's features table that names the class of each label value (napari's "index" column)."""
+    values = sorted(names)
+    return {"index": values, CLASS_COLUMN: [names[value] for value in values]}
 
 
 def _names_a_mask(path: Path) -> bool:
@@ -91,7 +106,8 @@ def read_folder_pair(path: str | os.PathLike | list) -> list[LayerData]:
     layers = []
     for pair, (image, image_affine), (mask, mask_affine) in zip(pairs, images, masks):
         layers.append((image, _attributes(pair.stem, pair.image, image_affine, image.ndim), "image"))
-        layers.append((mask, _attributes(f"{pair.stem} mask", pair.mask, mask_affine, mask.ndim), "labels"))
+        layers.append((mask, {**_attributes(f"{pair.stem} mask", pair.mask, mask_affine, mask.ndim),
+                              **class_features(pair.mask.parent)}, "labels"))
     return layers
 
 
@@ -102,7 +118,8 @@ def _series_layers(folder, pairs, images, masks) -> list[LayerData]:
     mask_source = {"path": str(folder / "masks"), "files": [p.mask.name for p in pairs], "affine": None}
     return [
         (image_stack, {"name": f"{folder.name} images", "metadata": {SOURCE_KEY: image_source}}, "image"),
-        (mask_stack, {"name": f"{folder.name} masks", "metadata": {SOURCE_KEY: mask_source}}, "labels"),
+        (mask_stack, {"name": f"{folder.name} masks", "metadata": {SOURCE_KEY: mask_source},
+                      **class_features(folder / "masks")}, "labels"),
     ]
 
 

@@ -25,12 +25,13 @@ from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox, QPushButton,
                             QTableWidget, QTableWidgetItem, QWidget)
 
+from jcas.data.labels import class_change
 from jcas.errors import JCASInputError
 from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, autosave_path, default_export_path,
                          load_autosave, save_autosave)
 from jcas.settings import REVIEW_KEY, SOURCE_KEY
 
-from ._layers import focus, make_canvas_current, outline
+from ._layers import class_names, focus, make_canvas_current, outline
 from ._qt_layout import row, scrolling_layout
 from ._writer import export_labels
 
@@ -239,13 +240,13 @@ class ReviewWidget(QWidget):
 
     # ------------------------------------------------------------------- table
     def _fill_table(self, *_) -> None:
-        review = self.review
+        review, names = self.review, class_names(self.layer)
         self._shown_rows = [] if review is None else review.rows(self._current_slice() if self.slice_only.value else None)
         self.table.blockSignals(True)
         self.table.setRowCount(len(self._shown_rows))
         for table_row, position in enumerate(self._shown_rows):
             region = review.regions[position]
-            cells = (region.index, region.slice, f"{region.old_label} → {region.new_label}", region.area,
+            cells = (region.index, region.slice, class_change(region.old_label, region.new_label, names), region.area,
                      f"{region.score:.2f}", f"{region.expected_pixels_fixed:.0f}", review.status[region.index])
             for number, (column, value) in enumerate(zip(COLUMNS, cells)):
                 item = QTableWidgetItem(str(value))

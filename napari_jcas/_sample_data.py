@@ -1,7 +1,9 @@
 """Sample data: real image stacks shipped with the package, with simulated annotation noise."""
 from __future__ import annotations
 
-from jcas.data.samples import load_noisy_sample
+from jcas.data.samples import CLASS_NAMES, load_noisy_sample
+
+from ._reader import features_of_names
 
 #: Layer names of the shipped samples.
 _TITLES = {"mni_tissue": "brain MRI", "cells3d_nuclei": "nuclei"}
@@ -12,7 +14,8 @@ def _noisy_sample(name: str) -> list[tuple]:
     title = _TITLES[name]
     return [
         (images, {"name": title}, "image"),
-        (noisy, {"name": f"{title} noisy mask", "opacity": 0.5}, "labels"),
+        (noisy, {"name": f"{title} noisy mask", "opacity": 0.5, "features": features_of_names(CLASS_NAMES[name])},
+         "labels"),
     ]
 
 

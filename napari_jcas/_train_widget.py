@@ -262,7 +262,10 @@ class TrainWidget(QWidget):
     def _on_step(self, event) -> None:
         fold = f"fold {event.fold + 1}/{event.folds} " if event.folds > 1 else ""
         self.plot.add(event.global_step, event.losses, stage=f"{fold}{event.stage}")
-        if self.worker is not None and self.worker.pbar is not None:
+        if self.worker is None:  # a step delivered after the run ended must not overwrite its outcome
+            return
+        self.status.setText(_progress_text(event, self.trainer.device.type, learning=self._learning is not None))
+        if self.worker.pbar is not None:
             self.worker.pbar.set_description(f"JCAS {fold}{event.stage} epoch {event.epoch}/{event.epochs}")
 
     def _on_training_error(self, error: Exception) -> None:
@@ -437,6 +440,26 @@ class TrainWidget(QWidget):
             widget.setEnabled(not busy)
         self.form.enabled = not busy
         self.stop_button.setEnabled(busy)
+
+
+def _progress_text(event, device: str, learning: bool = False) -> str:
+    """The status line during training: stage, epoch, steps and the time left.
+
+    Parameters
+    ----------
+    event : jcas.training.trainer.TrainEvent
+        The latest step.
+    device : str
+        Where the training runs ("cpu", "cuda", "mps").
+    learning : bool
+        Whether the run fine-tunes on the review.
+    """
+    doing = "Learning from the review" if learning else "Training"
+    fold = f"fold {event.fold + 1} of {event.folds}, " if event.folds > 1 else ""
+    left = round(event.seconds_left)
+    time_left = f"about {-(-left // 60)} min left" if left >= 90 else f"about {left} s left"
+    return (f"{doing} on {device}: {fold}{event.stage} epoch {event.epoch}/{event.epochs}, "
+            f"step {event.global_step}/{event.total_steps}, {time_left}.")
 
 
 def _candidates(correction) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jcas.data.io import NIFTI_SUFFIXES, affine_of_spacing, file_suffix, is_supported, write_array, write_bytes_atomic
+from jcas.data.io import NIFTI_SUFFIXES, TIFF_SUFFIXES, affine_of_spacing, file_suffix, is_supported, write_array, write_bytes_atomic
 from jcas.errors import JCASInputError
 from jcas.review import Review, log_path
 from jcas.settings import REVIEW_KEY, SOURCE_KEY
@@ -78,7 +78,8 @@ def export_labels(path: str | os.PathLike, data: np.ndarray, attributes: dict, *
         for target, plane in zip(targets, data):
             write_array(target, plane, overwrite=overwrite)
     else:
-        affine = _affine(source, attributes.get("scale"), data.ndim) if file_suffix(path) in NIFTI_SUFFIXES else None
+        keeps_spacing = file_suffix(path) in NIFTI_SUFFIXES + TIFF_SUFFIXES
+        affine = _affine(source, attributes.get("scale"), data.ndim) if keeps_spacing else None
         write_array(path, data, affine=affine, overwrite=overwrite)
     if review is not None:
         write_bytes_atomic(targets[-1], review.log_csv().encode(), overwrite=overwrite)

@@ -3,7 +3,8 @@
 Run under a display, e.g. ``xvfb-run -a .venv/bin/python scripts/screenshot.py docs/screenshot.png``.
 Everything goes through the plugin's own docks, as a user would click it: the brain MRI
 sample with its noisy mask, a short JCAS training ("fast" preset), Correct, and the
-Review dock with its table of ranked candidate corrections.
+Review dock with its table of ranked candidate corrections, in a laptop-sized window with
+the layers shown as Correct leaves them.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import napari
 from qtpy.QtWidgets import QApplication
 
 SLICE = 4
-WINDOW = (1700, 1050)
+WINDOW = (1366, 768)  # a laptop's screen
 
 
 def wait_for(widget, timeout: float = 600.0) -> None:
@@ -47,11 +48,9 @@ def main() -> None:
     train.correct()
     wait_for(train)
 
-    mask.visible = False
-    viewer.layers[f"{image.name} cleaned"].visible = False
     state = review.review
     first_on_slice = state.rows(SLICE)[0]
-    review.table.selectRow(first_on_slice)
+    review.select(first_on_slice)  # outlined in the canvas, highlighted in the table
     viewer.dims.set_point(0, SLICE)
     viewer.reset_view()
     for _ in range(20):

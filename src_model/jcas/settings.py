@@ -67,6 +67,8 @@ SELECTION_HELP = {
 #: (``{"path", "files", "affine", ...}``), the :class:`jcas.review.Review` of a cleaned layer, and
 #: the disagreement layer's heatmaps (``{"class": array, "affinity": array}``).
 SOURCE_KEY, REVIEW_KEY, HEATMAPS_KEY = "jcas_source", "jcas_review", "jcas_heatmaps"
+#: The column of a Labels layer's features that names the class of each label value (its "index").
+CLASS_COLUMN = "class"
 
 
 @dataclass(frozen=True)

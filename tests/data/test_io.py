@@ -200,3 +200,21 @@ def test_voxel_spacing_of_a_nifti_affine_in_the_slices_first_order_and_back():
     np.testing.assert_array_equal(affine_of_spacing(None, 2), np.eye(4))
     rotated = np.array([[0, -0.5, 0, 10], [0.5, 0, 0, 20], [0, 0, 3, 30], [0, 0, 0, 1]], dtype=float)
     assert spacing_of_affine(rotated, 3) == (3.0, 0.5, 0.5)
+
+
+def test_tiff_pixel_spacing_is_read_and_written(tmp_path):
+    import tifffile
+
+    stack = np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5)
+    written = write_array(tmp_path / "stack.tif", stack, affine=affine_of_spacing((2.5, 0.8, 0.4), 3))
+    data, affine = read_with_affine(written)
+    np.testing.assert_array_equal(data, stack)
+    np.testing.assert_allclose(spacing_of_affine(affine, 3), (2.5, 0.8, 0.4))
+    # a stack saved by ImageJ (Fiji): resolution tags in pixels per micron, Z in its metadata
+    tifffile.imwrite(tmp_path / "fiji.tif", stack, imagej=True, resolution=(2.0, 4.0),
+                     metadata={"spacing": 3.0, "unit": "micron"})
+    np.testing.assert_allclose(spacing_of_affine(read_with_affine(tmp_path / "fiji.tif")[1], 3), (3.0, 0.25, 0.5))
+    # a file that states no spacing, and a colour image, get none
+    assert read_with_affine(write_array(tmp_path / "plain.tif", stack[0]))[1] is None
+    colour = np.zeros((4, 5, 3), dtype=np.uint8)
+    assert read_with_affine(write_array(tmp_path / "rgb.tif", colour, affine=affine_of_spacing((2.0, 2.0), 2)))[1] is None

@@ -123,6 +123,31 @@ def test_nifti_without_source_gets_its_affine_from_the_scale(tmp_path):
     np.testing.assert_allclose(np.diag(affine), (0.5, 0.25, 3.0, 1.0))
 
 
+def test_class_names_beside_the_masks_become_the_labels_features(pair_folder):
+    (pair_folder / "masks" / "classes.json").write_text('{"0": "background", "1": "grey matter", "2": "white matter"}')
+    viewer = ViewerModel()
+    _, mask = viewer.open(pair_folder, plugin="napari-jcas")
+    assert list(mask.features["index"]) == [0, 1, 2]
+    assert list(mask.features["class"]) == ["background", "grey matter", "white matter"]
+    # napari names the class under the pointer
+    y, x = np.argwhere(mask.data[0] == 2)[0]
+    assert "white matter" in mask.get_status((0, y, x))["coordinates"]
+
+
+def test_tiff_spacing_becomes_the_layer_scale_and_is_exported_again(tmp_path):
+    source = tmp_path / "stack_mask.tif"
+    labels = np.random.default_rng(0).integers(0, 3, (3, 8, 9), dtype=np.uint8)
+    tifffile.imwrite(source, labels, imagej=True, resolution=(1 / 0.8, 1 / 0.5), metadata={"spacing": 2.0})
+    viewer = ViewerModel()
+    [mask] = viewer.open(source, plugin="napari-jcas")
+    np.testing.assert_allclose(mask.scale, (2.0, 0.5, 0.8))
+    target = tmp_path / "stack_mask_cleaned.tif"
+    export_labels(target, mask.data, {"metadata": mask.metadata, "scale": mask.scale})
+    [reloaded] = viewer.open(target, plugin="napari-jcas")
+    np.testing.assert_allclose(reloaded.scale, (2.0, 0.5, 0.8))
+    np.testing.assert_array_equal(reloaded.data, labels)
+
+
 def test_folder_series_is_written_back_as_slices(pair_folder, tmp_path):
     viewer = ViewerModel()
     _, mask = viewer.open(pair_folder, plugin="napari-jcas")

@@ -23,18 +23,38 @@ def press(viewer, qtbot, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.Keyboar
 
 def test_correct_adds_three_layers_and_leaves_the_mask_alone(corrected, noisy_mni):
     viewer, mask = corrected.viewer, corrected.mask
-    assert [layer.name for layer in viewer.layers] == ["brain", "brain mask", "brain disagreement",
-                                                       "brain cleaned", "brain proposal"]
+    assert [layer.name for layer in viewer.layers] == ["brain", "brain mask", "brain cleaned",
+                                                       "brain disagreement", "brain proposal"]
     np.testing.assert_array_equal(mask.data, noisy_mni[1])
     for name in ("brain disagreement", "brain cleaned", "brain proposal"):
         layer = viewer.layers[name]
         np.testing.assert_array_equal(layer.scale, (2.5, 0.8, 0.9))
         assert layer.metadata["subject"] == "mni"
     heat = viewer.layers["brain disagreement"]
-    assert heat.blending == "additive" and tuple(heat.contrast_limits) == (0.0, 1.0)
+    assert heat.blending == "translucent" and tuple(heat.contrast_limits) == (0.0, 1.0)
+    # shown: the image, the heatmap, the cleaned labels and the proposal's outlines; the drawn mask,
+    # which the cleaned labels copy, is hidden
+    assert [layer.name for layer in viewer.layers if layer.visible] == ["brain", "brain cleaned",
+                                                                        "brain disagreement", "brain proposal"]
+    # where the model agrees the heatmap is transparent; where it disagrees it is strong, and the image
+    # still shows through
+    agree, disagree = heat.colormap.map([0.0, 1.0])
+    assert agree[3] == 0 and 0.5 < disagree[3] < 1
     assert viewer.layers.selection.active is corrected.cleaned
     # a mask without a source file gets no export path, and nothing is autosaved anywhere
     assert corrected.review.export_path.line_edit.value == "" and corrected.review.autosave() is None
+
+
+def test_the_review_names_the_classes_when_the_mask_layer_does(docked, model_file, qtbot):
+    docked.mask.features = {"index": [0, 1, 2], "class": ["background", "grey matter", "white matter"]}
+    docked.train.load_model(model_file)
+    docked.train.correct()
+    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=60_000)
+    cleaned = docked.viewer.layers["brain cleaned"]
+    assert list(cleaned.features["class"]) == ["background", "grey matter", "white matter"]
+    names = {"background", "grey matter", "white matter"}
+    changes = [docked.review.table.item(row, 2).text() for row in range(docked.review.table.rowCount())]
+    assert changes and all(set(change.split(" → ")) <= names for change in changes)
 
 
 def test_keys_on_the_canvas_accept_reject_move_and_undo(corrected_shown, qtbot, notifications):

@@ -1,6 +1,8 @@
 """Train dock: bad input gives a clear notification, and training stops cleanly whatever happens."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -186,8 +188,12 @@ def test_the_fine_tune_button_continues_from_the_loaded_model(docked, model_file
     qtbot.mouseClick(train.fine_tune_button, Qt.MouseButton.LeftButton)
     assert train.worker is not None and not train.start_button.isEnabled()
     qtbot.waitUntil(lambda: len(train.plot.steps) >= 3, timeout=60_000)
+    running = train.status.text()
+    assert re.search(r"Training on cpu: fold 1 of 2, warmup epoch 1/\d+, step \d+/\d+, about \d+ (s|min) left",
+                     running), running
     qtbot.mouseClick(train.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    qtbot.wait(200)  # steps still queued for the GUI thread arrive now, and must not overwrite the outcome
     assert train.model is not loaded and "stopped early" in train.status.text()
     before, after = loaded.members[0], train.model.members[0]  # stopped in fold 0
     with torch.no_grad():

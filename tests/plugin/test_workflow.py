@@ -73,7 +73,7 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
         np.testing.assert_array_equal(layer.scale, mask.scale)
         assert layer.metadata["jcas_source"]["path"] == str(tmp_path / "brain_mask.tif")
     np.testing.assert_array_equal(cleaned.data, noisy)
-    assert heat.colormap.name == "inferno" and 0 <= heat.data.min() and heat.data.max() <= 1
+    assert heat.colormap.name == "jcas disagreement" and 0 <= heat.data.min() and heat.data.max() <= 1
     train.heatmap_choice.value = "affinity"
     np.testing.assert_array_equal(heat.data, heat.metadata["jcas_heatmaps"]["affinity"])
 

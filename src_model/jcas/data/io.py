@@ -60,7 +60,8 @@ def read_array(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_with_affine(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a file and, for NIfTI, its 4 x 4 affine (``None`` for other formats).
+    """Read a file and its 4 x 4 NIfTI affine: a NIfTI file's own, a diagonal one of a TIFF's pixel
+    spacing (:func:`affine_of_spacing`), ``None`` for PNG and for TIFFs that state no spacing.
 
     Raises
     ------
@@ -115,13 +116,34 @@ def _read_now(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | None]:
     if suffix in TIFF_SUFFIXES:
         import tifffile
 
-        with _quiet("tifffile"):
-            return np.asarray(tifffile.imread(path)), None
+        with _quiet("tifffile"), tifffile.TiffFile(path) as tiff:
+            data = np.asarray(tiff.asarray())
+            spacing = _tiff_spacing(tiff, data)
+        return data, None if spacing is None else affine_of_spacing(spacing, len(spacing))
     import nibabel
 
     volume = nibabel.load(str(path))
     data = np.asanyarray(volume.dataobj)
     return nifti_to_slices(data), np.asarray(volume.affine)
+
+
+def _tiff_spacing(tiff, data: np.ndarray) -> tuple[float, ...] | None:
+    """Pixel spacing of a grey 2D image ``(H, W)`` or stack ``(Z, H, W)`` from its TIFF tags.
+
+    Y and X are the inverse of the YResolution and XResolution tags; Z is the ``spacing`` of
+    ImageJ's metadata or of tifffile's own. ``None`` for colour images and where the file states
+    no spacing (all 1).
+    """
+    if data.size == 0 or data.ndim not in (2, 3) or tiff.pages.first.photometric == 2:  # empty, or RGB
+        return None
+    page = tiff.pages.first
+    y_x = []
+    for tag in ("YResolution", "XResolution"):
+        numerator, denominator = page.tags[tag].value if tag in page.tags else (1, 1)
+        y_x.append(denominator / numerator if numerator else 1.0)
+    metadata = tiff.imagej_metadata or (tiff.shaped_metadata or [{}])[0] or {}
+    spacing = ([float(metadata.get("spacing", 1.0))] if data.ndim == 3 else []) + y_x
+    return None if all(value == 1.0 for value in spacing) else tuple(spacing)
 
 
 def nifti_to_slices(data: np.ndarray) -> np.ndarray:
@@ -173,7 +195,9 @@ def write_array(
     data : numpy.ndarray
         ``(H, W)``, ``(H, W, C)`` or ``(Z, H, W)`` array.
     affine : numpy.ndarray, optional
-        4 x 4 NIfTI affine; identity when missing.
+        4 x 4 NIfTI affine; identity when missing. A grey TIFF keeps its spacing
+        (:func:`spacing_of_affine`) in its resolution tags and, for a stack, the Z spacing in
+        its metadata; PNG ignores it.
     overwrite : bool
         Replace an existing file. Without it an existing file raises
         :class:`~jcas.errors.JCASInputError`.
@@ -199,7 +223,14 @@ def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | N
         import tifffile
 
         colour = data.ndim == 3 and data.shape[-1] in (3, 4) and data.dtype == np.uint8
-        tifffile.imwrite(path, data, compression="zlib", photometric="rgb" if colour else "minisblack")
+        geometry = {}
+        if affine is not None and not colour:
+            spacing = spacing_of_affine(affine, data.ndim)
+            geometry = {"resolution": (1 / spacing[-1], 1 / spacing[-2])}
+            if data.ndim == 3:
+                geometry["metadata"] = {"spacing": spacing[0]}
+        tifffile.imwrite(path, data, compression="zlib", photometric="rgb" if colour else "minisblack",
+                         **geometry)
     else:
         import nibabel
 

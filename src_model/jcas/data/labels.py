@@ -1,7 +1,10 @@
-"""Mapping between the label values a user drew and class indices 0..K-1."""
+"""Mapping between the label values a user drew and class indices 0..K-1, and the names of the classes."""
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -165,3 +168,53 @@ class LabelMap:
         self.check_dtype(dtype)
         lookup = np.asarray(self.values + (self.ignore_value,), dtype=np.int64)
         return lookup[np.asarray(indices)].astype(dtype)
+
+
+#: The file beside the masks that names their classes.
+CLASS_NAMES_FILE = "classes.json"
+
+
+def read_class_names(folder: str | os.PathLike) -> dict[int, str]:
+    """The class names of the masks in ``folder``, from its :data:`CLASS_NAMES_FILE` if there is one.
+
+    The file maps label values to names, ``{"0": "background", "1": "grey matter"}``, or holds
+    nnU-Net's ``dataset.json`` form, ``{"labels": {"background": 0, "grey matter": 1}}``.
+
+    Parameters
+    ----------
+    folder : path-like
+        The folder of the mask files.
+
+    Returns
+    -------
+    dict of int to str
+        Empty when the folder has no such file.
+
+    Raises
+    ------
+    JCASInputError
+        A file that is not JSON, or does not map integer label values to names.
+    """
+    path = Path(folder) / CLASS_NAMES_FILE
+    if not path.is_file():
+        return {}
+    fix = (f'{path}: expected {{"<label value>": "<name>", ...}} or nnU-Net\'s {{"labels": {{"<name>": '
+           f'<label value>, ...}}}}; fix the file or remove it')
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise JCASInputError(f"{fix} ({error}).") from error
+    if isinstance(entries, dict) and isinstance(entries.get("labels"), dict):
+        entries = {value: name for name, value in entries["labels"].items()}
+    try:
+        if not isinstance(entries, dict) or not entries:
+            raise ValueError("no names")
+        names = {int(value): str(name) for value, name in entries.items()}
+    except (TypeError, ValueError) as error:
+        raise JCASInputError(f"{fix} ({error}).") from error
+    return names
+
+
+def class_change(old: int, new: int, names: dict[int, str]) -> str:
+    """``"grey matter → white matter"`` (or ``"1 → 2"`` for values without a name) for a correction."""
+    return f"{names.get(int(old), old)} → {names.get(int(new), new)}"

@@ -83,6 +83,11 @@ class TrainEvent:
     agreement: float | None = None
     seconds: float = 0.0
 
+    @property
+    def seconds_left(self) -> float:
+        """The time the remaining steps will take at the mean pace of the steps so far."""
+        return self.seconds / self.global_step * (self.total_steps - self.global_step)
+
 
 @dataclass
 class _Stage:

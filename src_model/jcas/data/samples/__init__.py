@@ -7,6 +7,11 @@ import numpy as np
 
 SAMPLE_DIR = Path(__file__).resolve().parent
 SAMPLE_NAMES = ("mni_tissue", "cells3d_nuclei")
+#: The classes of each sample's label values (README.md beside this file).
+CLASS_NAMES = {
+    "mni_tissue": {0: "other", 1: "grey matter", 2: "white matter"},
+    "cells3d_nuclei": {0: "background", 1: "nucleus"},
+}
 
 
 def load_sample(name: str = "mni_tissue") -> tuple[np.ndarray, np.ndarray]:
