@@ -13,7 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from jcas.data.io import NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, read_with_affine, spacing_of_affine
+from jcas.data.io import (NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, is_label_file, read_with_affine,
+                         spacing_of_affine)
 from jcas.data.labels import read_class_names
 from jcas.settings import CLASS_COLUMN, SOURCE_KEY
 
@@ -55,11 +56,13 @@ def read_file(path: str | os.PathLike | list) -> list[LayerData]:
     """Read one TIFF or NIfTI file as an Image layer, or as a Labels layer for masks.
 
     A file is a mask when it holds integers and a word of its name, or its folder's name,
-    starts with one of :data:`MASK_WORDS` (``brain_mask.nii.gz``, ``labelsTr/001.nii.gz``).
+    starts with one of :data:`MASK_WORDS` (``brain_mask.nii.gz``, ``labelsTr/001.nii.gz``), or
+    when the file says it is a label map (:func:`jcas.data.io.is_label_file`: the plugin's exports
+    and ``jcas correct``'s masks say so, whatever their names).
     """
     path = _single(path)
     data, affine = read_with_affine(path)
-    is_mask = data.dtype.kind in "iub" and _names_a_mask(path)
+    is_mask = data.dtype.kind in "iub" and (_names_a_mask(path) or is_label_file(path))
     attributes = {
         "name": file_stem(path),
         "scale": spacing_of_affine(affine, data.ndim),

@@ -76,11 +76,11 @@ def export_labels(path: str | os.PathLike, data: np.ndarray, attributes: dict, *
         raise JCASInputError(f"refusing to overwrite {', '.join(existing)}; choose another name or confirm.")
     if as_slices:
         for target, plane in zip(targets, data):
-            write_array(target, plane, overwrite=overwrite)
+            write_array(target, plane, labels=True, overwrite=overwrite)
     else:
         keeps_spacing = file_suffix(path) in NIFTI_SUFFIXES + TIFF_SUFFIXES
         affine = _affine(source, attributes.get("scale"), data.ndim) if keeps_spacing else None
-        write_array(path, data, affine=affine, overwrite=overwrite)
+        write_array(path, data, affine=affine, labels=True, overwrite=overwrite)
     if review is not None:
         write_bytes_atomic(targets[-1], review.log_csv().encode(), overwrite=overwrite)
     return [str(target) for target in targets]

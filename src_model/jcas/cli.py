@@ -175,7 +175,7 @@ def simulate_noise_command(args: argparse.Namespace) -> int:
             # Each file its own stream, so same-sized masks do not get the same flips.
             noisy, noise_map = simulate_noise(mask, kind=args.kind, fraction=args.fraction, seed=args.seed + index)
             noisy_path, map_path = targets[stem]
-            write_array(staged.path(noisy_path), noisy, affine=affine)
+            write_array(staged.path(noisy_path), noisy, affine=affine, labels=True)
             write_array(staged.path(map_path), noise_map.astype(np.uint8))
             print(f"{file_stem(path)}: {noise_map.mean():.1%} of pixels changed")
     print(f"wrote {len(masks)} noisy masks to {args.out}")
@@ -345,7 +345,7 @@ def correct_command(args: argparse.Namespace) -> int:
             check_finite_output(result.class_disagreement, f"the class disagreement of {pair.stem}")
             check_finite_output(result.affinity_disagreement, f"the affinity disagreement of {pair.stem}")
             corrected_path, class_path, affinity_path = outputs[pair.stem]
-            write_array(staged.path(corrected_path), result.corrected, affine=affine)
+            write_array(staged.path(corrected_path), result.corrected, affine=affine, labels=True)
             write_array(staged.path(class_path), result.class_disagreement)
             write_array(staged.path(affinity_path), result.affinity_disagreement)
             rows += [{"stem": pair.stem, **region.to_row(), "withheld": ""} for region in result.regions]

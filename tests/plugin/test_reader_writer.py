@@ -134,6 +134,20 @@ def test_class_names_beside_the_masks_become_the_labels_features(pair_folder):
     assert "white matter" in mask.get_status((0, y, x))["coordinates"]
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".nii.gz"])
+def test_an_export_reloads_as_labels_whatever_its_name(tmp_path, suffix):
+    labels = np.random.default_rng(1).integers(0, 3, (3, 8, 9), dtype=np.uint8)
+    target = tmp_path / f"brain_final{suffix}"  # no word that marks a mask
+    export_labels(target, labels, {"metadata": {}})
+    viewer = ViewerModel()
+    [layer] = viewer.open(target, plugin="napari-jcas")
+    assert layer._type_string == "labels"
+    np.testing.assert_array_equal(layer.data, labels)
+    write_array(tmp_path / f"brain_other{suffix}", labels)  # an integer image that does not say so
+    [image] = viewer.open(tmp_path / f"brain_other{suffix}", plugin="napari-jcas")
+    assert image._type_string == "image"
+
+
 def test_tiff_spacing_becomes_the_layer_scale_and_is_exported_again(tmp_path):
     source = tmp_path / "stack_mask.tif"
     labels = np.random.default_rng(0).integers(0, 3, (3, 8, 9), dtype=np.uint8)

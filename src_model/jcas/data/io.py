@@ -21,6 +21,8 @@ PNG_SUFFIXES = (".png",)
 TIFF_SUFFIXES = (".tif", ".tiff")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 SUPPORTED_SUFFIXES = PNG_SUFFIXES + TIFF_SUFFIXES + NIFTI_SUFFIXES
+#: The key and value in a TIFF's metadata that mark a label map (NIfTI has its label intent).
+LABEL_INTENT = ("intent", "label")
 
 
 def file_suffix(path: str | os.PathLike) -> str:
@@ -180,6 +182,7 @@ def write_array(
     data: np.ndarray,
     *,
     affine: np.ndarray | None = None,
+    labels: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Write ``data`` to ``path`` atomically, in the format its suffix names.
@@ -198,6 +201,10 @@ def write_array(
         4 x 4 NIfTI affine; identity when missing. A grey TIFF keeps its spacing
         (:func:`spacing_of_affine`) in its resolution tags and, for a stack, the Z spacing in
         its metadata; PNG ignores it.
+    labels : bool
+        Mark the file as a label map (NIfTI's label intent; ``"intent": "label"`` in a TIFF's
+        metadata), so that :func:`is_label_file` and the napari reader take it for a mask
+        whatever its name. PNG cannot say so.
     overwrite : bool
         Replace an existing file. Without it an existing file raises
         :class:`~jcas.errors.JCASInputError`.
@@ -207,10 +214,31 @@ def write_array(
     if suffix not in SUPPORTED_SUFFIXES:
         raise JCASInputError(f"{path}: cannot write {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}.")
     data = np.asarray(data)
-    return atomic_write(path, lambda temporary: _write_now(temporary, data, suffix, affine), overwrite=overwrite)
+    return atomic_write(path, lambda temporary: _write_now(temporary, data, suffix, affine, labels),
+                        overwrite=overwrite)
 
 
-def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | None) -> None:
+def is_label_file(path: str | os.PathLike) -> bool:
+    """Whether a TIFF or NIfTI file says it holds a label map (as :func:`write_array` marks one with
+    ``labels=True``; NIfTI files from other tools that set the label intent count too). Reads the header only."""
+    path = Path(path)
+    suffix = file_suffix(path)
+    try:
+        if suffix in NIFTI_SUFFIXES:
+            import nibabel
+
+            return nibabel.load(str(path)).header.get_intent()[0] == "label"
+        if suffix in TIFF_SUFFIXES:
+            import tifffile
+
+            with _quiet("tifffile"), tifffile.TiffFile(path) as tiff:
+                return (tiff.shaped_metadata or [{}])[0].get(LABEL_INTENT[0]) == LABEL_INTENT[1]
+    except Exception:  # unreadable: read_with_affine says why
+        return False
+    return False
+
+
+def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | None, labels: bool) -> None:
     if suffix in PNG_SUFFIXES:
         from PIL import Image
 
@@ -223,18 +251,20 @@ def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | N
         import tifffile
 
         colour = data.ndim == 3 and data.shape[-1] in (3, 4) and data.dtype == np.uint8
-        geometry = {}
+        geometry, metadata = {}, dict([LABEL_INTENT]) if labels else {}
         if affine is not None and not colour:
             spacing = spacing_of_affine(affine, data.ndim)
             geometry = {"resolution": (1 / spacing[-1], 1 / spacing[-2])}
             if data.ndim == 3:
-                geometry["metadata"] = {"spacing": spacing[0]}
+                metadata["spacing"] = spacing[0]
         tifffile.imwrite(path, data, compression="zlib", photometric="rgb" if colour else "minisblack",
-                         **geometry)
+                         metadata=metadata, **geometry)
     else:
         import nibabel
 
         volume = nibabel.Nifti1Image(slices_to_nifti(data), np.eye(4) if affine is None else affine)
+        if labels:
+            volume.header.set_intent("label")
         nibabel.save(volume, str(path))
 
 
