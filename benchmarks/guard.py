@@ -204,24 +204,27 @@ def report(lines: list[dict], chosen: tuple | None, tuned_on: tuple[str, ...]) -
     sets = sorted({l["dataset"] for l in lines}, key=lambda d: (d not in tuned_on, d))
     shown = ([(TODAY, "the rule before")] + ([(chosen, "chosen on the tuning sets")] if chosen else [])
              + [(CORE, "the core's default")])
+    kinds = ", ".join(sorted({f"{line['noise']} noise {float(line['fraction']):g}" for line in lines}))
     text = [f"# The guard's region rule: chosen on {' + '.join(tuned_on)}, reported on the other sets", "",
             f"Commit {git_commit()}, {machine()}; `benchmarks/guard.py` over the models that "
-            "`quality.py --save-models` kept (mixed noise 0.5, standard preset, 2-fold cross-fitted). "
+            f"`quality.py --save-models` kept ({kinds}; "
+            "standard preset, 2-fold cross-fitted). "
             f"The rule chosen has the best mean Dice gain on the tuning rows among those that harm no tuning "
             f"row by more than {MAX_HARM} and whose proposed regions are at least {MIN_RIGHT:.0%} right "
             "(the proposal matches the truth on more of the region's pixels than the drawn mask) on each.",
             "" if chosen else "No setting met both on every tuning row.", "",
-            "| set | tuned on | method | seed | noisy | " + " | ".join(f"{describe(s)} ({why}): Dice / regions / right"
+            "| set | tuned on | noise | method | seed | noisy | " + " | ".join(f"{describe(s)} ({why}): Dice / regions / right"
                                                                   for s, why in shown) + " |",
-            "|---|---|---|---|---|" + "---|" * len(shown)]
+            "|---|---|---|---|---|---|" + "---|" * len(shown)]
     for dataset in sets:
-        for key, method, seed in sorted({(l["key"], l["method"], l["seed"]) for l in lines if l["dataset"] == dataset}):
+        for key, noise, method, seed in sorted({(l["key"], l["noise"], l["method"], l["seed"]) for l in lines
+                                                if l["dataset"] == dataset}):
             row_lines = {setting_of(l): l for l in lines if l["key"] == key}
             cells = [f"{row_lines[s]['dice']:.3f} / {row_lines[s]['proposed']} / {row_lines[s]['right']:.2f}"
                      for s, _ in shown]
             noisy = next(iter(row_lines.values()))["dice_noisy"]
-            text.append(f"| {dataset} | {'yes' if dataset in tuned_on else 'no'} | {method} | {seed} | {noisy:.3f} | "
-                        + " | ".join(cells) + " |")
+            text.append(f"| {dataset} | {'yes' if dataset in tuned_on else 'no'} | {noise} | {method} | {seed} | "
+                        f"{noisy:.3f} | " + " | ".join(cells) + " |")
     return "\n".join(text) + "\n"
 
 
