@@ -68,8 +68,14 @@ def notifications():
 
 
 
+#: The Train dock's Min. region in the dock tests: the test model (two quick epochs on two slices)
+#: proposes only one or two regions of the default 400 px, and the review tests need several.
+TEST_MIN_AREA = 100
+
+
 def _dock(viewer, noisy_mni) -> SimpleNamespace:
-    """Add the sample image and noisy mask (anisotropic scale) and both docks to ``viewer``."""
+    """Add the sample image and noisy mask (anisotropic scale) and both docks to ``viewer``;
+    Min. region is :data:`TEST_MIN_AREA`."""
     images, noisy = noisy_mni
     image = viewer.add_image(images, name="brain", scale=(2.5, 0.8, 0.9))
     mask = viewer.add_labels(noisy.copy(), name="brain mask", scale=(2.5, 0.8, 0.9), metadata={"subject": "mni"})
@@ -77,6 +83,7 @@ def _dock(viewer, noisy_mni) -> SimpleNamespace:
     review_dock, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
     train.image_choice.value = image
     train.mask_choice.value = mask
+    train.min_area_choice.value = TEST_MIN_AREA
     return SimpleNamespace(viewer=viewer, image=image, mask=mask, train=train, review=review,
                            train_dock=train_dock, review_dock=review_dock)
 

@@ -28,6 +28,7 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
     _, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
     train.image_choice.value, train.mask_choice.value = image, mask
     train.preset_choice.value, train.epochs_choice.value = "fast", 2
+    train.min_area_choice.value = 100  # this short training proposes only a region or two of the default 400 px
     train.model_path.value = str(tmp_path / "models" / "brain.pt")
 
     # Start, then Stop after a few steps: training ends within a step and the model is kept and saved.
