@@ -36,9 +36,10 @@ def default_rows(path: Path, noise: str = "mixed") -> dict[tuple[str, str, int],
                 and line["guard"] == guard and line["noise"] == noise}
 
 
-def quality_row(rows: Path, dataset: str, method: str, seed: int) -> dict | None:
-    """The quality.py row of a set, method and seed (mixed noise 0.5, standard schedule), if it ran."""
-    path = rows / f"{quality.row_key(dataset, 'mixed', 0.5, method, seed, 1, None)}.json"
+def quality_row(rows: Path, dataset: str, method: str, seed: int, noise: str = "mixed",
+                fraction: float = 0.5) -> dict | None:
+    """The quality.py row of a set, method, seed and noise (standard schedule), if it ran."""
+    path = rows / f"{quality.row_key(dataset, noise, fraction, method, seed, 1, None)}.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -90,18 +91,16 @@ def other_noise_lines(rows: Path, rules: Path) -> list[str]:
     (``guard.py``'s ``guard_rules.csv`` of those models: the Dice under the core's default), with
     heatmap AP and the argmax from the ``quality.py`` rows. No clean-trained bound ran under these kinds."""
     out = []
-    kinds = sorted({line["noise"] for line in csv.DictReader(open(rules, newline=""))} - {"mixed"})
+    with open(rules, newline="") as handle:
+        kinds = sorted({line["noise"] for line in csv.DictReader(handle)} - {"mixed"})
     for noise in kinds:
         defaults = default_rows(rules, noise)
         for dataset, method, seed in sorted(k for k in defaults if k[1] == "jcas"):
             jcas, plain = defaults[(dataset, "jcas", seed)], defaults.get((dataset, "ce", seed))
             fraction = float(jcas["fraction"])
-            found = {m: json.loads((rows / f"{quality.row_key(dataset, noise, fraction, m, seed, 1, None)}.json")
-                                   .read_text()) for m in ("jcas", "ce")
-                     if (rows / f"{quality.row_key(dataset, noise, fraction, m, seed, 1, None)}.json").is_file()}
+            row, plain_row = (quality_row(rows, dataset, m, seed, noise, fraction) or {} for m in ("jcas", "ce"))
             noisy, ours = float(jcas["dice_noisy"]), float(jcas["dice"])
             held_out = "no" if dataset in quality.TUNED_ON else "yes"
-            row, plain_row = found.get("jcas", {}), found.get("ce", {})
             out.append(f"| {dataset} | {held_out} | {noise} {fraction:g} | {seed} | {cell(noisy)} | {cell(ours)} | "
                        f"{cell(None if plain is None else float(plain['dice']))} | {cell(row.get('dice_cleaned'))} | "
                        f"{cell(row.get('ap'), 2)} | {cell(row.get('ap_affinity'), 2)} | {cell(plain_row.get('ap'), 2)} | "

@@ -16,7 +16,7 @@ from qtpy.QtOpenGLWidgets import QOpenGLWidget
 from qtpy.QtWidgets import QWidget
 
 from jcas.review import Review
-from jcas.settings import CLASS_COLUMN, HEATMAPS_KEY, REVIEW_KEY
+from jcas.settings import HEATMAPS_KEY, REVIEW_KEY
 
 if TYPE_CHECKING:
     from jcas.correction.maps import CorrectionMaps
@@ -110,15 +110,6 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     mask.visible = False  # the cleaned labels start as its copy: shown twice, the colours would double
     viewer.layers.selection.active = cleaned
     return CorrectionLayers(proposal, disagreement, cleaned, correction.maps, image, mask)
-
-
-def class_names(layer: Layer | None) -> dict[int, str]:
-    """``{label value: name}`` from a Labels layer's features (:func:`napari_jcas._reader.class_features`);
-    empty when the layer names no classes."""
-    features = getattr(layer, "features", None)
-    if features is None or "index" not in features or CLASS_COLUMN not in features:
-        return {}
-    return {int(value): str(name) for value, name in zip(features["index"], features[CLASS_COLUMN])}
 
 
 def show_reselection(layers: CorrectionLayers, correction) -> Review:

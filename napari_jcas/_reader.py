@@ -85,6 +85,15 @@ def features_of_names(names: dict[int, str]) -> dict[str, list]:
     return {"index": values, CLASS_COLUMN: [names[value] for value in values]}
 
 
+def class_names(layer) -> dict[int, str]:
+    """``{label value: name}`` from a Labels layer's features (the inverse of :func:`features_of_names`);
+    empty when the layer names no classes."""
+    features = getattr(layer, "features", None)
+    if features is None or "index" not in features or CLASS_COLUMN not in features:
+        return {}
+    return {int(value): str(name) for value, name in zip(features["index"], features[CLASS_COLUMN])}
+
+
 def _names_a_mask(path: Path) -> bool:
     words = re.split(r"[^a-z0-9]+", file_stem(path).lower()) + [path.parent.name.lower()]
     return any(word.startswith(MASK_WORDS) for word in words)

@@ -31,8 +31,9 @@ from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, au
                          load_autosave, save_autosave)
 from jcas.settings import REVIEW_KEY, SOURCE_KEY
 
-from ._layers import class_names, focus, make_canvas_current, outline
+from ._layers import focus, make_canvas_current, outline
 from ._qt_layout import row, scrolling_layout
+from ._reader import class_names
 from ._writer import export_labels
 
 if TYPE_CHECKING:

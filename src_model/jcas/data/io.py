@@ -136,9 +136,11 @@ def _tiff_spacing(tiff, data: np.ndarray) -> tuple[float, ...] | None:
     ImageJ's metadata or of tifffile's own. ``None`` for colour images and where the file states
     no spacing (all 1).
     """
-    if data.size == 0 or data.ndim not in (2, 3) or tiff.pages.first.photometric == 2:  # empty, or RGB
+    if data.size == 0 or data.ndim not in (2, 3):  # an empty file has no first page
         return None
     page = tiff.pages.first
+    if page.photometric == 2:  # RGB
+        return None
     y_x = []
     for tag in ("YResolution", "XResolution"):
         numerator, denominator = page.tags[tag].value if tag in page.tags else (1, 1)
