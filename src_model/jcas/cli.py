@@ -74,12 +74,23 @@ def seed_value(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    """An argument type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give one of at least 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small; give a whole number of at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from .data.noise import NOISE_KINDS
     from .device import DEVICE_CHOICES
     from .settings import (FINE_TUNE_PRESET, METHOD_HELP, METHODS, MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, NETWORKS,
-                           PRESETS, SELECTION_HELP, TrainConfig)
+                           PRESETS, SELECTION_HELP, SLICE_CACHE_MB, TrainConfig)
 
     parser = argparse.ArgumentParser(prog="jcas", description="Clean noisy segmentation labels with JCAS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="labels a person confirmed, e.g. in a review: a file per mask (any of them), named as "
                             "the mask, with the label where it is right and 255 elsewhere; they train as clean "
                             "labels (no transition matrix)")
+    train.add_argument("--cache-mb", type=positive_int, default=SLICE_CACHE_MB, metavar="MB",
+                       help=f"slices are read from disk when needed and the latest kept in memory up to this size "
+                            f"(default {SLICE_CACHE_MB} MiB); the files are never held whole")
     train.add_argument("--overwrite", action="store_true", help="replace an existing model file")
     train.set_defaults(handler=train_command)
 
@@ -187,6 +201,7 @@ def train_command(args: argparse.Namespace) -> int:
     from .outputs import check_clear_of_inputs, check_writable
     from .settings import FINE_TUNE_PRESET, TrainConfig, fine_tune_config, make_config
     from .training import distributed
+    from .data.stream import SliceStore
     from .training.dataset import volumes_from_files
     from .training.trainer import Trainer
 
@@ -200,7 +215,8 @@ def train_command(args: argparse.Namespace) -> int:
     refuse_existing([args.model], args.overwrite)
     init_model = None if args.init_model is None else load_model(args.init_model, args.device)
     pairs = match_folders(args.images, args.masks)
-    volumes = volumes_from_files(pairs, None if args.trusted is None else match_trusted(args.trusted, pairs))
+    volumes = volumes_from_files(pairs, None if args.trusted is None else match_trusted(args.trusted, pairs),
+                                 SliceStore(args.cache_mb * 2**20))
     check_training_sizes(volumes)
     extra = {} if args.epochs is None else {"epochs": args.epochs}
     if args.folds is not None:
@@ -318,14 +334,14 @@ def run_with_progress(trainer, show: bool = True) -> None:
 def correct_command(args: argparse.Namespace) -> int:
     from .correction.maps import correct
     from .correction.regions import REGION_FIELDS
-    from .data.io import file_suffix, read_with_affine, write_array, write_bytes_atomic
+    from .data.io import output_suffix, read_with_affine, write_array, write_bytes_atomic
     from .data.pairs import match_folders
     from .nn.integrity import check_finite_output
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
 
     model = load_model(args.model, device=args.device)
     pairs = match_folders(args.images, args.masks)
-    outputs = {p.stem: (args.out / f"{p.stem}{file_suffix(p.mask)}", args.out / "disagreement" / f"{p.stem}.tif",
+    outputs = {p.stem: (args.out / f"{p.stem}{output_suffix(p.mask)}", args.out / "disagreement" / f"{p.stem}.tif",
                         args.out / "affinity_disagreement" / f"{p.stem}.tif") for p in pairs}
     regions_csv = args.out / "regions.csv"
     files = [p for paths in outputs.values() for p in paths] + [regions_csv]

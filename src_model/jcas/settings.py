@@ -71,6 +71,10 @@ SELECTION_HELP = {
 SOURCE_KEY, REVIEW_KEY, HEATMAPS_KEY = "jcas_source", "jcas_review", "jcas_heatmaps"
 #: The column of a Labels layer's features that names the class of each label value (its "index").
 CLASS_COLUMN = "class"
+#: Training from files keeps the slices it read last in memory up to this many MiB
+#: (:class:`jcas.data.stream.SliceStore`; ``jcas train --cache-mb``); beyond it, slices are read
+#: from disk again. Sets smaller than this are read once.
+SLICE_CACHE_MB = 1024
 
 
 @dataclass(frozen=True)

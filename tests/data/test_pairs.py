@@ -74,7 +74,7 @@ def test_match_folders_pairs_by_stem_and_lists_lonely_files(tmp_path):
 def test_empty_folder_is_refused(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "masks").mkdir()
-    with pytest.raises(JCASInputError, match="holds no PNG, TIFF or NIfTI"):
+    with pytest.raises(JCASInputError, match="holds no PNG, TIFF, NIfTI or zarr"):
         match_folders(tmp_path / "images", tmp_path / "masks")
 
 
@@ -139,10 +139,7 @@ def test_folders_named_wrongly_or_holding_twins_are_refused(tmp_path):
 class _Volume:
     def __init__(self, name, side):
         self.name = name
-        self.side = side
-
-    def load(self):
-        return np.zeros((self.side, self.side)), np.zeros((self.side, self.side), dtype=np.uint8)
+        self.shape = (side, side)
 
 
 def test_images_too_small_to_train_on_are_named_with_the_minimum():

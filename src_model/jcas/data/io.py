@@ -1,8 +1,8 @@
-"""Reading and writing image and mask files (PNG, TIFF, NIfTI), atomically.
+"""Reading and writing image and mask files (PNG, TIFF, NIfTI; OME-Zarr read only), atomically.
 
 Readers return plain numpy arrays; NIfTI readers also return the affine so that
 writers can keep the geometry of the input. Writers go through
-:func:`jcas.outputs.atomic_write`.
+:func:`jcas.outputs.atomic_write`. Reading one slice at a time is :mod:`jcas.data.stream`'s job.
 """
 from __future__ import annotations
 
@@ -20,26 +20,41 @@ from ..outputs import atomic_write
 PNG_SUFFIXES = (".png",)
 TIFF_SUFFIXES = (".tif", ".tiff")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
-SUPPORTED_SUFFIXES = PNG_SUFFIXES + TIFF_SUFFIXES + NIFTI_SUFFIXES
+#: Zarr stores are folders: an OME-Zarr image (its full-resolution level) or a plain zarr array.
+ZARR_SUFFIXES = (".zarr",)
+WRITABLE_SUFFIXES = PNG_SUFFIXES + TIFF_SUFFIXES + NIFTI_SUFFIXES
+SUPPORTED_SUFFIXES = WRITABLE_SUFFIXES + ZARR_SUFFIXES
 #: The key and value in a TIFF's metadata that mark a label map (NIfTI has its label intent).
 LABEL_INTENT = ("intent", "label")
 
 
 def file_suffix(path: str | os.PathLike) -> str:
-    """Return the lower-case suffix of ``path``, with ``.nii.gz`` kept whole."""
+    """Return the lower-case suffix of ``path``, with ``.nii.gz`` and ``.ome.zarr`` kept whole."""
     name = Path(path).name.lower()
-    return ".nii.gz" if name.endswith(".nii.gz") else Path(name).suffix
+    for double in (".nii.gz", ".ome.zarr"):
+        if name.endswith(double):
+            return ".zarr" if double == ".ome.zarr" else double
+    return Path(name).suffix
 
 
 def file_stem(path: str | os.PathLike) -> str:
     """Return the file name without its (possibly double) suffix."""
     name = Path(path).name
-    return name[: len(name) - len(file_suffix(path))]
+    suffix = ".ome.zarr" if name.lower().endswith(".ome.zarr") else file_suffix(path)
+    return name[: len(name) - len(suffix)]
+
+
+def output_suffix(path: str | os.PathLike) -> str:
+    """The suffix of an output written for the input ``path``: its own, or ``.tif`` for a zarr store
+    (read only here; TIFF keeps its spacing)."""
+    suffix = file_suffix(path)
+    return ".tif" if suffix in ZARR_SUFFIXES else suffix
 
 
 def is_supported(path: str | os.PathLike) -> bool:
-    """Whether ``path`` has a suffix this package can read."""
-    return file_suffix(path) in SUPPORTED_SUFFIXES
+    """Whether ``path`` has a suffix this package can read (a zarr store is a folder, every other input a file)."""
+    suffix = file_suffix(path)
+    return suffix in SUPPORTED_SUFFIXES and Path(path).is_dir() == (suffix in ZARR_SUFFIXES)
 
 
 def read_array(path: str | os.PathLike) -> np.ndarray:
@@ -48,7 +63,7 @@ def read_array(path: str | os.PathLike) -> np.ndarray:
     Parameters
     ----------
     path : path-like
-        A PNG, TIFF (2D, RGB or a stack) or NIfTI file.
+        A PNG, TIFF (2D, RGB or a stack) or NIfTI file, or an OME-Zarr or zarr folder.
 
     Returns
     -------
@@ -63,7 +78,8 @@ def read_array(path: str | os.PathLike) -> np.ndarray:
 
 def read_with_affine(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a file and its 4 x 4 NIfTI affine: a NIfTI file's own, a diagonal one of a TIFF's pixel
-    spacing (:func:`affine_of_spacing`), ``None`` for PNG and for TIFFs that state no spacing.
+    spacing or an OME-Zarr's scale (:func:`affine_of_spacing`), ``None`` for PNG and for files that state
+    no spacing.
 
     Raises
     ------
@@ -72,33 +88,56 @@ def read_with_affine(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | 
         or holds no pixels (empty, truncated or damaged).
     """
     path = Path(path)
-    if path.is_dir():
-        raise JCASInputError(f"{path} is a folder, not a file. Give an image or mask file.")
-    if not path.is_file():
-        raise JCASInputError(f"{path}: no such file. Check the path.")
-    suffix = file_suffix(path)
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise JCASInputError(
-            f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}."
-        )
-    try:
+    suffix = check_readable(path)
+    with reading(path, suffix):
         data, affine = _read_now(path, suffix)
-    except JCASInputError:
-        raise
-    except Exception as error:  # unreadable or truncated file
-        raise JCASInputError(f"{path}: cannot be read as {suffix} ({error}). Is the file complete?") from error
-    if data.size == 0 or data.ndim < 2:
-        raise JCASInputError(
-            f"{path} holds no image (shape {data.shape}): the file is empty, truncated or damaged. "
-            "Export it again from the program that made it."
-        )
+    check_holds_pixels(path, data.shape)
     if data.dtype == bool:
         data = data.astype(np.uint8)
     return data, affine
 
 
+def check_readable(path: Path) -> str:
+    """``path``'s suffix (:func:`file_suffix`), or :class:`JCASInputError` when it is missing, a folder
+    where a file should be (or a file named as a zarr store) or of a type this package cannot read."""
+    suffix = file_suffix(path)
+    if suffix in ZARR_SUFFIXES:
+        if not path.is_dir():
+            raise JCASInputError(f"{path}: no such zarr folder. Check the path.")
+        return suffix
+    if path.is_dir():
+        raise JCASInputError(f"{path} is a folder, not a file. Give an image or mask file.")
+    if not path.is_file():
+        raise JCASInputError(f"{path}: no such file. Check the path.")
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise JCASInputError(
+            f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}."
+        )
+    return suffix
+
+
 @contextmanager
-def _quiet(logger: str):
+def reading(path: Path, suffix: str):
+    """Turn any failure of a library reading ``path`` into :class:`JCASInputError` (a damaged or truncated file)."""
+    try:
+        yield
+    except JCASInputError:
+        raise
+    except Exception as error:  # unreadable or truncated file
+        raise JCASInputError(f"{path}: cannot be read as {suffix} ({error}). Is the file complete?") from error
+
+
+def check_holds_pixels(path: Path, shape: tuple[int, ...]) -> None:
+    """Raise :class:`JCASInputError` unless an array of ``shape`` read from ``path`` is an image (2D or more, not empty)."""
+    if len(shape) < 2 or 0 in shape:
+        raise JCASInputError(
+            f"{path} holds no image (shape {tuple(shape)}): the file is empty, truncated or damaged. "
+            "Export it again from the program that made it."
+        )
+
+
+@contextmanager
+def quiet_logs(logger: str):
     """Hold back a library's log warnings (tifffile logs its own view of damaged files before failing)."""
     log = logging.getLogger(logger)
     level = log.level
@@ -118,15 +157,81 @@ def _read_now(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | None]:
     if suffix in TIFF_SUFFIXES:
         import tifffile
 
-        with _quiet("tifffile"), tifffile.TiffFile(path) as tiff:
+        with quiet_logs("tifffile"), tifffile.TiffFile(path) as tiff:
             data = np.asarray(tiff.asarray())
             spacing = _tiff_spacing(tiff, data)
+        return data, None if spacing is None else affine_of_spacing(spacing, len(spacing))
+    if suffix in ZARR_SUFFIXES:
+        array, spacing = open_zarr(path)
+        data = np.asarray(array[()])
         return data, None if spacing is None else affine_of_spacing(spacing, len(spacing))
     import nibabel
 
     volume = nibabel.load(str(path))
     data = np.asanyarray(volume.dataobj)
     return nifti_to_slices(data), np.asarray(volume.affine)
+
+
+class ZarrImage:
+    """The image of a zarr store with its leading axes of one entry (OME-Zarr's time and channel) dropped.
+
+    Attributes
+    ----------
+    array : zarr.Array
+        The stored array, ``(..., [Z,] Y, X)``.
+    lead : int
+        How many leading axes of one entry are dropped.
+    """
+
+    def __init__(self, array, lead: int):
+        self.array, self.lead = array, lead
+        self.shape = tuple(array.shape[lead:])
+
+    def __getitem__(self, index) -> np.ndarray:
+        """``image[index]`` of the dropped-axes view, read from the store (``image[()]``: all of it)."""
+        index = index if isinstance(index, tuple) else (index,)
+        return np.asarray(self.array[(0,) * self.lead + index])
+
+
+def open_zarr(path: str | os.PathLike) -> tuple[ZarrImage, tuple[float, ...] | None]:
+    """Open an OME-Zarr image (its full-resolution level) or a plain zarr array for reading.
+
+    Returns
+    -------
+    image : ZarrImage
+        ``(Y, X)`` or ``(Z, Y, X)``; nothing is read yet.
+    spacing : tuple of float or None
+        The level's ``scale`` per axis of ``image``; ``None`` when it states none (all 1).
+
+    Raises
+    ------
+    JCASInputError
+        A zarr group that is not an OME-Zarr image, and more than one time point or channel.
+    """
+    import zarr
+
+    node = zarr.open(str(path), mode="r")
+    scale = None
+    if isinstance(node, zarr.Group):
+        attributes = node.attrs.asdict()
+        multiscales = attributes.get("multiscales") or attributes.get("ome", {}).get("multiscales")
+        if not multiscales:
+            raise JCASInputError(f"{path} is a zarr group without OME-Zarr multiscales metadata; give an OME-Zarr "
+                                 "image or a zarr array.")
+        level = multiscales[0]["datasets"][0]
+        array = node[level["path"]]
+        scale = next((t["scale"] for t in level.get("coordinateTransformations", []) if t.get("type") == "scale"),
+                     None)
+    else:
+        array = node
+    lead = 0
+    while array.ndim - lead > 3 and array.shape[lead] == 1:
+        lead += 1
+    if array.ndim - lead > 3:
+        raise JCASInputError(f"{path} has shape {array.shape}: more than one time point or channel. Save one "
+                             "grey image or stack, (Z, Y, X) or (Y, X), per zarr store.")
+    spacing = None if scale is None else tuple(float(s) for s in scale[lead:])
+    return ZarrImage(array, lead), None if spacing is None or all(s == 1.0 for s in spacing) else spacing
 
 
 def _tiff_spacing(tiff, data: np.ndarray) -> tuple[float, ...] | None:
@@ -213,8 +318,8 @@ def write_array(
     """
     path = Path(path)
     suffix = file_suffix(path)
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise JCASInputError(f"{path}: cannot write {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}.")
+    if suffix not in WRITABLE_SUFFIXES:
+        raise JCASInputError(f"{path}: cannot write {suffix!r}; use one of {', '.join(WRITABLE_SUFFIXES)}.")
     data = np.asarray(data)
     return atomic_write(path, lambda temporary: _write_now(temporary, data, suffix, affine, labels),
                         overwrite=overwrite)
@@ -233,7 +338,7 @@ def is_label_file(path: str | os.PathLike) -> bool:
         if suffix in TIFF_SUFFIXES:
             import tifffile
 
-            with _quiet("tifffile"), tifffile.TiffFile(path) as tiff:
+            with quiet_logs("tifffile"), tifffile.TiffFile(path) as tiff:
                 return (tiff.shaped_metadata or [{}])[0].get(LABEL_INTENT[0]) == LABEL_INTENT[1]
     except Exception:  # unreadable: read_with_affine says why
         return False

@@ -25,7 +25,7 @@ def is_colour(mask: np.ndarray) -> bool:
     return len(shape) == 3 and shape[-1] in (3, 4) and min(shape[:2]) > shape[-1]
 
 
-def check_mask(mask: np.ndarray, name: str = "mask") -> None:
+def check_mask(mask: np.ndarray, name: str = "mask", values: bool = True) -> None:
     """Raise :class:`JCASInputError` unless ``mask`` is a label image: ``(H, W)`` or ``(Z, H, W)``
     non-negative integers (or bool), at least one pixel.
 
@@ -38,6 +38,9 @@ def check_mask(mask: np.ndarray, name: str = "mask") -> None:
     mask : numpy.ndarray
     name : str
         Where the mask came from, for the messages.
+    values : bool
+        Check the values too (NaN, fractions, negatives); without it only the shape and dtype
+        are looked at, so a stand-in without memory (``numpy.broadcast_to``) of a file's header will do.
     """
     mask = np.asarray(mask)
     if is_colour(mask):
@@ -50,7 +53,9 @@ def check_mask(mask: np.ndarray, name: str = "mask") -> None:
         raise JCASInputError(f"{name} has shape {mask.shape}; expected (H, W) or (Z, H, W).")
     if mask.size == 0:
         raise JCASInputError(f"{name} is empty (shape {mask.shape}); a mask needs at least one pixel.")
-    if mask.dtype.kind == "b":
+    if mask.dtype.kind not in "biuf":
+        raise JCASInputError(f"{name} has dtype {mask.dtype}; a mask must hold integer labels.")
+    if mask.dtype.kind == "b" or not values:
         return
     if mask.dtype.kind == "f":
         if not np.all(np.isfinite(mask)):
@@ -60,8 +65,6 @@ def check_mask(mask: np.ndarray, name: str = "mask") -> None:
                 f"{name} holds non-integer values (dtype {mask.dtype}); a mask must hold integer labels. "
                 "Did you pass an image or a probability map as the mask?"
             )
-    elif mask.dtype.kind not in "iu":
-        raise JCASInputError(f"{name} has dtype {mask.dtype}; a mask must hold integer labels.")
     if mask.size and mask.min() < 0:
         raise JCASInputError(f"{name} holds negative values (min {mask.min()}); labels must be 0 or more.")
 
@@ -88,6 +91,12 @@ class LabelMap:
         for index, mask in enumerate(masks):
             check_mask(mask, name=f"mask {index}")
             found.update(int(v) for v in np.unique(mask))
+        return cls.from_values(found, ignore_value)
+
+    @classmethod
+    def from_values(cls, values: Iterable[int], ignore_value: int = IGNORE_VALUE) -> "LabelMap":
+        """The label map of the label values the masks hold (the ignore value dropped); at least two classes."""
+        found = {int(value) for value in values}
         found.discard(ignore_value)
         if len(found) < 2:
             raise JCASInputError(

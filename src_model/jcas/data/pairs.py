@@ -28,7 +28,7 @@ def is_rgb(image: np.ndarray, mask: np.ndarray) -> bool:
     return image.ndim == mask.ndim + 1 and image.shape[:-1] == mask.shape and image.shape[-1] in (3, 4)
 
 
-def check_pair(image: np.ndarray, mask: np.ndarray, name: str = "") -> None:
+def check_pair(image: np.ndarray, mask: np.ndarray, name: str = "", values: bool = True) -> None:
     """Raise :class:`JCASInputError` unless ``image`` and ``mask`` form a valid pair.
 
     Parameters
@@ -39,10 +39,12 @@ def check_pair(image: np.ndarray, mask: np.ndarray, name: str = "") -> None:
         ``(H, W)`` or ``(Z, H, W)`` integer labels with the image's geometry.
     name : str
         Where the pair came from, for the messages.
+    values : bool
+        Check the values too (see :func:`jcas.data.labels.check_mask`); without it shapes and dtypes only.
     """
     where = f"{name}: " if name else ""
     image, mask = np.asarray(image), np.asarray(mask)
-    check_mask(mask, name=f"{where}mask")
+    check_mask(mask, name=f"{where}mask", values=values)
     if image.size == 0:
         raise JCASInputError(f"{where}image is empty (shape {image.shape}); an image needs at least one pixel.")
     if image.shape != mask.shape and not is_rgb(image, mask):
@@ -52,7 +54,7 @@ def check_pair(image: np.ndarray, mask: np.ndarray, name: str = "") -> None:
         )
     if image.dtype.kind not in "biuf":
         raise JCASInputError(f"{where}image has dtype {image.dtype}; expected numbers.")
-    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
+    if values and image.dtype.kind == "f" and not np.all(np.isfinite(image)):
         raise JCASInputError(f"{where}image contains NaN or infinite pixels; replace them (e.g. with 0) first.")
 
 
@@ -167,7 +169,7 @@ def match_trusted(trusted_dir: str | os.PathLike, pairs: list[FilePair]) -> dict
 
 
 def supported_files(folder: str | os.PathLike, what: str) -> dict[str, Path]:
-    """``{stem: path}`` of the readable, non-hidden files of ``folder``.
+    """``{stem: path}`` of the readable, non-hidden files (and zarr stores) of ``folder``.
 
     Raises
     ------
@@ -184,10 +186,10 @@ def supported_files(folder: str | os.PathLike, what: str) -> dict[str, Path]:
         raise JCASInputError(f"{what} folder {folder} does not exist.")
     found: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
-        if path.is_file() and is_supported(path) and not path.name.startswith("."):
+        if is_supported(path) and not path.name.startswith("."):
             found.setdefault(file_stem(path), []).append(path)
     if not found:
-        raise JCASInputError(f"{what} folder {folder} holds no PNG, TIFF or NIfTI files.")
+        raise JCASInputError(f"{what} folder {folder} holds no PNG, TIFF, NIfTI or zarr files.")
     twins = {stem: paths for stem, paths in found.items() if len(paths) > 1}
     if twins:
         lines = "\n".join(f"  {', '.join(p.name for p in paths)}" for paths in twins.values())
@@ -215,12 +217,11 @@ def check_training_sizes(volumes: Sequence[Any]) -> None:
     Parameters
     ----------
     volumes : sequence of jcas.training.dataset.Volume
-        Anything with ``name`` and ``load()`` returning ``(image, mask)``.
+        Anything with a ``name`` and the ``shape`` ``(H, W)`` of its slices.
     """
     small = []
     for volume in volumes:
-        _, mask = volume.load()
-        height, width = np.shape(mask)[-2:]
+        height, width = volume.shape
         if min(height, width) < MIN_TRAINING_SIDE:
             small.append(f"  {volume.name} ({height} x {width})")
     if small:

@@ -1,37 +1,35 @@
-"""A torch Dataset of random 2D training crops, streamed from arrays or files."""
+"""A torch Dataset of random 2D training crops, streamed slice by slice from arrays or files."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from ..data.io import read_array
-from ..data.labels import IGNORE_INDEX, IGNORE_VALUE, LabelMap
-from ..data.pairs import FilePair, as_slices, channels_of, check_pair, normalise
+from ..data.labels import IGNORE_INDEX, IGNORE_VALUE, LabelMap, check_mask
+from ..data.pairs import FilePair, channels_of, check_pair, normalise
+from ..data.stream import SliceFile, SliceStore
 from ..errors import JCASInputError
 from ..nn.crossfit import strip_folds
+from ..settings import SLICE_CACHE_MB
 
-Loader = Callable[[], tuple[np.ndarray, np.ndarray]]
-#: Returns a mask of trusted labels: the mask's shape, the label where a person confirmed it, the
-#: ignore value (255) elsewhere.
-TrustedLoader = Callable[[], np.ndarray]
+#: Returns slice ``z`` of a volume's image, ``(H, W)`` or ``(H, W, C)``, or of its mask, ``(H, W)``.
+SliceReader = Callable[[int], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Volume:
-    """One image/mask pair (2D or a stack), loaded on demand.
+    """One image/mask pair (2D or a stack), read a slice at a time.
 
     Attributes
     ----------
     name : str
         For messages.
-    load : callable
-        Returns ``(image, mask)`` arrays.
+    image, mask : callable
+        :data:`SliceReader` of the image and of the mask.
     slices : int
         Number of 2D slices.
     channels : int
@@ -39,16 +37,18 @@ class Volume:
     shape : tuple of int
         ``(H, W)`` of its slices.
     trusted : callable, optional
-        Returns the pair's trusted labels (:data:`TrustedLoader`): pixels a person confirmed, which
-        train as clean labels. ``None``: no pixel is trusted.
+        :data:`SliceReader` of the pair's trusted labels: the mask's label where a person confirmed
+        it, the ignore value (255) elsewhere; those pixels train as clean labels. ``None``: no
+        pixel is trusted.
     """
 
     name: str
-    load: Loader
+    image: SliceReader
+    mask: SliceReader
     slices: int
     channels: int
     shape: tuple[int, int]
-    trusted: TrustedLoader | None = None
+    trusted: SliceReader | None = None
 
     def slice_labels(self, z: int, label_map: LabelMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Slice ``z``: its image, its training labels and which of them are trusted.
@@ -63,19 +63,22 @@ class Volume:
         trusted : numpy.ndarray
             ``(H, W)`` bool.
         """
-        image, mask = as_slices(*self.load())[z]
-        labels = label_map.encode(mask)
+        image, labels = self.image(z), label_map.encode(self.mask(z))
         if self.trusted is None:
             return image, labels, np.zeros(labels.shape, dtype=bool)
-        confirmed = np.asarray(self.trusted())
-        confirmed = label_map.encode(confirmed if confirmed.ndim == 2 else confirmed[z])
+        confirmed = label_map.encode(self.trusted(z))
         trusted = confirmed >= 0
         return image, np.where(trusted, confirmed, labels), trusted
 
 
+def _array_slices(array: np.ndarray, stack: bool) -> SliceReader:
+    """:data:`SliceReader` of an in-memory array: slice ``z`` of a stack, the whole array otherwise."""
+    return (lambda z: array[z]) if stack else (lambda z: array)
+
+
 def volumes_from_arrays(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                         trusted: Sequence[np.ndarray | None] | None = None) -> list[Volume]:
-    """Check in-memory pairs (and trusted labels, :data:`TrustedLoader`) and wrap them as volumes."""
+    """Check in-memory pairs (and trusted labels, see :class:`Volume`) and wrap them as volumes."""
     trusted = [None] * len(masks) if trusted is None else list(trusted)
     volumes = []
     for index, (image, mask, confirmed) in enumerate(zip(images, masks, trusted, strict=True)):
@@ -85,39 +88,76 @@ def volumes_from_arrays(images: Sequence[np.ndarray], masks: Sequence[np.ndarray
         if confirmed is not None:
             confirmed = np.asarray(confirmed)
             check_trusted(confirmed, mask, name)
-        volumes.append(Volume(name, lambda i=image, m=mask: (i, m), len(as_slices(image, mask)),
-                              channels_of(image, mask), mask.shape[-2:],
-                              None if confirmed is None else (lambda t=confirmed: t)))
+        stack = mask.ndim == 3
+        volumes.append(Volume(name, _array_slices(image, stack), _array_slices(mask, stack),
+                              mask.shape[0] if stack else 1, channels_of(image, mask), mask.shape[-2:],
+                              None if confirmed is None else _array_slices(confirmed, stack)))
     return volumes
 
 
-def volumes_from_files(pairs: Sequence[FilePair], trusted: dict[str, Path] | None = None) -> list[Volume]:
-    """Check file pairs once and wrap them as volumes that read from disk when used.
+def volumes_from_files(pairs: Sequence[FilePair], trusted: dict[str, Path] | None = None,
+                       store: SliceStore | None = None) -> list[Volume]:
+    """Check file pairs and wrap them as volumes that read slices from disk when used.
 
-    ``trusted`` maps a pair's stem to a file of its trusted labels (:data:`TrustedLoader`).
+    Each pair is checked from its files' headers, then slice by slice (values, NaN, label
+    dtype), so that no file is ever held whole in memory.
+
+    Parameters
+    ----------
+    pairs : sequence of FilePair
+    trusted : dict, optional
+        A pair's stem to a file of its trusted labels (see :class:`Volume`).
+    store : SliceStore, optional
+        Reads and caches the slices; default one of :data:`jcas.settings.SLICE_CACHE_MB`.
     """
     trusted = trusted or {}
+    store = store or SliceStore(SLICE_CACHE_MB * 2**20)
     volumes = []
     for pair in pairs:
-        image, mask = read_array(pair.image), read_array(pair.mask)
+        image, mask = store.file(pair.image), store.file(pair.mask)
         name = f"{pair.image.name} / {pair.mask.name}"
-        check_pair(image, mask, name=name)
-        trusted_loader = None
+        check_pair(_header(image), _header(mask), name=name, values=False)
+        stack = len(mask.shape) == 3
+        slices = mask.shape[0] if stack else 1
+        trusted_reader = None
         if pair.stem in trusted:
-            check_trusted(read_array(trusted[pair.stem]), mask, trusted[pair.stem].name)
-            trusted_loader = lru_cache(maxsize=1)(lambda p=trusted[pair.stem]: read_array(p))
-        loader = lru_cache(maxsize=1)(lambda p=pair: (read_array(p.image), read_array(p.mask)))
-        volumes.append(Volume(name, loader, len(as_slices(image, mask)), channels_of(image, mask), mask.shape[-2:],
-                              trusted_loader))
+            confirmed = store.file(trusted[pair.stem])
+            check_trusted_shape(confirmed.shape, mask.shape, trusted[pair.stem].name)
+            trusted_reader = _file_slices(store, confirmed.path, stack)
+        volume = Volume(name, _file_slices(store, image.path, stack), _file_slices(store, mask.path, stack), slices,
+                        channels_of(_header(image), _header(mask)), mask.shape[-2:], trusted_reader)
+        for z in range(slices):
+            where = f"{name}, slice {z + 1} of {slices}" if stack else name
+            image_slice, mask_slice = volume.image(z), volume.mask(z)
+            check_pair(image_slice, mask_slice, name=where)
+            if trusted_reader is not None:
+                check_trusted(trusted_reader(z), mask_slice, f"{trusted[pair.stem].name}" + where[len(name):])
+        volumes.append(volume)
     return volumes
+
+
+def _header(opened: SliceFile) -> np.ndarray:
+    """A stand-in of a file's array with its shape and dtype and no memory, for the checks that look
+    at shape and dtype only."""
+    return np.broadcast_to(np.zeros((), dtype=opened.dtype), opened.shape)
+
+
+def _file_slices(store: SliceStore, path: Path, stack: bool) -> SliceReader:
+    """:data:`SliceReader` of a file through ``store``: slice ``z`` of a stack, the whole file otherwise."""
+    return (lambda z: store.read(path, z)) if stack else (lambda z: store.read(path, None))
+
+
+def check_trusted_shape(trusted: tuple[int, ...], mask: tuple[int, ...], name: str) -> None:
+    """Raise :class:`JCASInputError` unless trusted labels of shape ``trusted`` fit a mask of shape ``mask``."""
+    if tuple(trusted) != tuple(mask):
+        raise JCASInputError(f"{name}: the trusted labels are {tuple(trusted)}, the mask is {tuple(mask)}; give "
+                             "trusted labels of the mask's shape (255 where nothing is trusted).")
 
 
 def check_trusted(trusted: np.ndarray, mask: np.ndarray, name: str) -> None:
     """Raise :class:`JCASInputError` unless ``trusted`` is a mask of trusted labels for ``mask``: its shape,
     and only the mask's label values or the ignore value (255)."""
-    if trusted.shape != mask.shape:
-        raise JCASInputError(f"{name}: the trusted labels are {trusted.shape}, the mask is {mask.shape}; give "
-                             "trusted labels of the mask's shape (255 where nothing is trusted).")
+    check_trusted_shape(trusted.shape, mask.shape, name)
     if not np.issubdtype(trusted.dtype, np.integer):
         raise JCASInputError(f"{name}: trusted labels must be integers (label values, 255 = untrusted), "
                              f"not {trusted.dtype}.")
@@ -143,13 +183,17 @@ def scan_labels(volumes: Sequence[Volume], label_map: LabelMap | None = None) ->
     frequencies : numpy.ndarray
         ``(K,)`` float64, fraction of labelled pixels per class (the noisy prior pi).
     """
-    masks = [volume.load()[1] for volume in volumes]
-    label_map = label_map or LabelMap.from_masks(masks)
-    counts = np.zeros(label_map.num_classes)
-    for mask in masks:
-        encoded = label_map.encode(mask)
-        counts += np.bincount(encoded[encoded >= 0].ravel(), minlength=label_map.num_classes)
-    return label_map, counts / counts.sum()
+    counts: dict[int, int] = {}
+    for volume in volumes:  # one slice at a time
+        for z in range(volume.slices):
+            mask = volume.mask(z)
+            check_mask(mask, name=f"{volume.name}, slice {z + 1}" if volume.slices > 1 else volume.name)
+            for value, count in zip(*np.unique(mask, return_counts=True)):
+                counts[int(value)] = counts.get(int(value), 0) + int(count)
+    label_map = label_map or LabelMap.from_values(counts)
+    label_map.encode(np.asarray(sorted(counts), dtype=np.int64))  # values the label map does not know raise
+    frequencies = np.asarray([counts.get(value, 0) for value in label_map.values], dtype=np.float64)
+    return label_map, frequencies / frequencies.sum()
 
 
 class CropDataset(torch.utils.data.Dataset):

@@ -23,7 +23,7 @@ import torch
 
 from ..correction.maps import member_maps
 from ..data.labels import IGNORE_INDEX
-from ..data.pairs import as_slices, check_training_arrays, check_training_sizes, normalise
+from ..data.pairs import check_training_arrays, check_training_sizes, normalise
 from ..device import autocast, available_devices, select_device
 from ..errors import JCASInputError
 from ..losses.objective import JCASLoss
@@ -192,8 +192,8 @@ class Trainer:
         self.completed_steps = 0
 
     def _fingerprints(self) -> list[str]:
-        """Fingerprint of every training slice, in training order, reading one volume at a time."""
-        return [fingerprint(image_slice) for volume in self.volumes for image_slice, _ in as_slices(*volume.load())]
+        """Fingerprint of every training slice, in training order, reading one slice at a time."""
+        return [fingerprint(volume.image(z)) for volume in self.volumes for z in range(volume.slices)]
 
     def _held_out_fingerprints(self, unit_fingerprints: list[str], fold: int) -> list[str]:
         """Fingerprints of the slices fold model ``fold`` judges (all of them unless whole slices are held out)."""

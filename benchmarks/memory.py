@@ -1,0 +1,147 @@
+"""Peak memory of training from files on a volume ten times larger than the slice cache (issue 14).
+
+    .venv/bin/python benchmarks/memory.py                 # 400 slices of 512 x 512, a 16 MiB cache
+    .venv/bin/python benchmarks/memory.py --slices 100 --steps 5
+
+A volume of ``--slices`` slices (:func:`jcas.data.synthetic.split_discs`: two classes told apart
+by position, uint8; the pixels do not matter here, the bytes do) and its mask are written as
+NIfTI (``.nii`` and ``.nii.gz``), a TIFF stack and an OME-Zarr image. For each format a fresh
+process does what ``jcas train`` does (match the folders, check every slice, scan the labels,
+fingerprint the slices, build the fold models) with a slice cache of ``--cache-mb`` and trains
+``--steps`` steps; its peak resident memory is recorded. Two references run the same way: the
+same steps on a volume of 16 slices (what the process costs without the data) and the large
+volume read whole into memory and passed as arrays (the Python API's way, and how files were
+read before slices were streamed). Results: ``benchmarks/results/memory.csv`` and ``memory.md``,
+with the commit and the machine.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from provenance import git_commit, machine
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+FORMATS = (".nii", ".nii.gz", ".tif", ".ome.zarr")
+SMALL_SLICES = 16
+
+
+def write_volume(folder: Path, suffix: str, images: np.ndarray, masks: np.ndarray) -> None:
+    """``images/volume{suffix}`` and ``masks/volume{suffix}`` under ``folder``."""
+    import zarr
+
+    from jcas.data.io import write_array
+
+    for kind, data in (("images", images), ("masks", masks)):
+        path = folder / kind / f"volume{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".ome.zarr":
+            group = zarr.open_group(str(path), mode="w")
+            group.create_array("0", data=data, chunks=(1,) + data.shape[1:])
+            group.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": axis} for axis in "zyx"],
+                                           "datasets": [{"path": "0"}]}]
+        else:
+            write_array(path, data)
+
+
+def child(folder: Path, cache_mb: int, steps: int, whole: bool) -> dict:
+    """Train ``steps`` steps on the pair in ``folder`` (streamed, or ``whole`` in memory); the peak memory."""
+    import torch
+
+    from jcas.data.pairs import load_pairs, match_folders
+    from jcas.data.stream import SliceStore
+    from jcas.settings import make_config
+    from jcas.training.dataset import volumes_from_files
+    from jcas.training.trainer import Trainer
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    pairs = match_folders(folder / "images", folder / "masks")
+    config = make_config("jcas", "fast", folds=2)
+    if whole:
+        images, masks = load_pairs(pairs)
+        trainer = Trainer(images, masks, config=config)
+    else:
+        trainer = Trainer(volumes=volumes_from_files(pairs, store=SliceStore(cache_mb * 2**20)), config=config)
+    ready = time.perf_counter() - started
+    for event in trainer.run():
+        if event.global_step >= steps:
+            break
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    return {"peak_mb": round(peak_mb, 1), "setup_s": round(ready, 2),
+            "train_s": round(time.perf_counter() - started - ready, 2)}
+
+
+def run_child(folder: Path, cache_mb: int, steps: int, whole: bool) -> dict:
+    """:func:`child` in a fresh process, so that each peak is its own."""
+    command = [sys.executable, __file__, "--child", str(folder), "--cache-mb", str(cache_mb), "--steps", str(steps)]
+    result = subprocess.run(command + (["--whole"] if whole else []), capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--slices", type=int, default=400)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--cache-mb", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.cache_mb, args.steps, args.whole)))
+        return 0
+
+    from jcas.data.synthetic import split_discs
+
+    images, masks = split_discs(args.slices, args.size, seed=0)
+    volume_mb = (images.nbytes + masks.nbytes) / 2**20
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="jcas-memory-") as temporary:
+        root = Path(temporary)
+        write_volume(root / "small", ".nii", images[:SMALL_SLICES], masks[:SMALL_SLICES])
+        cases = [("small volume, streamed", root / "small", SMALL_SLICES, False)]
+        for suffix in FORMATS:
+            write_volume(root / suffix.strip("."), suffix, images, masks)
+            cases.append((f"{suffix}, streamed", root / suffix.strip("."), args.slices, False))
+        cases.append(("in memory (arrays)", root / "nii", args.slices, True))
+        for name, folder, slices, whole in cases:
+            figures = run_child(folder, args.cache_mb, args.steps, whole)
+            rows.append({"case": name, "slices": slices, "volume_mb": round(volume_mb * slices / args.slices, 1),
+                         "cache_mb": "" if whole else args.cache_mb, **figures})
+            print(rows[-1], flush=True)
+    base = rows[0]["peak_mb"]
+    for row in rows:
+        row["above_small_mb"] = round(row["peak_mb"] - base, 1)
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / "memory.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = [f"# Peak memory of training from files (`benchmarks/memory.py`)", "",
+             f"A volume of {args.slices} slices of {args.size} x {args.size} (uint8 image and mask, "
+             f"{volume_mb:.0f} MiB together), a slice cache of {args.cache_mb} MiB "
+             f"({volume_mb / args.cache_mb:.0f}x smaller), the fast preset's jcas (2 fold models, crops of 128, "
+             f"batches of 8), {args.steps} steps; one fresh process per line. 'above small': peak minus the "
+             f"peak of the same steps on {SMALL_SLICES} slices. Commit {git_commit()}, {machine()}.", "",
+             "| case | slices | volume MiB | cache MiB | peak MiB | above small MiB | setup s | train s |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['case']} | {r['slices']} | {r['volume_mb']} | {r['cache_mb'] or '–'} | {r['peak_mb']} | "
+              f"{r['above_small_mb']} | {r['setup_s']} | {r['train_s']} |" for r in rows]
+    (RESULTS / "memory.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
