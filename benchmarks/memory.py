@@ -1,4 +1,4 @@
-"""Peak memory of training from files on a volume ten times larger than the slice cache (issue 14).
+"""Peak memory of training from files on a volume ten times larger than the slice cache, and of correcting it (issue 14).
 
     .venv/bin/python benchmarks/memory.py                 # 400 slices of 512 x 512, a 16 MiB cache
     .venv/bin/python benchmarks/memory.py --slices 100 --steps 5
@@ -11,8 +11,10 @@ fingerprint the slices, build the fold models) with a slice cache of ``--cache-m
 ``--steps`` steps; its peak resident memory is recorded. Two references run the same way: the
 same steps on a volume of 16 slices (what the process costs without the data) and the large
 volume read whole into memory and passed as arrays (the Python API's way, and how files were
-read before slices were streamed). Results: ``benchmarks/results/memory.csv`` and ``memory.md``,
-with the commit and the machine.
+read before slices were streamed). Then the model of the ``.nii`` line corrects the volume twice:
+``jcas correct`` (slice by slice, the heatmaps written page by page) and :func:`jcas.correction.maps.correct`
+on the arrays in memory (what the plugin does, and the command did before). Results:
+``benchmarks/results/memory.csv`` and ``memory.md``, with the commit and the machine.
 """
 from __future__ import annotations
 
@@ -54,8 +56,14 @@ def write_volume(folder: Path, suffix: str, images: np.ndarray, masks: np.ndarra
             write_array(path, data)
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kilobytes on Linux
+
+
 def child(folder: Path, cache_mb: int, steps: int, whole: bool) -> dict:
-    """Train ``steps`` steps on the pair in ``folder`` (streamed, or ``whole`` in memory); the peak memory."""
+    """Train ``steps`` steps on the pair in ``folder`` (streamed, or ``whole`` in memory) and save the model
+    as ``folder/model.pt``; the peak memory."""
     import torch
 
     from jcas.data.pairs import load_pairs, match_folders
@@ -77,15 +85,35 @@ def child(folder: Path, cache_mb: int, steps: int, whole: bool) -> dict:
     for event in trainer.run():
         if event.global_step >= steps:
             break
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
-    return {"peak_mb": round(peak_mb, 1), "setup_s": round(ready, 2),
-            "train_s": round(time.perf_counter() - started - ready, 2)}
+    figures = {"peak_mb": peak_mb(), "setup_s": round(ready, 2), "train_s": round(time.perf_counter() - started - ready, 2)}
+    trainer.save(folder / "model.pt")
+    return figures
 
 
-def run_child(folder: Path, cache_mb: int, steps: int, whole: bool) -> dict:
-    """:func:`child` in a fresh process, so that each peak is its own."""
-    command = [sys.executable, __file__, "--child", str(folder), "--cache-mb", str(cache_mb), "--steps", str(steps)]
-    result = subprocess.run(command + (["--whole"] if whole else []), capture_output=True, text=True, check=True)
+def correct_child(folder: Path, whole: bool) -> dict:
+    """Correct the pair in ``folder`` with ``folder/model.pt``: ``jcas correct``, or (``whole``) ``correct()``
+    on the arrays in memory; the peak memory."""
+    import torch
+
+    from jcas.cli import main
+    from jcas.correction.maps import correct
+    from jcas.nn.checkpoint import load_checkpoint
+    from jcas.data.pairs import load_pairs, match_folders
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    if whole:
+        [image], [mask] = load_pairs(match_folders(folder / "images", folder / "masks"))
+        correct(load_checkpoint(folder / "model.pt"), image, mask)
+    else:
+        main(["correct", "--model", str(folder / "model.pt"), "--images", str(folder / "images"), "--masks",
+              str(folder / "masks"), "--out", str(folder / "corrected"), "--overwrite"])
+    return {"peak_mb": peak_mb(), "setup_s": "", "train_s": "", "correct_s": round(time.perf_counter() - started, 2)}
+
+
+def run_child(*arguments: str) -> dict:
+    """This script's ``--child`` or ``--correct-child`` in a fresh process, so that each peak is its own."""
+    result = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -96,10 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-mb", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--correct-child", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
         print(json.dumps(child(args.child, args.cache_mb, args.steps, args.whole)))
+        return 0
+    if args.correct_child is not None:
+        print(json.dumps(correct_child(args.correct_child, args.whole)))
         return 0
 
     from jcas.data.synthetic import split_discs
@@ -116,13 +148,19 @@ def main(argv: list[str] | None = None) -> int:
             cases.append((f"{suffix}, streamed", root / suffix.strip("."), args.slices, False))
         cases.append(("in memory (arrays)", root / "nii", args.slices, True))
         for name, folder, slices, whole in cases:
-            figures = run_child(folder, args.cache_mb, args.steps, whole)
+            figures = run_child("--child", str(folder), "--cache-mb", str(args.cache_mb), "--steps", str(args.steps),
+                                *(["--whole"] if whole else []))
             rows.append({"case": name, "slices": slices, "volume_mb": round(volume_mb * slices / args.slices, 1),
-                         "cache_mb": "" if whole else args.cache_mb, **figures})
+                         "cache_mb": "" if whole else args.cache_mb, **figures, "correct_s": ""})
+            print(rows[-1], flush=True)
+        for name, whole in (("jcas correct (slice by slice)", False), ("correct() on arrays in memory", True)):
+            figures = run_child("--correct-child", str(root / "nii"), *(["--whole"] if whole else []))
+            rows.append({"case": name, "slices": args.slices, "volume_mb": round(volume_mb, 1), "cache_mb": "",
+                         **figures})
             print(rows[-1], flush=True)
     base = rows[0]["peak_mb"]
-    for row in rows:
-        row["above_small_mb"] = round(row["peak_mb"] - base, 1)
+    for row in rows:  # training lines only: correcting builds no training set
+        row["above_small_mb"] = round(row["peak_mb"] - base, 1) if row["correct_s"] == "" else ""
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / "memory.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -132,12 +170,14 @@ def main(argv: list[str] | None = None) -> int:
              f"A volume of {args.slices} slices of {args.size} x {args.size} (uint8 image and mask, "
              f"{volume_mb:.0f} MiB together), a slice cache of {args.cache_mb} MiB "
              f"({volume_mb / args.cache_mb:.0f}x smaller), the fast preset's jcas (2 fold models, crops of 128, "
-             f"batches of 8), {args.steps} steps; one fresh process per line. 'above small': peak minus the "
-             f"peak of the same steps on {SMALL_SLICES} slices. Commit {git_commit()}, {machine()}.", "",
-             "| case | slices | volume MiB | cache MiB | peak MiB | above small MiB | setup s | train s |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"batches of 8), {args.steps} steps, then the .nii line's model correcting the volume with the "
+             f"default selection; one fresh process per line. 'above small': peak minus the peak of the same "
+             f"training steps on {SMALL_SLICES} slices. Commit {git_commit()}, {machine()}, one torch thread.", "",
+             "| case | slices | volume MiB | cache MiB | peak MiB | above small MiB | setup s | train s | correct s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['case']} | {r['slices']} | {r['volume_mb']} | {r['cache_mb'] or '–'} | {r['peak_mb']} | "
-              f"{r['above_small_mb']} | {r['setup_s']} | {r['train_s']} |" for r in rows]
+              f"{'–' if r['above_small_mb'] == '' else r['above_small_mb']} | {r['setup_s'] or '–'} | {r['train_s'] or '–'} | {r['correct_s'] or '–'} |"
+              for r in rows]
     (RESULTS / "memory.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

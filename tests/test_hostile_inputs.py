@@ -440,15 +440,15 @@ def test_a_model_that_cannot_be_saved_late_goes_to_a_recovery_path(data, small_t
 def test_ctrl_c_in_correct_leaves_the_old_results_alone(data, monkeypatch, capsys):
     assert run(correct_args(data, data / "out") + ["--mirror"], capsys)[0] == 0  # other heatmaps than below
     before = state(data)
-    original, calls = jcas.correction.maps.correct, []
+    original, calls = jcas.correction.maps.stream_correct, []
 
-    def interrupted(*args, **kwargs):
+    def interrupted(*args, **kwargs):  # Ctrl+C within the second pair's first slice
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return original(*args, **kwargs)
+        yield from original(*args, **kwargs)
 
-    monkeypatch.setattr(jcas.correction.maps, "correct", interrupted)
+    monkeypatch.setattr(jcas.correction.maps, "stream_correct", interrupted)
     status, _, err = run(correct_args(data, data / "out") + ["--overwrite", "--min-area", "1"], capsys)
     assert status == 130 and "Traceback" not in err
     assert state(data) == before

@@ -332,12 +332,16 @@ def run_with_progress(trainer, show: bool = True) -> None:
 
 
 def correct_command(args: argparse.Namespace) -> int:
-    from .correction.maps import correct
-    from .correction.regions import REGION_FIELDS
-    from .data.io import output_suffix, read_with_affine, write_array, write_bytes_atomic
+    from .correction.guard import untrusted_classes
+    from .correction.maps import guard_notes, stream_correct
+    from .correction.regions import REGION_FIELDS, rank
+    from .data.io import output_suffix, write_array, write_bytes_atomic
     from .data.pairs import match_folders
+    from .data.stream import SliceStore
+    from .nn.checkpoint import check_channels
     from .nn.integrity import check_finite_output
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
+    from .training.dataset import volumes_from_files
 
     model = load_model(args.model, device=args.device)
     pairs = match_folders(args.images, args.masks)
@@ -349,27 +353,40 @@ def correct_command(args: argparse.Namespace) -> int:
                                                "the --model file": args.model})
     check_writable(args.out, "--out", folder=True)
     refuse_existing(files, args.overwrite)
+    store = SliceStore(0)  # each slice is read once per pass: nothing to keep
+    run_notes = guard_notes(untrusted_classes(model), model.label_map.num_classes)
     rows = []
     with OutputSet(args.out, overwrite=args.overwrite) as staged:  # all files or none
         for pair in pairs:
-            image, _ = read_with_affine(pair.image)
-            mask, affine = read_with_affine(pair.mask)
-            model.label_map.check_dtype(mask.dtype, name=f"mask {pair.mask.name}")
-            started = time.perf_counter()
-            result = correct(model, image, mask, min_area=args.min_area, min_score=args.min_score,
-                             min_confidence=args.min_confidence, mirror=args.mirror)
-            check_finite_output(result.class_disagreement, f"the class disagreement of {pair.stem}")
-            check_finite_output(result.affinity_disagreement, f"the affinity disagreement of {pair.stem}")
+            [volume] = volumes_from_files([pair], store=store)  # checked slice by slice, never read whole
+            mask_file = store.file(pair.mask)
+            model.label_map.check_dtype(mask_file.dtype, name=f"mask {pair.mask.name}")
+            check_channels(model, volume.channels)
             corrected_path, class_path, affinity_path = outputs[pair.stem]
-            write_array(staged.path(corrected_path), result.corrected, affine=affine, labels=True)
-            write_array(staged.path(class_path), result.class_disagreement)
-            write_array(staged.path(affinity_path), result.affinity_disagreement)
-            rows += [{"stem": pair.stem, **region.to_row(), "withheld": ""} for region in result.regions]
-            rows += [{"stem": pair.stem, **held.region.to_row(), "withheld": held.reason} for held in result.withheld]
-            changed = float(np.mean(result.corrected != mask))
-            print(f"{pair.stem}: {len(result.regions)} candidate regions, {len(result.withheld)} withheld, "
-                  f"{changed:.1%} of pixels changed ({time.perf_counter() - started:.1f} s)")
-            for note in result.notes:
+            corrected = np.empty(mask_file.shape, dtype=mask_file.dtype)  # the mask's size; no float map is whole
+            slice_of = (lambda a, z: a) if corrected.ndim == 2 else (lambda a, z: a[z])
+            regions, withheld, notes, changed = [], [], list(run_notes), 0
+            started = time.perf_counter()
+            with heatmap_writers([staged.path(class_path), staged.path(affinity_path)], mask_file.shape) as (
+                    write_class, write_affinity):
+                for part in stream_correct(model, volume.image, volume.mask, volume.slices, name=volume.name,
+                                           min_area=args.min_area, min_score=args.min_score,
+                                           min_confidence=args.min_confidence, mirror=args.mirror):
+                    check_finite_output(part.class_disagreement, f"the class disagreement of {pair.stem}")
+                    check_finite_output(part.affinity_disagreement, f"the affinity disagreement of {pair.stem}")
+                    write_class(part.class_disagreement)
+                    write_affinity(part.affinity_disagreement)
+                    slice_of(corrected, part.z)[...] = part.selection.corrected
+                    changed += int(np.sum(part.selection.corrected != volume.mask(part.z)))
+                    regions += part.selection.regions
+                    withheld += part.selection.withheld
+                    notes += part.selection.notes
+            write_array(staged.path(corrected_path), corrected, affine=mask_file.affine, labels=True)
+            rows += [{"stem": pair.stem, **region.to_row(), "withheld": ""} for region in rank(regions)]
+            rows += [{"stem": pair.stem, **held.region.to_row(), "withheld": held.reason} for held in withheld]
+            print(f"{pair.stem}: {len(regions)} candidate regions, {len(withheld)} withheld, "
+                  f"{changed / corrected.size:.1%} of pixels changed ({time.perf_counter() - started:.1f} s)")
+            for note in notes:
                 print(f"jcas correct: warning: {pair.stem}: {note}", file=sys.stderr)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=("stem",) + REGION_FIELDS + ("withheld",))
@@ -378,6 +395,22 @@ def correct_command(args: argparse.Namespace) -> int:
         write_bytes_atomic(staged.path(regions_csv), buffer.getvalue().encode())
     print(f"wrote corrected masks, heatmaps and {regions_csv} to {args.out}")
     return 0
+
+
+@contextlib.contextmanager
+def heatmap_writers(paths: list[Path], shape: tuple[int, ...]):
+    """One writer per heatmap file of a pair, each taking the next slice ``(H, W)`` float32: slice by slice
+    into a TIFF stack (:class:`jcas.data.io.StackWriter`) for a stack, the one slice of a 2D mask at the end."""
+    from .data.io import StackWriter, write_array
+
+    if len(shape) == 3:
+        with contextlib.ExitStack() as writers:
+            yield [writers.enter_context(StackWriter(path, shape, np.float32)).write for path in paths]
+        return
+    pages: dict[Path, np.ndarray] = {}
+    yield [lambda page, path=path: pages.__setitem__(path, page) for path in paths]
+    for path in paths:
+        write_array(path, pages[path])
 
 
 def load_model(path: Path, device: str = "auto"):

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from jcas.correction.maps import correct, iter_correct, select_regions
+from jcas.correction.maps import correct, iter_correct, select_regions, stream_correct
 from jcas.correction.regions import Region, rank
+from jcas.errors import JCASInputError
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer
 
@@ -127,3 +128,30 @@ def test_mirroring_makes_the_heatmap_equivariant_to_flips(model):
         heatmap = correct(net, image, mask, mirror=mirror).class_disagreement
         heatmap_of_flipped = correct(net, *flipped, mirror=mirror).class_disagreement
         assert np.allclose(heatmap[:, ::-1], heatmap_of_flipped, atol=1e-5) is equivariant
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_a_streamed_correction_is_the_whole_one_slice_by_slice(model, guard):
+    net, images, masks = model
+    floors = dict(min_area=20, min_score=0.3, min_confidence=0.3, guard=guard)
+    whole = correct(net, images, masks, **floors)
+    parts = list(stream_correct(net, lambda z: images[z], lambda z: masks[z], len(masks), name="pair", **floors))
+    assert [part.z for part in parts] == [0, 1]
+    np.testing.assert_array_equal(np.stack([part.selection.corrected for part in parts]), whole.corrected)
+    np.testing.assert_array_equal(np.stack([part.selection.region_map for part in parts]), whole.region_map)
+    np.testing.assert_array_equal(np.stack([part.class_disagreement for part in parts]), whole.class_disagreement)
+    np.testing.assert_array_equal(np.stack([part.affinity_disagreement for part in parts]),
+                                  whole.affinity_disagreement)
+    regions = [region for part in parts for region in part.selection.regions]
+    assert rank(regions) == whole.regions and len(regions) > 0
+    assert [w for part in parts for w in part.selection.withheld] == whole.withheld
+
+
+def test_a_streamed_correction_checks_each_slice_when_it_reaches_it(model):
+    net, images, masks = model
+    unknown = masks.copy()
+    unknown[1, 0, 0] = 9
+    parts = stream_correct(net, lambda z: images[z], lambda z: unknown[z], 2, name="pair")
+    assert next(parts).z == 0
+    with pytest.raises(JCASInputError, match=r"label values \[9\]"):
+        next(parts)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from jcas.data.io import affine_of_spacing, file_stem, read_with_affine, spacing_of_affine, write_array
+from jcas.data.io import (StackWriter, affine_of_spacing, file_stem, read_array, read_with_affine, spacing_of_affine,
+                         write_array)
 from jcas.errors import JCASInputError
 
 
@@ -218,3 +219,23 @@ def test_tiff_pixel_spacing_is_read_and_written(tmp_path):
     assert read_with_affine(write_array(tmp_path / "plain.tif", stack[0]))[1] is None
     colour = np.zeros((4, 5, 3), dtype=np.uint8)
     assert read_with_affine(write_array(tmp_path / "rgb.tif", colour, affine=affine_of_spacing((2.0, 2.0), 2)))[1] is None
+
+
+def test_a_stack_written_slice_by_slice_reads_back_as_one_stack(tmp_path):
+    stack = np.random.default_rng(0).random((5, 20, 30)).astype(np.float32)
+    with StackWriter(tmp_path / "new" / "heat.tif", stack.shape, np.float32) as writer:
+        for page in stack:
+            writer.write(page)
+    np.testing.assert_array_equal(read_array(tmp_path / "new" / "heat.tif"), stack)
+    with pytest.raises(RuntimeError, match="3 of 5 slices were written"):
+        with StackWriter(tmp_path / "short.tif", stack.shape, np.float32) as writer:
+            for page in stack[:3]:
+                writer.write(page)
+    with pytest.raises(KeyboardInterrupt):  # an interrupt stops the writer's thread too
+        with StackWriter(tmp_path / "stopped.tif", stack.shape, np.float32) as writer:
+            writer.write(stack[0])
+            raise KeyboardInterrupt
+    assert not writer._thread.is_alive()
+    with pytest.raises(ValueError, match=r"is \(20, 20\), not \(20, 30\)"):
+        with StackWriter(tmp_path / "wrong.tif", stack.shape, np.float32) as writer:
+            writer.write(stack[0, :, :20])

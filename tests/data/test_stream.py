@@ -132,6 +132,9 @@ def test_train_and_correct_read_an_ome_zarr_folder(tmp_path, cells, small_traini
     corrected, affine = read_with_affine(tmp_path / "out" / "nuclei.tif")  # zarr is read only: a TIFF comes out
     assert corrected.shape == masks.shape
     np.testing.assert_allclose(spacing_of_affine(affine, 3), (0.29, 0.26, 0.26), rtol=1e-6)
+    for heatmap in ("disagreement", "affinity_disagreement"):  # written slice by slice, read back as one stack
+        stack = read_array(tmp_path / "out" / heatmap / "nuclei.tif")
+        assert stack.shape == masks.shape and stack.dtype == np.float32 and 0 <= stack.min() <= stack.max() <= 1
     assert main(["train", "--images", str(tmp_path / "images"), "--masks", str(tmp_path / "masks"), "--model",
                  str(tmp_path / "again.pt"), "--cache-mb", "0"]) == 2
     assert "--cache-mb: 0 is too small; give a whole number of at least 1" in capsys.readouterr().err

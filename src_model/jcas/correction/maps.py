@@ -8,7 +8,7 @@ pass yields :class:`CorrectionMaps`; choosing the candidate regions from them
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -229,8 +229,7 @@ def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator
         maps = predict_slice(model, image_slice, label_map.encode(mask_slice), tile=tile, mirror=mirror)
         judges.append(maps.judge)
         in_sample_reasons.append(maps.in_sample_reason)
-        proposed_slice = label_map.decode(maps.proposed, mask.dtype)
-        views(proposed, z)[...] = np.where(mask_slice == label_map.ignore_value, mask_slice, proposed_slice)
+        views(proposed, z)[...] = proposed_labels(label_map, maps, mask_slice)
         views(class_map, z)[...] = maps.class_disagreement
         views(affinity_map, z)[...] = maps.affinity_disagreement
         views(confidence_map, z)[...] = maps.probability.max(axis=0)  # the proposed label's probability
@@ -275,27 +274,152 @@ def select_regions(maps: CorrectionMaps, *, min_area: int = MIN_AREA, min_score:
     region_map = np.zeros(drawn.shape, dtype=np.int32)
     regions: list[Region] = []
     withheld: list[Withheld] = []
-    notes = [f"{reason}; its regions keep the drawn labels." for reason in maps.untrusted.values()]
-    if maps.untrusted and len(maps.untrusted) == maps.num_classes:
-        notes.insert(0, "no class can be trusted: nothing is proposed for this run.")
+    notes = guard_notes(maps.untrusted, maps.num_classes)
     views = (lambda a, z: a) if drawn.ndim == 2 else (lambda a, z: a[z])
     for z, in_sample_reason in enumerate(maps.in_sample_reasons):
-        drawn_slice, proposed = views(drawn, z), views(maps.proposed, z)
-        found_map, found = find_regions(drawn_slice, proposed, views(maps.class_disagreement, z), z,
-                                        len(regions) + len(withheld) + 1, min_area, min_score,
-                                        views(maps.confidence, z), min_confidence)
-        if maps.guard:
-            kept, held = withhold(found, classes=maps.untrusted, in_sample_reason=in_sample_reason)
-            if in_sample_reason and held:
-                notes.append(f"slice {z}: {in_sample_reason}; its {len(held)} candidate regions keep "
-                             "the drawn labels.")
-            found_map = np.where(np.isin(found_map, [w.region.index for w in held]), 0, found_map)
-            found, withheld = kept, withheld + held
-        views(corrected, z)[...] = np.where(found_map > 0, proposed, drawn_slice)
-        views(region_map, z)[...] = found_map
-        regions.extend(found)
+        chosen = select_slice(views(drawn, z), views(maps.proposed, z), views(maps.class_disagreement, z),
+                              views(maps.confidence, z), z, len(regions) + len(withheld) + 1,
+                              (min_area, min_score, min_confidence), maps.untrusted if maps.guard else None,
+                              in_sample_reason)
+        views(corrected, z)[...] = chosen.corrected
+        views(region_map, z)[...] = chosen.region_map
+        regions.extend(chosen.regions)
+        withheld.extend(chosen.withheld)
+        notes.extend(chosen.notes)
     return Correction(corrected, maps.class_disagreement, maps.affinity_disagreement, region_map, rank(regions),
                       withheld, notes, list(maps.judges), maps)
+
+
+def guard_notes(untrusted: dict[int, str], num_classes: int) -> list[str]:
+    """The run's notes on the classes the guard withholds (:func:`jcas.correction.guard.untrusted_classes`)."""
+    notes = [f"{reason}; its regions keep the drawn labels." for reason in untrusted.values()]
+    if untrusted and len(untrusted) == num_classes:
+        notes.insert(0, "no class can be trusted: nothing is proposed for this run.")
+    return notes
+
+
+@dataclass
+class SliceSelection:
+    """The regions chosen in one 2D slice, and the slice they make.
+
+    Attributes
+    ----------
+    corrected : numpy.ndarray
+        ``(H, W)``, the mask's dtype: the drawn slice with the kept regions replaced.
+    region_map : numpy.ndarray
+        ``(H, W)`` int32: 0 outside the kept regions, else a region's id.
+    regions, withheld : list
+        The kept :class:`~jcas.correction.regions.Region` s (unranked) and the guard's :class:`Withheld` ones.
+    notes : list of str
+        Why the slice's candidates were withheld, when the guard withheld a whole in-sample slice.
+    """
+
+    corrected: np.ndarray
+    region_map: np.ndarray
+    regions: list[Region]
+    withheld: list[Withheld]
+    notes: list[str]
+
+
+def select_slice(drawn: np.ndarray, proposed: np.ndarray, class_disagreement: np.ndarray, confidence: np.ndarray,
+                 z: int, first_id: int, floors: tuple[int, float, float], untrusted: dict[int, str] | None,
+                 in_sample_reason: str | None) -> SliceSelection:
+    """Candidate regions of one slice (:func:`~jcas.correction.regions.find_regions`), then the guard's
+    :func:`~jcas.correction.guard.withhold` unless ``untrusted`` is ``None`` (no guard).
+
+    Parameters
+    ----------
+    drawn, proposed : numpy.ndarray
+        ``(H, W)`` label values: the drawn slice and the model's label at every pixel.
+    class_disagreement, confidence : numpy.ndarray
+        ``(H, W)`` float32 (see :class:`CorrectionMaps`).
+    z, first_id : int
+        The slice's index, and the id of its first region.
+    floors : (int, float, float)
+        ``min_area``, ``min_score``, ``min_confidence``.
+    untrusted : dict of int to str, optional
+    in_sample_reason : str or None
+    """
+    min_area, min_score, min_confidence = floors
+    found_map, found = find_regions(drawn, proposed, class_disagreement, z, first_id, min_area, min_score,
+                                    confidence, min_confidence)
+    held, notes = [], []
+    if untrusted is not None:
+        found, held = withhold(found, classes=untrusted, in_sample_reason=in_sample_reason)
+        if in_sample_reason and held:
+            notes.append(f"slice {z}: {in_sample_reason}; its {len(held)} candidate regions keep the drawn labels.")
+        found_map = np.where(np.isin(found_map, [w.region.index for w in held]), 0, found_map)
+    return SliceSelection(np.where(found_map > 0, proposed, drawn), found_map, found, held, notes)
+
+
+@dataclass
+class SliceCorrection:
+    """One slice of a correction streamed by :func:`stream_correct`.
+
+    Attributes
+    ----------
+    z : int
+    selection : SliceSelection
+        The corrected slice and its regions.
+    class_disagreement, affinity_disagreement : numpy.ndarray
+        ``(H, W)`` float32 heatmaps.
+    judge : str
+        Which model judged the slice.
+    """
+
+    z: int
+    selection: SliceSelection
+    class_disagreement: np.ndarray
+    affinity_disagreement: np.ndarray
+    judge: str
+
+
+def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], np.ndarray],
+                   mask: Callable[[int], np.ndarray], slices: int, *, name: str = "", min_area: int = MIN_AREA,
+                   min_score: float = MIN_SCORE, min_confidence: float = MIN_CONFIDENCE, tile: int = TILE,
+                   mirror: bool = MIRROR, guard: bool = True) -> Iterator[SliceCorrection]:
+    """Correct a stack one slice at a time, holding one slice's maps only (volumes read from disk).
+
+    The same regions, ids, heatmaps and corrected labels as :func:`correct` (whose ranking of the
+    regions the caller makes with :func:`~jcas.correction.regions.rank`, and whose run notes are
+    :func:`guard_notes`); no map of the whole stack is kept, so the caller writes each slice away.
+
+    Parameters
+    ----------
+    model : CrossFittedModel or JCASModel
+    image, mask : callable
+        Return slice ``z`` of the image, ``(H, W)`` or ``(H, W, C)``, and of the drawn mask, ``(H, W)``
+        (e.g. :class:`jcas.training.dataset.Volume`'s readers).
+    slices : int
+    name : str
+        The pair, for the messages of the checks every slice goes through.
+    min_area, min_score, min_confidence, tile, mirror, guard
+        As for :func:`iter_correct`.
+
+    Raises
+    ------
+    JCASInputError
+        Thresholds out of range at the call; a slice that is not a valid pair, or holds label values
+        the model does not know, when it is reached.
+    """
+    check_thresholds(min_area, min_score, min_confidence)
+    model = as_cross_fitted(model)
+    untrusted = untrusted_classes(model) if guard else None
+    first_id = 1
+    for z in range(slices):
+        image_slice, mask_slice = image(z), mask(z)
+        check_pair(image_slice, mask_slice, name=f"{name}, slice {z + 1} of {slices}" if slices > 1 else name)
+        maps = predict_slice(model, image_slice, model.label_map.encode(mask_slice), tile=tile, mirror=mirror)
+        proposed = proposed_labels(model.label_map, maps, mask_slice)
+        selection = select_slice(mask_slice, proposed, maps.class_disagreement, maps.probability.max(axis=0), z,
+                                 first_id, (min_area, min_score, min_confidence), untrusted, maps.in_sample_reason)
+        first_id += len(selection.regions) + len(selection.withheld)
+        yield SliceCorrection(z, selection, maps.class_disagreement, maps.affinity_disagreement, maps.judge)
+
+
+def proposed_labels(label_map, maps: SliceMaps, drawn: np.ndarray) -> np.ndarray:
+    """The model's label at every pixel of a slice ``(H, W)``, in ``drawn``'s values and dtype; ignored pixels keep theirs."""
+    return np.where(drawn == label_map.ignore_value, drawn, label_map.decode(maps.proposed, drawn.dtype))
 
 
 @torch.no_grad()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
@@ -159,7 +161,7 @@ def _read_now(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | None]:
 
         with quiet_logs("tifffile"), tifffile.TiffFile(path) as tiff:
             data = np.asarray(tiff.asarray())
-            spacing = _tiff_spacing(tiff, data)
+            spacing = tiff_spacing(tiff, data.shape)
         return data, None if spacing is None else affine_of_spacing(spacing, len(spacing))
     if suffix in ZARR_SUFFIXES:
         array, spacing = open_zarr(path)
@@ -234,14 +236,14 @@ def open_zarr(path: str | os.PathLike) -> tuple[ZarrImage, tuple[float, ...] | N
     return ZarrImage(array, lead), None if spacing is None or all(s == 1.0 for s in spacing) else spacing
 
 
-def _tiff_spacing(tiff, data: np.ndarray) -> tuple[float, ...] | None:
-    """Pixel spacing of a grey 2D image ``(H, W)`` or stack ``(Z, H, W)`` from its TIFF tags.
+def tiff_spacing(tiff, shape: tuple[int, ...]) -> tuple[float, ...] | None:
+    """Pixel spacing of a grey 2D image ``(H, W)`` or stack ``(Z, H, W)`` of ``shape`` from its TIFF tags.
 
     Y and X are the inverse of the YResolution and XResolution tags; Z is the ``spacing`` of
     ImageJ's metadata or of tifffile's own. ``None`` for colour images and where the file states
     no spacing (all 1).
     """
-    if data.size == 0 or data.ndim not in (2, 3):  # an empty file has no first page
+    if 0 in shape or len(shape) not in (2, 3):  # an empty file has no first page
         return None
     page = tiff.pages.first
     if page.photometric == 2:  # RGB
@@ -251,7 +253,7 @@ def _tiff_spacing(tiff, data: np.ndarray) -> tuple[float, ...] | None:
         numerator, denominator = page.tags[tag].value if tag in page.tags else (1, 1)
         y_x.append(denominator / numerator if numerator else 1.0)
     metadata = tiff.imagej_metadata or (tiff.shaped_metadata or [{}])[0] or {}
-    spacing = ([float(metadata.get("spacing", 1.0))] if data.ndim == 3 else []) + y_x
+    spacing = ([float(metadata.get("spacing", 1.0))] if len(shape) == 3 else []) + y_x
     return None if all(value == 1.0 for value in spacing) else tuple(spacing)
 
 
@@ -373,6 +375,86 @@ def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | N
         if labels:
             volume.header.set_intent("label")
         nibabel.save(volume, str(path))
+
+
+class StackWriter:
+    """A grey TIFF stack ``(Z, H, W)`` written one slice at a time, compressed as :func:`write_array` writes.
+
+    tifffile takes the pages of one series from an iterator; a thread runs it while :meth:`write`
+    hands the slices over, so that only a slice or two are in memory. Use it as a context manager:
+    leaving the block with an exception stops the thread and leaves an incomplete file, for the
+    caller's staging (:class:`jcas.outputs.OutputSet`) to discard.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write (in a staging folder: the file is not written atomically).
+    shape : tuple of int
+        ``(Z, H, W)``.
+    dtype : numpy.dtype
+    """
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], dtype):
+        self.path, self.shape, self.dtype = Path(path), tuple(shape), np.dtype(dtype)
+        self._pages: queue.Queue = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._written = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name=f"write {self.path.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import tifffile
+
+        def pages():
+            for _ in range(self.shape[0]):
+                page = self._pages.get()
+                if page is None:  # stopped
+                    raise InterruptedError("stopped")
+                yield page
+
+        try:
+            tifffile.imwrite(self.path, pages(), shape=self.shape, dtype=self.dtype, compression="zlib",
+                             photometric="minisblack", metadata={})
+        except BaseException as error:  # handed to the writing thread by write() and close()
+            self._error = error
+
+    def write(self, page: np.ndarray) -> None:
+        """Hand over the next slice ``(H, W)``; waits while two are queued."""
+        page = np.asarray(page, dtype=self.dtype)
+        if page.shape != self.shape[1:]:
+            raise ValueError(f"a slice of {self.path.name} is {page.shape}, not {self.shape[1:]}")
+        while True:
+            self._raise()
+            try:
+                self._pages.put(page, timeout=0.1)
+                self._written += 1
+                return
+            except queue.Full:
+                continue
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if not self._thread.is_alive() and self._written < self.shape[0]:
+            raise RuntimeError(f"the writer of {self.path} stopped after {self._written} slices")
+
+    def __enter__(self) -> "StackWriter":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is not None:
+            if self._thread.is_alive():
+                self._pages.put(None)
+            self._thread.join()
+            return
+        if self._written != self.shape[0]:
+            self._pages.put(None)
+            self._thread.join()
+            raise RuntimeError(f"{self.path}: {self._written} of {self.shape[0]} slices were written")
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def write_bytes_atomic(path: str | os.PathLike, payload: bytes, *, overwrite: bool = True) -> Path:

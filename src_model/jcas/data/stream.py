@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import (NIFTI_SUFFIXES, PNG_SUFFIXES, TIFF_SUFFIXES, check_holds_pixels, check_readable, open_zarr,
-                 quiet_logs, read_array, reading)
+from .io import (NIFTI_SUFFIXES, PNG_SUFFIXES, TIFF_SUFFIXES, affine_of_spacing, check_holds_pixels, check_readable,
+                 open_zarr, quiet_logs, read_array, reading, tiff_spacing)
 
 #: Files a store keeps open at once; the one used longest ago is closed first.
 OPEN_FILES = 8
@@ -37,6 +37,8 @@ class SliceFile:
         (a NIfTI volume's slice axis first) or ``(Z, H, W, C)``.
     dtype : numpy.dtype
         Of what :meth:`read` returns (one-bit data as uint8, as :func:`~jcas.data.io.read_array` does).
+    affine : numpy.ndarray or None
+        ``(4, 4)``, as :func:`jcas.data.io.read_with_affine` returns it.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -44,6 +46,7 @@ class SliceFile:
         self.suffix = check_readable(self.path)
         self._handle = None
         self._array = None
+        self.affine = None
         try:
             with reading(self.path, self.suffix):
                 self.open()
@@ -57,9 +60,10 @@ class SliceFile:
             raise
 
     def open(self) -> None:
-        """Open the file (done on creation; again after :meth:`close`)."""
+        """Open the file (done on creation; again after :meth:`close`), and read its :attr:`affine`."""
         if self._array is not None:
             return
+        spacing = None
         if self.suffix in NIFTI_SUFFIXES:
             import nibabel
             from nibabel.fileholders import FileHolder
@@ -68,8 +72,10 @@ class SliceFile:
             kind = type(nibabel.load(str(self.path)))  # NIfTI-1 or NIfTI-2, from the header
             self._handle = ImageOpener(str(self.path), "rb")  # gzip-aware, kept open between slices
             holder = FileHolder(filename=str(self.path), fileobj=self._handle)
-            self._array = kind.from_file_map({"header": holder, "image": holder}).dataobj
-        elif self.suffix in TIFF_SUFFIXES:
+            volume = kind.from_file_map({"header": holder, "image": holder})
+            self._array, self.affine = volume.dataobj, np.asarray(volume.affine)
+            return
+        if self.suffix in TIFF_SUFFIXES:
             import tifffile
             import zarr
 
@@ -78,10 +84,12 @@ class SliceFile:
                 if not len(self._handle.pages):
                     check_holds_pixels(self.path, (0,))
                 self._array = zarr.open(self._handle.aszarr(), mode="r")
+                spacing = tiff_spacing(self._handle, self._array.shape)
         elif self.suffix in PNG_SUFFIXES:
             self._array = read_array(self.path)
         else:
-            self._array = open_zarr(self.path)[0]
+            self._array, spacing = open_zarr(self.path)
+        self.affine = None if spacing is None else affine_of_spacing(spacing, len(spacing))
 
     def close(self) -> None:
         """Close the file; :meth:`read` opens it again."""
