@@ -210,7 +210,11 @@ def open_zarr(path: str | os.PathLike) -> tuple[ZarrImage, tuple[float, ...] | N
     JCASInputError
         A zarr group that is not an OME-Zarr image, and more than one time point or channel.
     """
-    import zarr
+    try:
+        import zarr
+    except ImportError as error:
+        raise JCASInputError(f"{path}: reading zarr needs the zarr package; install it with "
+                             "pip install zarr (version 3 or later).") from error
 
     node = zarr.open(str(path), mode="r")
     scale = None

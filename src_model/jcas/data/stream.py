@@ -2,8 +2,8 @@
 
 Training on a lab's volumes must not hold them all in memory: :class:`SliceFile` reads one slice
 of a NIfTI volume (through nibabel's array proxy, the file kept open so that a ``.nii.gz`` is
-decompressed forwards), a TIFF stack (page by page, through tifffile's zarr view) or a zarr store
-(chunk by chunk), and :class:`SliceStore` keeps the slices read last up to a byte budget
+decompressed forwards), a TIFF stack (page by page, :class:`TiffPages`) or a zarr store (chunk by
+chunk), and :class:`SliceStore` keeps the slices read last up to a byte budget
 (:data:`jcas.settings.SLICE_CACHE_MB`) and a few files open. A PNG is one slice, read whole.
 """
 from __future__ import annotations
@@ -77,13 +77,12 @@ class SliceFile:
             return
         if self.suffix in TIFF_SUFFIXES:
             import tifffile
-            import zarr
 
             with quiet_logs("tifffile"):
                 self._handle = tifffile.TiffFile(self.path)
                 if not len(self._handle.pages):
                     check_holds_pixels(self.path, (0,))
-                self._array = zarr.open(self._handle.aszarr(), mode="r")
+                self._array = TiffPages(self._handle)
                 spacing = tiff_spacing(self._handle, self._array.shape)
         elif self.suffix in PNG_SUFFIXES:
             self._array = read_array(self.path)
@@ -118,6 +117,26 @@ class SliceFile:
         else:
             data = np.asarray(self._array[()] if z is None else self._array[z])
         return data
+
+
+class TiffPages:
+    """A TIFF's first series, indexed by slice: ``pages[z]`` reads page ``z`` alone when every page is one
+    slice (a stack as ImageJ, tifffile and most tools write it); other layouts are read whole once."""
+
+    def __init__(self, tiff):
+        self.tiff = tiff
+        series = tiff.series[0]
+        self.shape = tuple(series.shape)
+        self.paged = len(self.shape) >= 3 and len(series) == self.shape[0]
+        self._whole = None
+
+    def __getitem__(self, index) -> np.ndarray:
+        """``pages[z]``: slice ``z``; ``pages[()]``: all of it."""
+        if index != () and self.paged:
+            return np.asarray(self.tiff.asarray(key=index, series=0))
+        if self._whole is None:
+            self._whole = np.asarray(self.tiff.asarray())
+        return self._whole[index]
 
 
 class SliceStore:
