@@ -21,17 +21,22 @@ def torchrun(*args: str, processes: int = 2, cwd: Path | None = None) -> subproc
                           cwd=cwd, timeout=600)
 
 
-@pytest.mark.slow
-def test_two_processes_hold_the_same_weights_and_follow_a_one_process_run(tmp_path):
+def two_and_one(tmp_path: Path, folds: int) -> tuple[dict, dict, dict]:
+    """What the worker wrote: ranks 0 and 1 of a torchrun of two processes, and a run in one process."""
     (tmp_path / "two").mkdir()
     (tmp_path / "one").mkdir()
-    done = torchrun(str(WORKER), str(tmp_path / "two"))
+    done = torchrun(str(WORKER), str(tmp_path / "two"), str(folds))
     assert done.returncode == 0, done.stderr[-3000:]
-    alone = subprocess.run([sys.executable, str(WORKER), str(tmp_path / "one")], capture_output=True, text=True,
-                           timeout=600)
+    alone = subprocess.run([sys.executable, str(WORKER), str(tmp_path / "one"), str(folds)], capture_output=True,
+                           text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert alone.returncode == 0, alone.stderr[-3000:]
     first, second = (torch.load(tmp_path / "two" / f"rank{r}.pt", weights_only=True) for r in (0, 1))
-    single = torch.load(tmp_path / "one" / "rank0.pt", weights_only=True)
+    return first, second, torch.load(tmp_path / "one" / "rank0.pt", weights_only=True)
+
+
+@pytest.mark.slow
+def test_two_processes_share_each_batch_hold_the_same_weights_and_follow_a_one_process_run(tmp_path):
+    first, second, single = two_and_one(tmp_path, folds=1)  # one model: both processes train it together
     assert first["size"] == second["size"] == 2 and single["size"] == 1
     for fold_first, fold_second in zip(first["states"], second["states"]):
         for name, value in fold_first.items():  # weights and BatchNorm statistics, bit for bit
@@ -44,6 +49,20 @@ def test_two_processes_hold_the_same_weights_and_follow_a_one_process_run(tmp_pa
     assert abs(both[0] / single["losses"][0] - 1) < 0.01
     epoch = len(both) // 4
     assert abs(np.mean(both[-epoch:]) / np.mean(single["losses"][-epoch:]) - 1) < 0.05
+
+
+@pytest.mark.slow
+def test_fold_models_spread_over_two_processes_are_those_of_a_one_process_run(tmp_path):
+    first, second, single = two_and_one(tmp_path, folds=2)  # each process trains one fold model alone
+    assert first["steps"] + second["steps"] == single["steps"]  # each took the steps of its own fold model
+    assert first["losses"] == single["losses"][:first["steps"]]
+    assert second["losses"] == single["losses"][first["steps"]:]
+    for rank in (first, second):  # every rank ends with both fold models, exactly as one process trains them
+        assert rank["epochs"] == single["epochs"]
+        np.testing.assert_array_equal(rank["agreement"], single["agreement"])
+        for fold, state in enumerate(rank["states"]):
+            for name, value in state.items():
+                assert torch.equal(value, single["states"][fold][name]), (fold, name)
 
 
 @pytest.mark.slow

@@ -1,11 +1,15 @@
 """Training across processes with PyTorch's own engine (``torchrun``): one process per GPU, or CPU processes.
 
 ``torchrun --nproc_per_node N -m jcas.cli train ...`` starts N processes; :func:`start` joins them
-into one process group (NCCL on CUDA, gloo on the CPU). A :class:`~jcas.training.trainer.Trainer`
-in such a group gives every rank its share of each batch (the global batch stays the setting's
-``batch_size``; crops are dealt out as ``DistributedSampler`` deals them), averages the gradients
-over the ranks after every backward pass and gives every rank rank 0's BatchNorm statistics after
-every step, so that all ranks hold the same weights throughout. Only rank 0 writes files and prints.
+into one process group (NCCL on CUDA, gloo on the CPU). The fold models of a cross-fitted run are
+spread over the ranks (:func:`fold_teams`): with at least as many ranks as fold models, each fold
+model is trained by a team of ranks at the same time as the others; with fewer, each rank trains
+its share of the fold models alone. Within a team, a :class:`~jcas.training.trainer.Trainer` gives
+every rank its share of each batch (the global batch stays the setting's ``batch_size``; crops are
+dealt out as ``DistributedSampler`` deals them), averages the gradients over the team after every
+backward pass and gives every rank the team leader's BatchNorm statistics after every step, so that
+the team holds the same weights throughout. At the end every rank receives every fold model from its
+team's leader (:func:`share_fold_models`). Only rank 0 writes files and prints.
 
 The gradients are averaged here with ``all_reduce`` rather than by wrapping the network in
 ``DistributedDataParallel``: the same reduction, without DDP's overlap of communication and
@@ -15,6 +19,7 @@ held-out selection, transition matrices) on every rank.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -67,27 +72,106 @@ def is_main() -> bool:
     return rank_and_size()[0] == 0
 
 
-def average_gradients(model: torch.nn.Module) -> None:
-    """Replace every gradient by its mean over the ranks (no-op in one process)."""
+@dataclass(frozen=True)
+class Team:
+    """The ranks that train one fold model together.
+
+    Attributes
+    ----------
+    ranks : tuple of int
+        Their global ranks; the first leads (its BatchNorm statistics and final weights count).
+    group : torch.distributed.ProcessGroup or None
+        Their process group; ``None``: the whole world (or no process group at all).
+    """
+
+    ranks: tuple[int, ...] = (0,)
+    group: object | None = None
+
+    @property
+    def size(self) -> int:
+        """How many ranks share each batch."""
+        return len(self.ranks)
+
+    def includes(self, rank: int) -> bool:
+        """Whether ``rank`` trains this team's fold model."""
+        return rank in self.ranks
+
+
+def fold_teams(folds: int) -> list[Team]:
+    """Which ranks train which fold model.
+
+    With R ranks and K fold models, fold model k goes to the ranks r with r mod K = k when R >= K
+    (the K teams train at the same time), else to rank k mod R alone. In one process the one rank
+    trains them all. Every rank must call this, in the same order (it creates the teams' groups).
+
+    Returns
+    -------
+    list of Team
+        One per fold model.
+    """
     _, size = rank_and_size()
     if size == 1:
+        return [Team() for _ in range(folds)]
+    teams = []
+    for fold in range(folds):
+        ranks = tuple(r for r in range(size) if r % folds == fold) if size >= folds else (fold % size,)
+        teams.append(Team(ranks, None if len(ranks) == size else dist.new_group(list(ranks))))
+    return teams
+
+
+def team_rank(team: Team) -> int:
+    """This process's place in ``team`` (0 leads); ``team`` must include it."""
+    return team.ranks.index(rank_and_size()[0])
+
+
+def average_gradients(model: torch.nn.Module, team: Team = Team()) -> None:
+    """Replace every gradient by its mean over the team's ranks (no-op for a team of one)."""
+    if team.size == 1:
         return
     for parameter in model.parameters():
         if parameter.grad is not None:
-            dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
-            parameter.grad /= size
+            dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM, group=team.group)
+            parameter.grad /= team.size
 
 
-def share_buffers(model: torch.nn.Module) -> None:
-    """Give every rank rank 0's buffers (BatchNorm running statistics), as DDP does before a forward pass."""
-    if rank_and_size()[1] == 1:
+def share_buffers(model: torch.nn.Module, team: Team = Team()) -> None:
+    """Give the team the leader's buffers (BatchNorm running statistics), as DDP does before a forward pass."""
+    if team.size == 1:
         return
     for buffer in model.buffers():
-        dist.broadcast(buffer, src=0)
+        dist.broadcast(buffer, src=team.ranks[0], group=team.group)
 
 
-def sum_over_ranks(tensor: torch.Tensor) -> torch.Tensor:
-    """``tensor`` summed over the ranks, in place (itself in one process)."""
-    if rank_and_size()[1] > 1:
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+def sum_over_ranks(tensor: torch.Tensor, team: Team = Team()) -> torch.Tensor:
+    """``tensor`` summed over the team's ranks, in place (itself for a team of one)."""
+    if team.size > 1:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=team.group)
     return tensor
+
+
+def share_fold_models(members: list[torch.nn.Module], records: list[list], teams: list[Team]) -> list[list]:
+    """Give every rank every fold model as its team's leader holds it (no-op in one process).
+
+    Parameters
+    ----------
+    members : list of torch.nn.Module
+        The fold models; each rank's copy of fold k is overwritten with the leader's weights and buffers.
+    records : list of list
+        Per fold model, picklable facts its leader knows (e.g. what held-out selection kept).
+    teams : list of Team
+
+    Returns
+    -------
+    list of list
+        ``records`` as the leaders hold them.
+    """
+    if rank_and_size()[1] == 1:
+        return records
+    shared = []
+    for member, record, team in zip(members, records, teams):
+        for tensor in list(member.state_dict().values()):
+            dist.broadcast(tensor, src=team.ranks[0])
+        payload = [record]
+        dist.broadcast_object_list(payload, src=team.ranks[0])
+        shared.append(payload[0])
+    return shared

@@ -186,9 +186,11 @@ class Trainer:
             members.append(member)
         self.model = CrossFittedModel(members, self.plan.mode, dict(zip(unit_fingerprints, self.plan.slice_folds)))
         self.stages = self._stages()
+        self.teams = distributed.fold_teams(self.plan.folds)  # under torchrun: the fold models spread over the ranks
         self.runs = [_FoldRun(self, fold, units) for fold in range(self.plan.folds)]
-        self.steps_per_epoch = self.runs[0].steps_per_epoch
-        self.total_steps = sum(run.total_steps for run in self.runs)
+        mine = [run for run in self.runs if run.mine]
+        self.steps_per_epoch = mine[0].steps_per_epoch
+        self.total_steps = sum(run.total_steps for run in mine)
         self.completed_steps = 0
 
     def _fingerprints(self) -> list[str]:
@@ -219,18 +221,32 @@ class Trainer:
         """
         started = time.perf_counter()
         self.model.interrupted = True
+        completed = False
         try:
             for run in self.runs:
+                if not run.mine:  # another team of ranks trains this fold model
+                    continue
                 for event in run.steps(started):
                     self.completed_steps += 1
                     event.global_step = self.completed_steps
                     event.total_steps = self.total_steps
                     yield event
-            self.model.interrupted = False
+            completed = True
         finally:
             for run in self.runs:
                 run.finish()
+            if completed:
+                self._share_fold_models()
+                self.model.interrupted = False
             self.model.eval()
+
+    def _share_fold_models(self) -> None:
+        """Every rank gets every fold model, with what its held-out selection kept, from the team that trained it."""
+        model = self.model
+        records = [[model.trust[f], model.selected_epochs[f], model.trained[f]] for f in range(self.plan.folds)]
+        shared = distributed.share_fold_models(list(model.members), records, self.teams)
+        for fold, (trust, epoch, trained) in enumerate(shared):
+            model.trust[fold], model.selected_epochs[fold], model.trained[fold] = trust, epoch, trained
 
     def save(self, path: str | Path, overwrite: bool = True) -> Path:
         """Save the current model as a checkpoint (atomic)."""
@@ -283,8 +299,11 @@ class _FoldRun:
         self.dataset = CropDataset(trainer.volumes, trainer.label_map, config.crop, config.seed * 1000 + fold,
                                    units=train_units, hidden_strip=hidden_strip, flips=config.flips,
                                    minimum=fewest_crops)
-        # In a process group each rank takes its share of every batch (distributed.py): the same steps.
-        self.rank, self.ranks = distributed.rank_and_size()
+        # Under torchrun a team of ranks trains this fold model, each rank its share of every batch
+        # (distributed.py): the same steps.
+        self.team = trainer.teams[fold]
+        self.mine = self.team.includes(distributed.rank_and_size()[0])
+        self.rank, self.ranks = (distributed.team_rank(self.team) if self.mine else 0), self.team.size
         self.batch_size = math.ceil(config.batch_size / self.ranks)
         self.steps_per_epoch = math.ceil(math.ceil(len(self.dataset) / self.ranks) / self.batch_size)
         self.total_steps = total_epochs * self.steps_per_epoch
@@ -373,7 +392,7 @@ class _FoldRun:
             counts += torch.bincount(predicted[known] * classes + labels[known],
                                      minlength=classes * classes).view(classes, classes).float()
         model.train()
-        distributed.sum_over_ranks(counts)
+        distributed.sum_over_ranks(counts, self.team)
         confusion = (counts + 1) / (counts + 1).sum(dim=1, keepdim=True)
         model.class_transition.set_to(confusion)
         model.affinity_transition.set_to(implied_affinity_transition(model.class_transition(), self.trainer.prior))
@@ -392,10 +411,10 @@ class _FoldRun:
             )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(losses["total"]).backward()
-        distributed.average_gradients(self.model)
+        distributed.average_gradients(self.model, self.team)
         scaler.step(optimizer)
         scaler.update()
-        distributed.share_buffers(self.model)
+        distributed.share_buffers(self.model, self.team)
         return {name: float(value.detach()) for name, value in losses.items()}
 
     def _event(self, stage, epoch, step, losses, started, agreement) -> TrainEvent:
