@@ -99,7 +99,8 @@ class _Stage:
 class Trainer:
     """Train a cross-fitted JCAS model (or a baseline) on images and their noisy masks.
 
-    With ``config.folds`` K > 1, K fold models train one after the other, each on all slices
+    With ``config.folds`` K > 1, K fold models train one after the other (under torchrun, spread
+    over the processes: :func:`jcas.training.distributed.fold_teams`), each on all slices
     but its own block (:mod:`jcas.nn.crossfit`), and each keeps the weights that agreed best with
     the noisy masks of its held-out block. ``trainer.model`` is the
     :class:`~jcas.nn.crossfit.CrossFittedModel` that holds them.
