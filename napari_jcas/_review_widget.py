@@ -412,7 +412,11 @@ class ReviewWidget(QWidget):
         """Save the review and the cleaned labels beside the export path (if one is chosen)."""
         self._autosave_timer.stop()
         target = self._export_target()
-        if self.review is None or target is None:
+        if self.review is None:
+            return None
+        if target is None:  # a mask without a file (a sample, or drawn here): say where the review could go
+            self.saved.setText("Not autosaved: this mask has no file. Choose 'Export to', and the review "
+                               "autosaves beside it.")
             return None
         path = autosave_path(target)
         if path == self._foreign_autosave:

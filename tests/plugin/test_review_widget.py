@@ -41,8 +41,9 @@ def test_correct_adds_three_layers_and_leaves_the_mask_alone(corrected, noisy_mn
     agree, disagree = heat.colormap.map([0.0, 1.0])
     assert agree[3] == 0 and 0.5 < disagree[3] < 1
     assert viewer.layers.selection.active is corrected.cleaned
-    # a mask without a source file gets no export path, and nothing is autosaved anywhere
+    # a mask without a source file gets no export path, nothing is autosaved anywhere, and the dock says so
     assert corrected.review.export_path.line_edit.value == "" and corrected.review.autosave() is None
+    assert "Not autosaved: this mask has no file" in corrected.review.saved.text()
 
 
 def test_the_review_names_the_classes_when_the_mask_layer_does(docked, model_file, qtbot):
