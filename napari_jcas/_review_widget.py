@@ -88,6 +88,10 @@ class ReviewWidget(QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # the change ("grey matter → white matter") takes the room left, shortened with "…" (in full as
+        # its tooltip), so that the status column stays in view without a horizontal scroll bar
+        header.setSectionResizeMode(COLUMNS.index("change"), QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header.setSectionsClickable(True)  # Qt's sort indicator is not shown: it widens every column
         header.setToolTip("Click a column to sort by it, again to turn the order round. 'exp. px', the rank "
                           "order: area x score, how many pixels accepting the region is expected to fix")
@@ -251,6 +255,8 @@ class ReviewWidget(QWidget):
                      f"{region.score:.2f}", f"{region.expected_pixels_fixed:.0f}", review.status[region.index])
             for number, (column, value) in enumerate(zip(COLUMNS, cells)):
                 item = QTableWidgetItem(str(value))
+                if column == "change":
+                    item.setToolTip(str(value))
                 if column in NUMERIC_COLUMNS:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(table_row, number, item)

@@ -55,6 +55,13 @@ def test_both_docks_fit_a_1366_x_768_window(corrected_laptop, qtbot, tmp_path):
     first_row = on_screen(table.viewport(), table.visualItemRect(table.item(0, 0)))
     assert table.rowCount() > 0 and screen.contains(first_row)
     assert not table.horizontalHeader().visibleRegion().isEmpty()
+    # named classes make the change column long; the status column stays in view, with no horizontal scrolling
+    review.layer.features = {"index": [0, 1, 2], "class": ["background", "grey matter", "white matter"]}
+    review.review.reordered.emit()  # the table is filled again, now with the names
+    qtbot.wait(50)
+    status = table.visualItemRect(table.item(0, table.columnCount() - 1))
+    assert "matter" in table.item(0, 2).toolTip() and "→" in table.item(0, 2).toolTip()
+    assert table.viewport().rect().contains(status) and not table.horizontalScrollBar().isVisible()
 
     review.select(review.review.rows()[1])  # the screenshot shows a region under review, outlined and framed
     reveal(train, train.correct_button, qtbot)
