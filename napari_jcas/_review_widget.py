@@ -92,6 +92,7 @@ class ReviewWidget(QWidget):
         # its tooltip), so that the status column stays in view without a horizontal scroll bar
         header.setSectionResizeMode(COLUMNS.index("change"), QHeaderView.ResizeMode.Stretch)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)  # one line a region
         header.setSectionsClickable(True)  # Qt's sort indicator is not shown: it widens every column
         header.setToolTip("Click a column to sort by it, again to turn the order round. 'exp. px', the rank "
                           "order: area x score, how many pixels accepting the region is expected to fix")
