@@ -200,8 +200,8 @@ def train_command(args: argparse.Namespace) -> int:
     from .data.pairs import check_training_sizes, match_folders, match_trusted
     from .outputs import check_clear_of_inputs, check_writable
     from .settings import FINE_TUNE_PRESET, TrainConfig, fine_tune_config, make_config
-    from .training import distributed
     from .data.stream import SliceStore
+    from .training import distributed
     from .training.dataset import volumes_from_files
     from .training.trainer import Trainer
 
@@ -377,7 +377,7 @@ def correct_command(args: argparse.Namespace) -> int:
                     write_class(part.class_disagreement)
                     write_affinity(part.affinity_disagreement)
                     slice_of(corrected, part.z)[...] = part.selection.corrected
-                    changed += int(np.sum(part.selection.corrected != volume.mask(part.z)))
+                    changed += int(np.count_nonzero(part.selection.region_map))  # a kept region's pixels change
                     regions += part.selection.regions
                     withheld += part.selection.withheld
                     notes += part.selection.notes

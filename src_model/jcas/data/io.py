@@ -33,10 +33,9 @@ LABEL_INTENT = ("intent", "label")
 def file_suffix(path: str | os.PathLike) -> str:
     """Return the lower-case suffix of ``path``, with ``.nii.gz`` and ``.ome.zarr`` kept whole."""
     name = Path(path).name.lower()
-    for double in (".nii.gz", ".ome.zarr"):
-        if name.endswith(double):
-            return ".zarr" if double == ".ome.zarr" else double
-    return Path(name).suffix
+    if name.endswith(".nii.gz"):
+        return ".nii.gz"
+    return ".zarr" if name.endswith(".ome.zarr") else Path(name).suffix
 
 
 def file_stem(path: str | os.PathLike) -> str:

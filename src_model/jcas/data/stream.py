@@ -110,13 +110,10 @@ class SliceFile:
         return data.astype(np.uint8) if data.dtype == bool else data
 
     def _read(self, z: int | None) -> np.ndarray:
-        if self.suffix in NIFTI_SUFFIXES:
-            data = np.asanyarray(self._array[..., z] if z is not None and len(self.shape) == 3 else self._array)
-            if z is None and data.ndim == 3:
-                data = np.moveaxis(data, -1, 0)
-        else:
-            data = np.asarray(self._array[()] if z is None else self._array[z])
-        return data
+        if self.suffix not in NIFTI_SUFFIXES:
+            return np.asarray(self._array[()] if z is None else self._array[z])
+        data = np.asanyarray(self._array[..., z] if z is not None and len(self.shape) == 3 else self._array)
+        return np.moveaxis(data, -1, 0) if z is None and data.ndim == 3 else data
 
 
 class TiffPages:

@@ -144,7 +144,7 @@ def _header(opened: SliceFile) -> np.ndarray:
 
 def _file_slices(store: SliceStore, path: Path, stack: bool) -> SliceReader:
     """:data:`SliceReader` of a file through ``store``: slice ``z`` of a stack, the whole file otherwise."""
-    return (lambda z: store.read(path, z)) if stack else (lambda z: store.read(path, None))
+    return lambda z: store.read(path, z if stack else None)
 
 
 def check_trusted_shape(trusted: tuple[int, ...], mask: tuple[int, ...], name: str) -> None:
