@@ -5,7 +5,7 @@ import torch
 from jcas.data.labels import LabelMap
 from jcas.losses.objective import JCASLoss
 from jcas.losses.terms import affinity_loss, class_loss, consistency_loss
-from jcas.nn.affinity import neighbour_pair_labels
+from jcas.nn.affinity import pair_labels
 from jcas.nn.model import JCASModel
 from jcas.settings import make_config
 
@@ -48,8 +48,9 @@ def test_the_corrected_stage_applies_the_models_t_c_and_t_a(batch):
         class_t, affinity_t = model.class_transition(), model.affinity_transition()
         expected_class = class_loss(prediction.output.logits, labels, class_t)
         total, count = torch.zeros(()), torch.zeros(())
-        for pair, (same, valid, _, _) in zip(prediction.pairs, neighbour_pair_labels(labels, config.offsets)):
-            value, counted = affinity_loss(pair.affinity, same, valid, affinity_t)
+        for s in range(len(prediction.pairs.shifts)):  # offset by offset, as the paper writes it
+            same, valid = (part[:, s] for part in pair_labels(labels, prediction.pairs.shifts))
+            value, counted = affinity_loss(prediction.pairs.affinity[:, s], same, valid, affinity_t)
             total, count = total + value, count + counted
         uncorrected = loss(model, prediction, labels, corrected=False, prior=prior)
     assert set(terms) == {"class", "aux", "affinity", "volume", "consistency", "total"}

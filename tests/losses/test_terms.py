@@ -1,9 +1,10 @@
 import numpy as np
+import pytest
 import torch
 from torch.nn import functional as F
 
-from jcas.losses.terms import (VOLUME_FLOOR, affinity_loss, class_loss, consistency_loss, implied_affinity_transition,
-                               volume_loss)
+from jcas.losses.terms import (PERMUTATION_DET_MAX, VOLUME_FLOOR, affinity_loss, class_loss, consistency_loss,
+                               determinant, implied_affinity_transition, volume_loss)
 from jcas.nn.model import TransitionMatrix
 
 
@@ -29,6 +30,17 @@ def test_transition_stays_row_stochastic_and_bounded_under_the_volume_term():
         assert torch.isfinite(t).all()
         assert torch.allclose(t.sum(dim=1), torch.ones(3), atol=1e-5)
     assert torch.linalg.det(matrix()) > VOLUME_FLOOR * 0.5
+
+
+@pytest.mark.parametrize("size", range(1, PERMUTATION_DET_MAX + 2))
+def test_determinant_and_its_gradient_match_the_lu_factorisation(size):
+    generator = torch.Generator().manual_seed(size)
+    matrix = (torch.rand(size, size, generator=generator, dtype=torch.float64) + torch.eye(size)).requires_grad_()
+    reference = matrix.detach().clone().requires_grad_()
+    determinant(matrix).backward()
+    torch.linalg.det(reference).backward()
+    assert torch.allclose(matrix.grad, reference.grad)
+    assert torch.isclose(determinant(matrix), torch.linalg.det(reference))
 
 
 def test_corrected_class_loss_with_identity_is_cross_entropy():

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from jcas.nn.affinity import pair_affinities, pair_offsets
-from jcas.nn.affinity import unit_embedding
+from jcas.nn.affinity import local_pairs, pair_offsets, reversed_shifts, unit_embedding
 from jcas.nn.affinity_reasoning import global_dar, local_dar
 
 
@@ -36,10 +35,10 @@ def test_local_dar_matches_explicit_neighbour_loop():
     logits = torch.randn(1, 2, 9, 11, generator=generator)
     unit = unit_embedding(torch.randn(1, 4, 9, 11, generator=generator).abs())
     offsets = (1, 3)
-    result = local_dar(logits, pair_affinities(unit, offsets))
+    result = local_dar(logits, local_pairs(unit, offsets))
     for y, x in [(0, 0), (4, 5), (8, 10), (2, 9)]:
         agg, elim, a_sum, c_sum = torch.zeros(2), torch.zeros(2), 0.0, 0.0
-        for dy, dx in pair_offsets(offsets) + [(-dy, -dx) for dy, dx in pair_offsets(offsets)]:
+        for dy, dx in pair_offsets(offsets) + reversed_shifts(pair_offsets(offsets)):
             ny, nx = y + dy, x + dx
             if 0 <= ny < 9 and 0 <= nx < 11:
                 a = float(unit[0, :, y, x] @ unit[0, :, ny, nx])

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from itertools import repeat
 
 import torch
 from torch.nn import functional as F
 
-from ..nn.affinity import neighbour_pair_labels, unit_embedding
+from ..nn.affinity import pair_labels, unit_embedding
 from ..nn.model import JCASModel, Prediction
 from ..settings import TrainConfig
 from .terms import affinity_loss, class_loss, consistency_loss, volume_loss
@@ -109,25 +108,18 @@ class JCASLoss:
                   trusted: torch.Tensor | None = None) -> torch.Tensor:
         """Mean (corrected) affinity loss over the pairs: local offsets or a global grid.
 
-        Local pairs of two ``trusted`` pixels are not corrected; global pairs always are.
+        Local pairs of two ``trusted`` pixels are not corrected; global pairs always are. The local
+        pairs of all offsets are one stacked tensor, so the term costs the same few operations
+        whatever the number of offsets.
         """
         if self.affinity != "local":
             return global_pair_loss(prediction.output.embedding, labels, self.grid, self.pair_samples, transition)
-        total, count = labels.new_zeros((), dtype=torch.float32), labels.new_zeros((), dtype=torch.float32)
-        if transition is None or trusted is None:
-            both_trusted = repeat(None)
-        else:  # per offset, 1 where both pixels of a pair are trusted: the "valid" pairs of the trusted pixels
-            trusted_labels = torch.where(trusted, 0, -1)
-            both_trusted = (valid for _, valid, _, _ in neighbour_pair_labels(trusted_labels, self.offsets))
-        for pair, (same, valid, _, _), both in zip(prediction.pairs, neighbour_pair_labels(labels, self.offsets),
-                                                   both_trusted):
-            if both is None:
-                parts = [(valid, transition)]
-            else:
-                parts = [(valid * both, None), (valid * (1 - both), transition)]
-            for weight, matrix in parts:
-                loss, pairs_counted = affinity_loss(pair.affinity, same, weight, matrix)
-                total, count = total + loss, count + pairs_counted
+        pairs = prediction.pairs
+        same, valid = pair_labels(labels, pairs.shifts)
+        clean = None
+        if transition is not None and trusted is not None:  # both pixels trusted: the "valid" pairs of trusted labels
+            clean = pair_labels(torch.where(trusted, 0, -1), pairs.shifts)[1].bool()
+        total, count = affinity_loss(pairs.affinity, same, valid, transition, clean)
         return total / count.clamp(min=1)
 
 

@@ -5,6 +5,9 @@ affinity matrix T_A, index 0 is "different class" and 1 is "same class".
 """
 from __future__ import annotations
 
+import functools
+import itertools
+
 import torch
 from torch.nn import functional as F
 
@@ -37,19 +40,23 @@ def class_loss(logits: torch.Tensor, labels: torch.Tensor, transition: torch.Ten
 
 
 def affinity_loss(
-    affinity: torch.Tensor, same: torch.Tensor, valid: torch.Tensor, transition: torch.Tensor | None = None
+    affinity: torch.Tensor, same: torch.Tensor, valid: torch.Tensor, transition: torch.Tensor | None = None,
+    clean: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Binary cross-entropy of pair affinities against the noisy pair labels, optionally corrected.
 
     The probability that the noisy labels call a pair "same" is
-    ``p = (1 - a) T_A[0, 1] + a T_A[1, 1]`` (``p = a`` without correction).
+    ``p = (1 - a) T_A[0, 1] + a T_A[1, 1]`` (``p = a`` without correction, and at ``clean`` pairs).
 
     Parameters
     ----------
     affinity, same, valid : torch.Tensor
-        Same shapes: predicted affinities in [0, 1], pair labels in {0, 1}, and 0/1 weights.
+        Same shapes (any): predicted affinities in [0, 1], pair labels in {0, 1}, and 0/1 weights.
     transition : torch.Tensor, optional
         ``(2, 2)`` T_A.
+    clean : torch.Tensor, optional
+        Bool, the same shape: pairs whose labels are known right (both pixels confirmed in a
+        review), which ``transition`` does not correct.
 
     Returns
     -------
@@ -58,10 +65,10 @@ def affinity_loss(
     """
     affinity = affinity.float()
     if transition is not None:
-        affinity = (1 - affinity) * transition[0, 1] + affinity * transition[1, 1]
+        noisy = transition[0, 1] + affinity * (transition[1, 1] - transition[0, 1])
+        affinity = noisy if clean is None else torch.where(clean, affinity, noisy)
     probability = affinity.clamp(EPS, 1 - EPS)
-    loss = F.binary_cross_entropy(probability, same, reduction="none")
-    return (loss * valid).sum(), valid.sum()
+    return F.binary_cross_entropy(probability, same, weight=valid, reduction="sum"), valid.sum()
 
 
 #: Smallest determinant the volume term still pushes down. Without a floor ``log det T`` is
@@ -70,13 +77,40 @@ def affinity_loss(
 VOLUME_FLOOR = 0.1
 
 
+#: Largest matrix whose determinant is expanded over permutations (``size!`` products) rather than
+#: factorised: a CUDA LU factorisation of a tiny matrix costs more than the whole expansion.
+PERMUTATION_DET_MAX = 6
+
+
+def determinant(matrix: torch.Tensor) -> torch.Tensor:
+    """The determinant of a small ``(K, K)`` matrix, in a few element-wise operations up to K = 6.
+
+    Up to :data:`PERMUTATION_DET_MAX` rows it is the Leibniz sum over permutations
+    ``sum_p sign(p) prod_i M[i, p(i)]`` (one gather, one product, one sum: no factorisation, no
+    pivoting, nothing that waits for the device); beyond that, :func:`torch.linalg.det`.
+    """
+    size = matrix.shape[-1]
+    if size > PERMUTATION_DET_MAX:
+        return torch.linalg.det(matrix)
+    permutations, signs = _permutations(size, matrix.device)
+    return (matrix[torch.arange(size, device=matrix.device), permutations].prod(dim=-1) * signs.to(matrix.dtype)).sum()
+
+
+@functools.cache
+def _permutations(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """All ``(size!, size)`` permutations of ``range(size)`` and their ``(size!,)`` signs (+1 / -1)."""
+    rows = list(itertools.permutations(range(size)))
+    signs = [(-1) ** sum(a > b for i, a in enumerate(row) for b in row[i + 1:]) for row in rows]
+    return torch.tensor(rows, device=device), torch.tensor(signs, device=device)
+
+
 def volume_loss(*transitions: torch.Tensor, floor: float = VOLUME_FLOOR) -> torch.Tensor:
     """VolMinNet volume term, bounded: the sum of ``log max(det T, floor)`` (minimised).
 
     The matrices of :class:`jcas.nn.model.TransitionMatrix` are diagonally dominant, so their determinants
     are positive; below ``floor`` the term is constant and no longer shrinks T.
     """
-    return sum(torch.log(torch.linalg.det(t).clamp(min=floor)) for t in transitions)
+    return sum(torch.log(determinant(t).clamp(min=floor)) for t in transitions)
 
 
 def implied_affinity_transition(class_transition: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:

@@ -3,14 +3,16 @@
 An affinity between pixels i and j is ``a_ij = e_i . e_j`` for unit non-negative
 embeddings e (:func:`unit_embedding`), in [0, 1]. The label of a pair is 1 when
 the (noisy) mask gives both pixels the same class, 0 otherwise; pairs touching an ignore
-pixel are masked out.
+pixel are masked out. The local pairs of all shifts are computed stacked, as one tensor
+(:class:`LocalPairs`): the same few operations whatever the number of offsets, which is what a
+GPU step's time follows.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
+from torch.nn import functional as F
 
 #: Keeps the norm of an all-zero embedding from dividing by zero.
 UNIT_EPS = 1e-9
@@ -33,57 +35,79 @@ def unit_embedding(embedding: torch.Tensor) -> torch.Tensor:
     return positive / (positive.norm(dim=1, keepdim=True) + UNIT_EPS)
 
 
-def shift(tensor: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """Return ``out[..., y, x] = tensor[..., y + dy, x + dx]``, zero where that falls outside.
+def pair_offsets(offsets: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """The (dy, dx) shifts of the local pairs: each offset along rows and along columns."""
+    return tuple((d, 0) for d in offsets) + tuple((0, d) for d in offsets)
+
+
+def reversed_shifts(shifts: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """The same pairs seen from the other pixel: each ``(dy, dx)`` as ``(-dy, -dx)``."""
+    return tuple((-dy, -dx) for dy, dx in shifts)
+
+
+def shifted(tensor: torch.Tensor, shifts: tuple[tuple[int, int], ...], fill: float = 0.0,
+            per_channel: bool = False) -> torch.Tensor:
+    """``tensor`` moved by each shift at once (one padding and one stack, whatever the number of shifts).
+
+    ``out[..., s, y, x] = tensor[..., y + dy_s, x + dx_s]``, ``fill`` where that falls outside.
 
     Parameters
     ----------
     tensor : torch.Tensor
-        ``(..., H, W)``.
-    dy, dx : int
-        Offsets along rows and columns.
+        ``(B, C, H, W)``.
+    shifts : tuple of (int, int)
+        S shifts ``(dy, dx)``.
+    fill : float
+        The value outside the image (-1 for label tensors: "no neighbour", like ignore).
+    per_channel : bool
+        Move channel s by shift s only (C must equal S).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, S, C, H, W)``, or ``(B, S, H, W)`` with ``per_channel``.
     """
     height, width = tensor.shape[-2:]
-    out = torch.zeros_like(tensor)
-    if abs(dy) >= height or abs(dx) >= width:
-        return out
-    ys, yd = (slice(dy, None), slice(None, height - dy)) if dy >= 0 else (slice(None, dy), slice(-dy, None))
-    xs, xd = (slice(dx, None), slice(None, width - dx)) if dx >= 0 else (slice(None, dx), slice(-dx, None))
-    out[..., yd, xd] = tensor[..., ys, xs]
-    return out
+    dys, dxs = [dy for dy, _ in shifts], [dx for _, dx in shifts]
+    top, left = max(0, -min(dys)), max(0, -min(dxs))
+    bottom, right = max(0, max(dys)), max(0, max(dxs))
+    padded = F.pad(tensor, (left, right, top, bottom), value=fill)
+
+    def window(dy: int, dx: int) -> torch.Tensor:
+        return padded[..., top + dy:top + dy + height, left + dx:left + dx + width]
+
+    if per_channel:
+        return torch.stack([window(dy, dx)[:, s] for s, (dy, dx) in enumerate(shifts)], dim=1)
+    return torch.stack([window(dy, dx) for dy, dx in shifts], dim=1)
 
 
 @dataclass
-class PairAffinity:
-    """Affinities of every pixel with its neighbour at one shift.
+class LocalPairs:
+    """Affinities of every pixel with its neighbours at S shifts, stacked along one axis.
 
     Attributes
     ----------
     affinity : torch.Tensor
-        ``(B, 1, H, W)``: ``e_i . e_{i + (dy, dx)}``, 0 where the neighbour is outside.
-    valid : torch.Tensor
-        ``(1, 1, H, W)`` float: 1 where the neighbour is inside the image.
-    dy, dx : int
-        The shift.
+        ``(B, S, H, W)``: ``e_i . e_{i + shift_s}``, 0 where the neighbour is outside.
+    inside : torch.Tensor
+        ``(1, S, H, W)`` float: 1 where the neighbour is inside the image.
+    shifts : tuple of (int, int)
+        The S shifts ``(dy, dx)``.
     """
 
     affinity: torch.Tensor
-    valid: torch.Tensor
-    dy: int
-    dx: int
+    inside: torch.Tensor
+    shifts: tuple[tuple[int, int], ...]
 
-    def reversed(self) -> "PairAffinity":
-        """The same pairs seen from the other pixel: shift ``(-dy, -dx)``."""
-        return PairAffinity(shift(self.affinity, -self.dy, -self.dx), shift(self.valid, -self.dy, -self.dx),
-                            -self.dy, -self.dx)
-
-
-def pair_offsets(offsets: tuple[int, ...]) -> list[tuple[int, int]]:
-    """The (dy, dx) shifts of the local pairs: each offset along rows and along columns."""
-    return [(d, 0) for d in offsets] + [(0, d) for d in offsets]
+    def both_directions(self) -> LocalPairs:
+        """Each pixel's pairs with all its neighbours: these shifts, then their reverses (2S)."""
+        back = reversed_shifts(self.shifts)
+        return LocalPairs(torch.cat([self.affinity, shifted(self.affinity, back, per_channel=True)], dim=1),
+                          torch.cat([self.inside, shifted(self.inside, back, per_channel=True)], dim=1),
+                          self.shifts + back)
 
 
-def pair_affinities(unit: torch.Tensor, offsets: tuple[int, ...]) -> list[PairAffinity]:
+def local_pairs(unit: torch.Tensor, offsets: tuple[int, ...]) -> LocalPairs:
     """Affinities of each pixel with its neighbours at ``offsets`` along both axes (each pair once).
 
     Parameters
@@ -93,51 +117,42 @@ def pair_affinities(unit: torch.Tensor, offsets: tuple[int, ...]) -> list[PairAf
     offsets : tuple of int
         Distances in pixels.
     """
-    ones = unit.new_ones(1, 1, *unit.shape[-2:])
-    return [PairAffinity((unit * shift(unit, dy, dx)).sum(dim=1, keepdim=True), shift(ones, dy, dx), dy, dx)
-            for dy, dx in pair_offsets(offsets)]
+    shifts = pair_offsets(offsets)
+    affinity = (unit.unsqueeze(1) * shifted(unit, shifts)).sum(dim=2)
+    inside = shifted(unit.new_ones(1, 1, *unit.shape[-2:]), shifts)[:, :, 0]
+    return LocalPairs(affinity, inside, shifts)
 
 
-def both_directions(pairs: list[PairAffinity]) -> Iterator[PairAffinity]:
-    """Each pixel's pairs with all its neighbours: the given shifts and their reverses."""
-    for pair in pairs:
-        yield pair
-        yield pair.reversed()
-
-
-def neighbour_pair_labels(
-    labels: torch.Tensor, offsets: tuple[int, ...]
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, int, int]]:
-    """Yield the affinity labels of each pixel with its neighbour at each (one-directional) shift.
+def pair_labels(labels: torch.Tensor, shifts: tuple[tuple[int, int], ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The affinity labels of each pixel with its neighbour at each shift.
 
     Parameters
     ----------
     labels : torch.Tensor
         ``(B, H, W)`` int64 class indices, -1 for ignore.
+    shifts : tuple of (int, int)
+        S shifts, e.g. :attr:`LocalPairs.shifts`.
 
-    Yields
-    ------
+    Returns
+    -------
     same : torch.Tensor
-        ``(B, 1, H, W)`` float, 1 where both pixels carry the same class.
+        ``(B, S, H, W)`` float, 1 where both pixels carry the same class.
     valid : torch.Tensor
-        ``(B, 1, H, W)`` float, 1 where the neighbour is inside and neither pixel is ignored.
-    dy, dx : int
+        ``(B, S, H, W)`` float, 1 where the neighbour is inside and neither pixel is ignored.
     """
-    known = (labels >= 0).unsqueeze(1)
     labels = labels.unsqueeze(1)
-    for dy, dx in pair_offsets(offsets):
-        neighbour = shift(labels + 1, dy, dx) - 1  # -1 outside, like ignore
-        valid = known & (neighbour >= 0)
-        yield (labels == neighbour).float(), valid.float(), dy, dx
+    neighbour = shifted(labels, shifts, fill=-1)[:, :, 0]
+    valid = (labels >= 0) & (neighbour >= 0)
+    return (labels == neighbour).float(), valid.float()
 
 
-def local_affinity_disagreement(pairs: list[PairAffinity], labels: torch.Tensor) -> torch.Tensor:
+def local_affinity_disagreement(pairs: LocalPairs, labels: torch.Tensor) -> torch.Tensor:
     """Mean ``|a_ij - Y'_ij|`` over each pixel's neighbour pairs (both directions).
 
     Parameters
     ----------
-    pairs : list of PairAffinity
-        From :func:`pair_affinities`.
+    pairs : LocalPairs
+        From :func:`local_pairs`.
     labels : torch.Tensor
         ``(B, H, W)`` drawn class indices, -1 for ignore.
 
@@ -146,16 +161,10 @@ def local_affinity_disagreement(pairs: list[PairAffinity], labels: torch.Tensor)
     torch.Tensor
         ``(B, H, W)`` in [0, 1]; 0 where a pixel has no valid pair.
     """
-    total = torch.zeros(labels.shape, device=labels.device)
-    count = torch.zeros_like(total)
-    known = labels >= 0
-    for pair in both_directions(pairs):
-        neighbour = shift(labels + 1, pair.dy, pair.dx) - 1
-        valid = (known & (neighbour >= 0)).float()
-        same = (labels == neighbour).float()
-        total += (pair.affinity[:, 0] - same).abs() * valid
-        count += valid
-    return total / count.clamp(min=1)
+    both = pairs.both_directions()
+    same, valid = pair_labels(labels, both.shifts)
+    total = ((both.affinity.float() - same).abs() * valid).sum(dim=1)
+    return total / valid.sum(dim=1).clamp(min=1)
 
 
 def global_affinity_statistics(unit: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, torch.Tensor]:

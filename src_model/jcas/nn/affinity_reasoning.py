@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .affinity import PairAffinity, both_directions, shift, unit_embedding
+from .affinity import LocalPairs, shifted, unit_embedding
 
 EPS = 1e-9
 
@@ -74,15 +74,15 @@ def grid_dar(logits: torch.Tensor, unit: torch.Tensor, grid: int) -> torch.Tenso
     return F.interpolate(rectified, size=logits.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def local_dar(logits: torch.Tensor, pairs: list[PairAffinity]) -> torch.Tensor:
+def local_dar(logits: torch.Tensor, pairs: LocalPairs) -> torch.Tensor:
     """Local DAR: message passing from each pixel's neighbours at the pairs' shifts, both directions.
 
     Parameters
     ----------
     logits : torch.Tensor
         ``(B, K, H, W)`` class logits.
-    pairs : list of PairAffinity
-        From :func:`jcas.nn.affinity.pair_affinities` (each pair once; reverses are derived).
+    pairs : LocalPairs
+        From :func:`jcas.nn.affinity.local_pairs` (each pair once; reverses are derived).
 
     Returns
     -------
@@ -90,15 +90,9 @@ def local_dar(logits: torch.Tensor, pairs: list[PairAffinity]) -> torch.Tensor:
         ``(B, K, H, W)`` rectified logits. Neighbours outside the image do not count.
     """
     logits = logits.float()
-    aggregate = torch.zeros_like(logits)
-    eliminate = torch.zeros_like(logits)
-    affinity_sum = logits.new_zeros(logits.shape[0], 1, *logits.shape[2:])
-    contrast_sum = torch.zeros_like(affinity_sum)
-    for pair in both_directions(pairs):
-        neighbour = shift(logits, pair.dy, pair.dx)
-        contrast = pair.valid - pair.affinity
-        aggregate += pair.affinity * neighbour
-        eliminate += contrast * neighbour
-        affinity_sum += pair.affinity
-        contrast_sum += contrast
-    return logits + 0.5 * (aggregate / (affinity_sum + EPS) - eliminate / (contrast_sum + EPS))
+    both = pairs.both_directions()
+    neighbour = shifted(logits, both.shifts)  # (B, 2S, K, H, W)
+    affinity = both.affinity.unsqueeze(2)
+    contrast = both.inside.unsqueeze(2) - affinity
+    aggregate, eliminate = (affinity * neighbour).sum(dim=1), (contrast * neighbour).sum(dim=1)
+    return logits + 0.5 * (aggregate / (affinity.sum(dim=1) + EPS) - eliminate / (contrast.sum(dim=1) + EPS))

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..data.labels import LabelMap
 from ..settings import TrainConfig
-from .affinity import PairAffinity, pair_affinities, unit_embedding
+from .affinity import LocalPairs, local_pairs, unit_embedding
 from .affinity_reasoning import grid_dar, local_dar
 from .networks import NetworkOutput, build_network
 
@@ -36,9 +36,9 @@ class Prediction:
     offsets: tuple[int, ...] = ()
 
     @cached_property
-    def pairs(self) -> list[PairAffinity]:
+    def pairs(self) -> LocalPairs:
         """Local pair affinities at the configured offsets (computed once, on first use)."""
-        return pair_affinities(self.unit, self.offsets)
+        return local_pairs(self.unit, self.offsets)
 
     def probabilities(self) -> torch.Tensor:
         """``(B, K, H, W)``: ``(softmax(P) + softmax(Q)) / 2`` with DAR, else ``softmax(Q)``."""
