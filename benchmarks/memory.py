@@ -1,7 +1,7 @@
 """Peak memory of training from files on a volume ten times larger than the slice cache, and of correcting it (issue 14).
 
     .venv/bin/python benchmarks/memory.py                 # 400 slices of 512 x 512, a 16 MiB cache
-    .venv/bin/python benchmarks/memory.py --slices 100 --steps 5
+    .venv/bin/python benchmarks/memory.py --slices 100 --cache-mb 5 --out benchmarks/results/memory_100
 
 A volume of ``--slices`` slices (:func:`jcas.data.synthetic.split_discs`: two classes told apart
 by position, uint8; the pixels do not matter here, the bytes do) and its mask are written as
@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--cache-mb", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for memory.csv and memory.md")
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--correct-child", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
@@ -161,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     base = rows[0]["peak_mb"]
     for row in rows:  # training lines only: correcting builds no training set
         row["above_small_mb"] = round(row["peak_mb"] - base, 1) if row["correct_s"] == "" else ""
-    RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / "memory.csv", "w", newline="") as handle:
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "memory.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"| {r['case']} | {r['slices']} | {r['volume_mb']} | {r['cache_mb'] or '–'} | {r['peak_mb']} | "
               f"{'–' if r['above_small_mb'] == '' else r['above_small_mb']} | {r['setup_s'] or '–'} | {r['train_s'] or '–'} | {r['correct_s'] or '–'} |"
               for r in rows]
-    (RESULTS / "memory.md").write_text("\n".join(lines) + "\n")
+    (args.out / "memory.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

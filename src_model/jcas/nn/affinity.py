@@ -3,9 +3,11 @@
 An affinity between pixels i and j is ``a_ij = e_i . e_j`` for unit non-negative
 embeddings e (:func:`unit_embedding`), in [0, 1]. The label of a pair is 1 when
 the (noisy) mask gives both pixels the same class, 0 otherwise; pairs touching an ignore
-pixel are masked out. The local pairs of all shifts are computed stacked, as one tensor
-(:class:`LocalPairs`): the same few operations whatever the number of offsets, which is what a
-GPU step's time follows.
+pixel are masked out. The local pairs of all shifts are held stacked, as one tensor
+(:class:`LocalPairs`): the same few operations on them whatever the number of offsets, which is
+what a GPU step's time follows. The products behind the affinities are taken one shift at a time
+over views of one padded embedding, so no ``(B, S, D, H, W)`` copy of the embedding is made (it
+was the largest tensor of a correction tile).
 """
 from __future__ import annotations
 
@@ -67,18 +69,34 @@ def shifted(tensor: torch.Tensor, shifts: tuple[tuple[int, int], ...], fill: flo
     torch.Tensor
         ``(B, S, C, H, W)``, or ``(B, S, H, W)`` with ``per_channel``.
     """
+    windows = shifted_views(tensor, shifts, fill)
+    if per_channel:
+        return torch.stack([window[:, s] for s, window in enumerate(windows)], dim=1)
+    return torch.stack(windows, dim=1)
+
+
+def shifted_views(tensor: torch.Tensor, shifts: tuple[tuple[int, int], ...],
+                  fill: float = 0.0) -> list[torch.Tensor]:
+    """``tensor`` moved by each shift, as S views of one padded copy (nothing stacked).
+
+    Parameters
+    ----------
+    tensor : torch.Tensor
+        ``(..., H, W)``.
+    shifts, fill
+        As in :func:`shifted`.
+
+    Returns
+    -------
+    list of torch.Tensor
+        S tensors shaped like ``tensor``: ``out[s][..., y, x] = tensor[..., y + dy_s, x + dx_s]``.
+    """
     height, width = tensor.shape[-2:]
     dys, dxs = [dy for dy, _ in shifts], [dx for _, dx in shifts]
     top, left = max(0, -min(dys)), max(0, -min(dxs))
     bottom, right = max(0, max(dys)), max(0, max(dxs))
     padded = F.pad(tensor, (left, right, top, bottom), value=fill)
-
-    def window(dy: int, dx: int) -> torch.Tensor:
-        return padded[..., top + dy:top + dy + height, left + dx:left + dx + width]
-
-    if per_channel:
-        return torch.stack([window(dy, dx)[:, s] for s, (dy, dx) in enumerate(shifts)], dim=1)
-    return torch.stack([window(dy, dx) for dy, dx in shifts], dim=1)
+    return [padded[..., top + dy:top + dy + height, left + dx:left + dx + width] for dy, dx in shifts]
 
 
 @dataclass
@@ -118,7 +136,7 @@ def local_pairs(unit: torch.Tensor, offsets: tuple[int, ...]) -> LocalPairs:
         Distances in pixels.
     """
     shifts = pair_offsets(offsets)
-    affinity = (unit.unsqueeze(1) * shifted(unit, shifts)).sum(dim=2)
+    affinity = torch.stack([(unit * neighbour).sum(dim=1) for neighbour in shifted_views(unit, shifts)], dim=1)
     inside = shifted(unit.new_ones(1, 1, *unit.shape[-2:]), shifts)[:, :, 0]
     return LocalPairs(affinity, inside, shifts)
 
