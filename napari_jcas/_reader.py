@@ -15,7 +15,7 @@ import numpy as np
 
 from jcas.data.io import (NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, is_label_file, read_with_affine,
                          spacing_of_affine)
-from jcas.data.labels import read_class_names
+from jcas.data.class_names import class_names_of
 from jcas.settings import CLASS_COLUMN, SOURCE_KEY
 
 #: Words that mark a mask: a word of the file name, or the folder name, starts with one of them.
@@ -58,7 +58,8 @@ def read_file(path: str | os.PathLike | list) -> list[LayerData]:
     A file is a mask when it holds integers and a word of its name, or its folder's name,
     starts with one of :data:`MASK_WORDS` (``brain_mask.nii.gz``, ``labelsTr/001.nii.gz``), or
     when the file says it is a label map (:func:`jcas.data.io.is_label_file`: the plugin's exports
-    and ``jcas correct``'s masks say so, whatever their names).
+    and ``jcas correct``'s masks say so, whatever their names). A mask's class names become the
+    layer's features (:func:`class_features`).
     """
     path = _single(path)
     data, affine = read_with_affine(path)
@@ -67,15 +68,16 @@ def read_file(path: str | os.PathLike | list) -> list[LayerData]:
         "name": file_stem(path),
         "scale": spacing_of_affine(affine, data.ndim),
         "metadata": {SOURCE_KEY: _source(path, affine)},
-        **(class_features(path.parent) if is_mask else {}),
+        **(class_features(path) if is_mask else {}),
     }
     return [(data, attributes, "labels" if is_mask else "image")]
 
 
-def class_features(folder: Path) -> dict:
-    """``{"features": ...}`` for a Labels layer whose folder names its classes (:func:`read_class_names`):
+def class_features(path: Path) -> dict:
+    """``{"features": ...}`` for a Labels layer of the mask file ``path`` when its classes have names (its
+    folder's ``classes.json``, else the file's metadata: :func:`jcas.data.class_names.class_names_of`):
     napari shows the name of the class under the pointer, and the Review dock names the changes."""
-    names = read_class_names(folder)
+    names = class_names_of(path)
     return {"features": features_of_names(names)} if names else {}
 
 
@@ -88,7 +90,12 @@ def features_of_names(names: dict[int, str]) -> dict[str, list]:
 def class_names(layer) -> dict[int, str]:
     """``{label value: name}`` from a Labels layer's features (the inverse of :func:`features_of_names`);
     empty when the layer names no classes."""
-    features = getattr(layer, "features", None)
+    return names_of_features(getattr(layer, "features", None))
+
+
+def names_of_features(features) -> dict[int, str]:
+    """``{label value: name}`` from a features table (a DataFrame or a dict of columns, as in a layer's
+    state); empty without the "index" and :data:`~jcas.settings.CLASS_COLUMN` columns."""
     if features is None or "index" not in features or CLASS_COLUMN not in features:
         return {}
     return {int(value): str(name) for value, name in zip(features["index"], features[CLASS_COLUMN])}
@@ -104,7 +111,8 @@ def read_folder_pair(path: str | os.PathLike | list) -> list[LayerData]:
 
     Files are paired by name (without suffix). When every file is a 2D slice of one
     size, each folder becomes one ``(N, H, W)`` series; otherwise each pair becomes its
-    own image and mask layer.
+    own image and mask layer. Class names (:func:`class_features`) come from ``masks/classes.json``,
+    else from each mask file's metadata (a series: its first file's).
     """
     from jcas.data.pairs import match_folders
 
@@ -119,7 +127,7 @@ def read_folder_pair(path: str | os.PathLike | list) -> list[LayerData]:
     for pair, (image, image_affine), (mask, mask_affine) in zip(pairs, images, masks):
         layers.append((image, _attributes(pair.stem, pair.image, image_affine, image.ndim), "image"))
         layers.append((mask, {**_attributes(f"{pair.stem} mask", pair.mask, mask_affine, mask.ndim),
-                              **class_features(pair.mask.parent)}, "labels"))
+                              **class_features(pair.mask)}, "labels"))
     return layers
 
 
@@ -131,7 +139,7 @@ def _series_layers(folder, pairs, images, masks) -> list[LayerData]:
     return [
         (image_stack, {"name": f"{folder.name} images", "metadata": {SOURCE_KEY: image_source}}, "image"),
         (mask_stack, {"name": f"{folder.name} masks", "metadata": {SOURCE_KEY: mask_source},
-                      **class_features(folder / "masks")}, "labels"),
+                      **class_features(pairs[0].mask)}, "labels"),
     ]
 
 

@@ -4,9 +4,10 @@ The format follows the file name's suffix (TIFF, NIfTI, PNG). Shape, dtype and l
 values are written as they are; NIfTI files get the source file's affine when the layer
 came from the plugin's reader, else one built from the layer's scale. A layer read from a
 folder of 2D slices is written back as a folder of slices with the same file names when
-the target has no suffix. Files are written atomically and never replace an existing file
-unless ``overwrite`` is given; the npe2 writer never overwrites (the Review dock's Export
-asks first).
+the target has no suffix. A TIFF or NIfTI file also keeps the class names of the layer's
+features in its metadata (:func:`jcas.data.io.write_array`), which the reader turns into
+features again. Files are written atomically and never replace an existing file unless
+``overwrite`` is given; the npe2 writer never overwrites (the Review dock's Export asks first).
 """
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from jcas.data.io import NIFTI_SUFFIXES, TIFF_SUFFIXES, affine_of_spacing, file_suffix, is_supported, write_array, write_bytes_atomic
+from jcas.data.io import (NIFTI_SUFFIXES, TIFF_SUFFIXES, affine_of_spacing, file_suffix, is_supported, write_array,
+                         write_bytes_atomic)
 from jcas.errors import JCASInputError
 from jcas.review import Review, log_path
 from jcas.settings import REVIEW_KEY, SOURCE_KEY
+
+from ._reader import names_of_features
 
 
 def write_labels(path: str, data: np.ndarray, attributes: dict) -> list[str]:
@@ -31,7 +35,7 @@ def write_labels(path: str, data: np.ndarray, attributes: dict) -> list[str]:
     data : numpy.ndarray
         The layer's labels.
     attributes : dict
-        The layer's state (``metadata``, ``scale``, ...).
+        The layer's state (``metadata``, ``scale``, ``features``, ...).
 
     Returns
     -------
@@ -52,7 +56,8 @@ def export_labels(path: str | os.PathLike, data: np.ndarray, attributes: dict, *
     data : numpy.ndarray
         The labels.
     attributes : dict
-        Layer state: ``metadata`` (source and review, see module docstring) and ``scale``.
+        Layer state: ``metadata`` (source and review, see module docstring), ``scale`` and,
+        optionally, ``features`` (the class names, :func:`napari_jcas._reader.features_of_names`).
     overwrite : bool
         Replace existing files; without it existing files raise ``JCASInputError``
         before anything is written.
@@ -80,7 +85,8 @@ def export_labels(path: str | os.PathLike, data: np.ndarray, attributes: dict, *
     else:
         keeps_spacing = file_suffix(path) in NIFTI_SUFFIXES + TIFF_SUFFIXES
         affine = _affine(source, attributes.get("scale"), data.ndim) if keeps_spacing else None
-        write_array(path, data, affine=affine, labels=True, overwrite=overwrite)
+        names = names_of_features(attributes.get("features"))
+        write_array(path, data, affine=affine, labels=True, class_names=names, overwrite=overwrite)
     if review is not None:
         write_bytes_atomic(targets[-1], review.log_csv().encode(), overwrite=overwrite)
     return [str(target) for target in targets]

@@ -138,3 +138,35 @@ def test_train_takes_trusted_labels_from_a_folder_matched_by_name(tmp_path, mni,
     assert main(train + ["--model", str(tmp_path / "again.pt")]) == 2
     assert "slice1.png: the trusted labels are (100, 197)" in capsys.readouterr().err
     assert not (tmp_path / "again.pt").exists()
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".nii.gz"])
+def test_correct_keeps_the_class_names_and_the_spacing_stored_in_the_masks(tmp_path, mni, suffix):
+    """Names that live only in the masks' metadata (no classes.json) and the pixel spacing go
+    from the clean masks through simulate-noise and correct into the corrected masks.
+
+    The model's weights do not matter here, so it is saved untrained: correct still reads, judges
+    and writes every file as it does with a trained one."""
+    from helpers import tiny_config
+
+    from jcas.data.class_names import class_names_of
+    from jcas.data.io import affine_of_spacing, read_with_affine, spacing_of_affine
+    from jcas.training.trainer import Trainer
+
+    images, masks = mni
+    names = {0: "background", 3: "grey matter", 7: "white matter"}
+    drawn = np.array([0, 3, 7], dtype=np.uint8)[masks[2:5, 60:124, 50:114]]
+    spacing = affine_of_spacing((2.0, 0.5, 0.8), 3)
+    write_array(tmp_path / "images" / f"brain{suffix}", images[2:5, 60:124, 50:114], affine=spacing)
+    write_array(tmp_path / "clean" / f"brain{suffix}", drawn, affine=spacing, labels=True, class_names=names)
+    assert main(["simulate-noise", "--masks", str(tmp_path / "clean"), "--out", str(tmp_path / "noisy")]) == 0
+    assert class_names_of(tmp_path / "noisy" / f"brain{suffix}") == names
+    Trainer([images[2:5, 60:124, 50:114]], [read_array(tmp_path / "noisy" / f"brain{suffix}")],
+            tiny_config()).save(tmp_path / "model.pt")
+    assert main(["correct", "--model", str(tmp_path / "model.pt"), "--images", str(tmp_path / "images"),
+                 "--masks", str(tmp_path / "noisy"), "--out", str(tmp_path / "out")]) == 0
+    assert not list(tmp_path.rglob("classes.json"))
+    corrected, affine = read_with_affine(tmp_path / "out" / f"brain{suffix}")
+    assert corrected.shape == drawn.shape and set(np.unique(corrected)) <= {0, 3, 7}
+    assert class_names_of(tmp_path / "out" / f"brain{suffix}") == names
+    np.testing.assert_allclose(spacing_of_affine(affine, 3), (2.0, 0.5, 0.8), rtol=1e-6)

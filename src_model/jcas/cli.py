@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def simulate_noise_command(args: argparse.Namespace) -> int:
+    from .data.class_names import class_names_of
     from .data.io import file_stem, read_with_affine, write_array
     from .data.labels import check_mask
     from .data.noise import simulate_noise
@@ -182,6 +183,7 @@ def simulate_noise_command(args: argparse.Namespace) -> int:
     check_clear_of_inputs([args.out, *files], {"the --masks folder": args.masks})
     check_writable(args.out, "--out", folder=True)
     refuse_existing(files, args.overwrite)
+    names = {stem: class_names_of(path) for stem, path in masks.items()}  # the noisy copies keep them
     with OutputSet(args.out, overwrite=args.overwrite) as staged:  # all files or none
         for index, (stem, path) in enumerate(masks.items()):
             mask, affine = read_with_affine(path)
@@ -189,7 +191,7 @@ def simulate_noise_command(args: argparse.Namespace) -> int:
             # Each file its own stream, so same-sized masks do not get the same flips.
             noisy, noise_map = simulate_noise(mask, kind=args.kind, fraction=args.fraction, seed=args.seed + index)
             noisy_path, map_path = targets[stem]
-            write_array(staged.path(noisy_path), noisy, affine=affine, labels=True)
+            write_array(staged.path(noisy_path), noisy, affine=affine, labels=True, class_names=names[stem])
             write_array(staged.path(map_path), noise_map.astype(np.uint8))
             print(f"{file_stem(path)}: {noise_map.mean():.1%} of pixels changed")
     print(f"wrote {len(masks)} noisy masks to {args.out}")
@@ -335,6 +337,7 @@ def correct_command(args: argparse.Namespace) -> int:
     from .correction.guard import untrusted_classes
     from .correction.maps import guard_notes, stream_correct
     from .correction.regions import REGION_FIELDS, rank
+    from .data.class_names import class_names_of
     from .data.io import output_suffix, write_array, write_bytes_atomic
     from .data.pairs import match_folders
     from .data.stream import SliceStore
@@ -353,6 +356,7 @@ def correct_command(args: argparse.Namespace) -> int:
                                                "the --model file": args.model})
     check_writable(args.out, "--out", folder=True)
     refuse_existing(files, args.overwrite)
+    names = {p.stem: class_names_of(p.mask) for p in pairs}  # the corrected masks keep them
     store = SliceStore(0)  # each slice is read once per pass: nothing to keep
     run_notes = guard_notes(untrusted_classes(model), model.label_map.num_classes)
     rows = []
@@ -381,7 +385,8 @@ def correct_command(args: argparse.Namespace) -> int:
                     regions += part.selection.regions
                     withheld += part.selection.withheld
                     notes += part.selection.notes
-            write_array(staged.path(corrected_path), corrected, affine=mask_file.affine, labels=True)
+            write_array(staged.path(corrected_path), corrected, affine=mask_file.affine, labels=True,
+                        class_names=names[pair.stem])
             rows += [{"stem": pair.stem, **region.to_row(), "withheld": ""} for region in rank(regions)]
             rows += [{"stem": pair.stem, **held.region.to_row(), "withheld": held.reason} for held in withheld]
             print(f"{pair.stem}: {len(regions)} candidate regions, {len(withheld)} withheld, "

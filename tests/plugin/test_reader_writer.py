@@ -14,7 +14,7 @@ from jcas.data.io import read_with_affine, write_array
 from jcas.errors import JCASInputError
 from jcas.review import Review
 from jcas.settings import REVIEW_KEY, SOURCE_KEY
-from napari_jcas._reader import get_reader
+from napari_jcas._reader import class_names, features_of_names, get_reader
 from napari_jcas._writer import export_labels, write_labels
 
 
@@ -160,6 +160,58 @@ def test_tiff_spacing_becomes_the_layer_scale_and_is_exported_again(tmp_path):
     [reloaded] = viewer.open(target, plugin="napari-jcas")
     np.testing.assert_allclose(reloaded.scale, (2.0, 0.5, 0.8))
     np.testing.assert_array_equal(reloaded.data, labels)
+
+
+NAMES = {0: "background", 1: "grey matter", 2: "white matter"}
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".nii.gz"])
+def test_an_export_keeps_the_class_names_and_the_spacing_of_the_layer(tmp_path, suffix):
+    labels = np.random.default_rng(2).integers(0, 3, (3, 8, 9), dtype=np.uint8)
+    viewer = ViewerModel()
+    layer = viewer.add_labels(labels, scale=(2.0, 0.5, 0.8), features=features_of_names(NAMES))
+    target = tmp_path / f"brain_final{suffix}"  # no classes.json anywhere: the names travel in the file
+    viewer.layers.selection = {layer}
+    assert viewer.layers.save(str(target), selected=True, plugin="napari-jcas") == [str(target)]
+    [reloaded] = viewer.open(target, plugin="napari-jcas")
+    assert reloaded._type_string == "labels" and class_names(reloaded) == NAMES
+    np.testing.assert_allclose(reloaded.scale, (2.0, 0.5, 0.8), rtol=1e-6)
+    np.testing.assert_array_equal(reloaded.data, labels)
+    z, y, x = np.argwhere(labels == 2)[0]
+    assert "white matter" in reloaded.get_status((z * 2.0, y * 0.5, x * 0.8))["coordinates"]
+    # exported again (from the reloaded layer), the names and the spacing are still there
+    again = tmp_path / f"brain_again{suffix}"
+    export_labels(again, reloaded.data, {"metadata": reloaded.metadata, "scale": reloaded.scale,
+                                         "features": reloaded.features})
+    [twice] = viewer.open(again, plugin="napari-jcas")
+    assert class_names(twice) == NAMES
+    np.testing.assert_allclose(twice.scale, (2.0, 0.5, 0.8), rtol=1e-6)
+
+
+def test_a_names_file_beside_a_mask_comes_before_the_names_in_it(tmp_path):
+    labels = np.random.default_rng(3).integers(0, 3, (8, 9), dtype=np.uint8)
+    path = tmp_path / "slice_mask.tif"
+    write_array(path, labels, labels=True, class_names=NAMES)
+    (tmp_path / "classes.json").write_text('{"0": "clear", "1": "cortex", "2": "core"}')
+    [layer] = ViewerModel().open(path, plugin="napari-jcas")
+    assert class_names(layer) == {0: "clear", 1: "cortex", 2: "core"}
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".nii.gz"])
+def test_a_mask_with_damaged_names_in_its_metadata_opens_without_names(tmp_path, suffix):
+    labels = np.random.default_rng(4).integers(0, 3, (3, 8, 9), dtype=np.uint8)
+    path = tmp_path / f"brain_mask{suffix}"
+    if suffix == ".tif":
+        tifffile.imwrite(path, labels, photometric="minisblack", resolution=(2.0, 2.0),
+                         metadata={"intent": "label", "class_names": ["background", "grey matter"]})
+    else:
+        volume = nibabel.Nifti1Image(np.moveaxis(labels, 0, -1), np.diag([0.5, 0.5, 2.0, 1.0]))
+        volume.header.extensions.append(nibabel.nifti1.Nifti1Extension(6, b'{"class_names": {"one": 1}}'))
+        nibabel.save(volume, str(path))
+    [layer] = ViewerModel().open(path, plugin="napari-jcas")
+    assert layer._type_string == "labels" and class_names(layer) == {}
+    np.testing.assert_array_equal(layer.data, labels)
+    np.testing.assert_allclose(layer.scale[-2:], (0.5, 0.5))
 
 
 def test_folder_series_is_written_back_as_slices(pair_folder, tmp_path):

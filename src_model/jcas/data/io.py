@@ -12,7 +12,7 @@ import queue
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -295,6 +295,7 @@ def write_array(
     *,
     affine: np.ndarray | None = None,
     labels: bool = False,
+    class_names: Mapping[int, str] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write ``data`` to ``path`` atomically, in the format its suffix names.
@@ -317,6 +318,10 @@ def write_array(
         Mark the file as a label map (NIfTI's label intent; ``"intent": "label"`` in a TIFF's
         metadata), so that :func:`is_label_file` and the napari reader take it for a mask
         whatever its name. PNG cannot say so.
+    class_names : mapping of int to str, optional
+        ``{label value: name}`` to store in a TIFF's or NIfTI file's metadata, where
+        :func:`jcas.data.class_names.class_names_of` reads them back (the format is described
+        there); PNG ignores them.
     overwrite : bool
         Replace an existing file. Without it an existing file raises
         :class:`~jcas.errors.JCASInputError`.
@@ -326,7 +331,8 @@ def write_array(
     if suffix not in WRITABLE_SUFFIXES:
         raise JCASInputError(f"{path}: cannot write {suffix!r}; use one of {', '.join(WRITABLE_SUFFIXES)}.")
     data = np.asarray(data)
-    return atomic_write(path, lambda temporary: _write_now(temporary, data, suffix, affine, labels),
+    names = dict(class_names or {})
+    return atomic_write(path, lambda temporary: _write_now(temporary, data, suffix, affine, labels, names),
                         overwrite=overwrite)
 
 
@@ -350,7 +356,10 @@ def is_label_file(path: str | os.PathLike) -> bool:
     return False
 
 
-def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | None, labels: bool) -> None:
+def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | None, labels: bool,
+               names: dict[int, str]) -> None:
+    from .class_names import NAMES_KEY, names_entry, nifti_extension  # it reads files through this module
+
     if suffix in PNG_SUFFIXES:
         from PIL import Image
 
@@ -369,6 +378,8 @@ def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | N
             geometry = {"resolution": (1 / spacing[-1], 1 / spacing[-2])}
             if data.ndim == 3:
                 metadata["spacing"] = spacing[0]
+        if names:
+            metadata[NAMES_KEY] = names_entry(names)
         tifffile.imwrite(path, data, compression="zlib", photometric="rgb" if colour else "minisblack",
                          metadata=metadata, **geometry)
     else:
@@ -377,6 +388,8 @@ def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | N
         volume = nibabel.Nifti1Image(slices_to_nifti(data), np.eye(4) if affine is None else affine)
         if labels:
             volume.header.set_intent("label")
+        if names:
+            volume.header.extensions.append(nifti_extension(names))
         nibabel.save(volume, str(path))
 
 

@@ -210,18 +210,33 @@ def read_class_names(folder: str | os.PathLike) -> dict[int, str]:
     fix = (f'{path}: expected {{"<label value>": "<name>", ...}} or nnU-Net\'s {{"labels": {{"<name>": '
            f'<label value>, ...}}}}; fix the file or remove it')
     try:
-        entries = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return parse_class_names(json.loads(path.read_text()))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
         raise JCASInputError(f"{fix} ({error}).") from error
+
+
+def parse_class_names(entries: object) -> dict[int, str]:
+    """``{label value: name}`` of decoded JSON in either form of :func:`read_class_names`.
+
+    Parameters
+    ----------
+    entries : object
+        ``{"0": "background", "1": "grey matter"}`` or ``{"labels": {"background": 0, "grey matter": 1}}``.
+
+    Returns
+    -------
+    dict of int to str
+
+    Raises
+    ------
+    ValueError, TypeError
+        Anything else: not a mapping, empty, or keys (values in nnU-Net's form) that are not whole numbers.
+    """
     if isinstance(entries, dict) and isinstance(entries.get("labels"), dict):
         entries = {value: name for name, value in entries["labels"].items()}
-    try:
-        if not isinstance(entries, dict) or not entries:
-            raise ValueError("no names")
-        names = {int(value): str(name) for value, name in entries.items()}
-    except (TypeError, ValueError) as error:
-        raise JCASInputError(f"{fix} ({error}).") from error
-    return names
+    if not isinstance(entries, dict) or not entries:
+        raise ValueError("no names")
+    return {int(value): str(name) for value, name in entries.items()}
 
 
 def class_change(old: int, new: int, names: dict[int, str]) -> str:
