@@ -7,8 +7,10 @@ through its undo history (``Labels.data_setitem``), so Ctrl+Z undoes it like a b
 stroke; every change to the layer (brush, eraser, undo, redo) re-syncs the decisions.
 The table lists the candidates in rank order (most expected pixels fixed first); a click on
 a column header sorts by that column, and Next / Previous follow the table's order. The
-current region is outlined and framed with its surroundings. The review autosaves beside the
-export path and is restored from there.
+current region is outlined and framed with its surroundings. After Accept or Reject the decided
+region stays in view, its result drawn, for :data:`RESULT_PAUSE_MS` before the next open one is
+framed; a key pressed in that pause acts at once, on the next region, so fast reviewing is not held
+up. The review autosaves beside the export path and is restored from there.
 """
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ LARGEST_FIRST = ("area", "score", "exp. px")
 #: The rank order: the column the table starts sorted by, largest first.
 RANK_COLUMN = "exp. px"
 AUTOSAVE_DELAY_MS = 1000
+#: How long a decided region stays framed, with its result drawn, before the next open one is shown.
+RESULT_PAUSE_MS = 800
 
 
 class ReviewWidget(QWidget):
@@ -133,6 +137,10 @@ class ReviewWidget(QWidget):
         self._sync_timer.setSingleShot(True)
         self._sync_timer.setInterval(0)
         self._sync_timer.timeout.connect(self._sync)
+        self._result_pause = QTimer(self)
+        self._result_pause.setSingleShot(True)
+        self._result_pause.setInterval(RESULT_PAUSE_MS)
+        self._result_pause.timeout.connect(self._advance)
 
         actions = {"accept": self.accept, "reject": self.reject, "previous": self.previous, "next": self.next}
         self._key_callbacks = {}
@@ -195,6 +203,7 @@ class ReviewWidget(QWidget):
             self.layer.events.set_data.disconnect(self._sync_soon)
             self.layer.events.metadata.disconnect(self._on_metadata)
         self.layer = layer
+        self._result_pause.stop()
         self._watch(None if layer is None else layer.metadata[REVIEW_KEY])
         self._own_autosave = self._foreign_autosave = None
         self._clear_outline()
@@ -223,6 +232,7 @@ class ReviewWidget(QWidget):
 
     def _watch(self, review: Review | None) -> None:
         """Listen to ``review`` (``None``: to nothing) instead of the review shown so far."""
+        self._result_pause.stop()
         if self.review is not None:
             self.review.decided.disconnect(self._on_decided)
             self.review.moved.disconnect(self._on_moved)
@@ -332,17 +342,22 @@ class ReviewWidget(QWidget):
     def select(self, row: int) -> None:
         """Make row ``row`` of the review's regions current; outline it and frame it with the camera
         (again, when it is current already)."""
+        self._result_pause.stop()
         if row == self.review.position:
             self._show(self.review.current)
         self.review.select(row)
 
     def next(self) -> None:
-        """Go to the next candidate (within the current slice when so filtered)."""
-        if self.review is not None:
+        """Go to the next candidate (within the current slice when so filtered); while a decision's result
+        is on show, to the next open one, where the pause would have gone."""
+        if self._result_pause.isActive():
+            self._finish_pause()
+        elif self.review is not None:
             self.review.step(+1, slice_index=self._filter_slice())
 
     def previous(self) -> None:
         """Go to the previous candidate."""
+        self._result_pause.stop()
         if self.review is not None:
             self.review.step(-1, slice_index=self._filter_slice())
 
@@ -370,12 +385,24 @@ class ReviewWidget(QWidget):
         self._decide(self.review.reject if self.review else None)
 
     def _decide(self, decision) -> None:
+        self._finish_pause()  # a decision made while the last one's result shows is for the next region
         region = None if self.review is None else self.review.current
         if region is None:
             show_warning("Nothing to review: select a cleaned layer with candidate corrections.")
             return
         self._apply(decision(region.index))
-        self.review.step(+1, slice_index=self._filter_slice(), open_only=True)
+        self._result_pause.start()  # the result stays in view a moment, then the next open region
+
+    def _finish_pause(self) -> None:
+        """End the pause after a decision now, moving on as it would have."""
+        if self._result_pause.isActive():
+            self._result_pause.stop()
+            self._advance()
+
+    def _advance(self) -> None:
+        """Frame the next open candidate (within the current slice when so filtered)."""
+        if self.review is not None:
+            self.review.step(+1, slice_index=self._filter_slice(), open_only=True)
 
     def accept_all(self, threshold: float | None = None) -> int:
         """Accept every open candidate scoring at least ``threshold`` (default: the spin box); returns how many."""
@@ -500,7 +527,7 @@ class ReviewWidget(QWidget):
             overwrite = not target.exists() or _confirm_overwrite(self, target)
             if not overwrite:
                 return []
-        attributes = {"metadata": self.layer.metadata, "scale": self.layer.scale}
+        attributes = {"metadata": self.layer.metadata, "scale": self.layer.scale, "features": self.layer.features}
         try:
             written = export_labels(target, self.layer.data, attributes, overwrite=overwrite)
         except (JCASInputError, OSError) as error:

@@ -11,7 +11,8 @@ from qtpy.QtCore import QPoint, Qt
 
 from jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, region_key
 from jcas.settings import REVIEW_KEY
-from napari_jcas._review_widget import COLUMNS, KEYS
+from napari_jcas._reader import read_file
+from napari_jcas._review_widget import COLUMNS, KEYS, RESULT_PAUSE_MS
 
 pytestmark = pytest.mark.gui
 
@@ -21,10 +22,10 @@ def press(viewer, qtbot, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.Keyboar
     qtbot.keyClick(viewer.window._qt_viewer.canvas.native, key, modifier)
 
 
-def test_correct_adds_three_layers_and_leaves_the_mask_alone(corrected, noisy_mni):
+def test_correct_adds_its_layers_and_leaves_the_mask_alone(corrected, noisy_mni):
     viewer, mask = corrected.viewer, corrected.mask
     assert [layer.name for layer in viewer.layers] == ["brain", "brain mask", "brain cleaned",
-                                                       "brain disagreement", "brain proposal"]
+                                                       "brain disagreement", "brain proposal", "brain boundaries"]
     np.testing.assert_array_equal(mask.data, noisy_mni[1])
     for name in ("brain disagreement", "brain cleaned", "brain proposal"):
         layer = viewer.layers[name]
@@ -46,7 +47,7 @@ def test_correct_adds_three_layers_and_leaves_the_mask_alone(corrected, noisy_mn
     assert "Not autosaved: this mask has no file" in corrected.review.saved.text()
 
 
-def test_the_review_names_the_classes_when_the_mask_layer_does(docked, model_file, qtbot):
+def test_the_review_names_the_classes_when_the_mask_layer_does(docked, model_file, qtbot, tmp_path):
     docked.mask.features = {"index": [0, 1, 2], "class": ["background", "grey matter", "white matter"]}
     docked.train.load_model(model_file)
     docked.train.correct()
@@ -56,6 +57,14 @@ def test_the_review_names_the_classes_when_the_mask_layer_does(docked, model_fil
     names = {"background", "grey matter", "white matter"}
     changes = [docked.review.table.item(row, 2).text() for row in range(docked.review.table.rowCount())]
     assert changes and all(set(change.split(" → ")) <= names for change in changes)
+
+    target = tmp_path / "brain_cleaned.tif"  # the dock's Export keeps the names in the file
+    docked.review.export_path.value = str(target)
+    qtbot.mouseClick(docked.review.export_button, Qt.MouseButton.LeftButton)
+    assert target.is_file()
+    [(_, attributes, layer_type)] = read_file(target)
+    assert layer_type == "labels"
+    assert list(attributes["features"]["class"]) == ["background", "grey matter", "white matter"]
 
 
 def test_keys_on_the_canvas_accept_reject_move_and_undo(corrected_shown, qtbot, notifications):
@@ -71,11 +80,13 @@ def test_keys_on_the_canvas_accept_reject_move_and_undo(corrected_shown, qtbot, 
 
     press(viewer, qtbot, Qt.Key.Key_A)
     pixels = state.pixels(first.index)
-    assert state.status[first.index] == ACCEPTED and state.current is second
+    assert state.status[first.index] == ACCEPTED and state.current is first  # the result is shown first
     np.testing.assert_array_equal(cleaned.data[pixels], proposal[pixels])
     assert not np.array_equal(cleaned.data[pixels], state.drawn[pixels])
+    qtbot.waitUntil(lambda: state.current is second, timeout=2_000)  # then the next open region
     press(viewer, qtbot, Qt.Key.Key_R)
-    assert state.status[second.index] == REJECTED and state.current is third
+    assert state.status[second.index] == REJECTED
+    qtbot.waitUntil(lambda: state.current is third, timeout=2_000)
     np.testing.assert_array_equal(cleaned.data[state.pixels(second.index)], state.drawn[state.pixels(second.index)])
     assert review.table.item(0, COLUMNS.index("status")).text() == ACCEPTED
 
@@ -84,6 +95,21 @@ def test_keys_on_the_canvas_accept_reject_move_and_undo(corrected_shown, qtbot, 
     qtbot.waitUntil(lambda: state.status[first.index] == OPEN, timeout=2_000)
     np.testing.assert_array_equal(cleaned.data, state.drawn)
     assert not notifications.messages()
+
+
+def test_a_key_pressed_while_a_result_shows_acts_on_the_next_region(corrected_shown, qtbot):
+    review, viewer = corrected_shown.review, corrected_shown.viewer
+    state = review.review
+    first, second, third, fourth = state.regions[:4]
+    press(viewer, qtbot, Qt.Key.Key_A)
+    press(viewer, qtbot, Qt.Key.Key_R)  # before the pause ends: the second region, not the first again
+    assert state.status[first.index] == ACCEPTED and state.status[second.index] == REJECTED
+    press(viewer, qtbot, Qt.Key.Key_N)  # skips the rest of the pause, to the next open region
+    assert state.current is third
+    press(viewer, qtbot, Qt.Key.Key_N)
+    assert state.current is fourth
+    qtbot.wait(RESULT_PAUSE_MS + 200)  # no pause was left running to move on by itself
+    assert state.current is fourth
 
 
 def test_napari_keys_work_with_the_review_dock_and_after_closing_it(corrected_shown, qtbot):
