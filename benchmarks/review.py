@@ -10,7 +10,10 @@ rejecting it (so the mask keeps the drawn labels there). Orders:
 - ``ours``: the review table's rank order, expected pixels fixed (area x score), largest first;
 - ``score``: mean disagreement alone, the order before;
 - ``random``: seeded shuffles of the same regions (the mean of 5);
-- ``plain``: the candidate regions of the plain-training (ce) model of the row, in its rank order.
+- ``plain``: the candidate regions of the plain-training (ce) model of the row, in its rank order;
+- ``oracle``: the same regions in the order of the pixels they truly fix (0 for a wrong one), which
+  only an annotator who knew the true masks could follow: the ceiling of any ranking, and so of the
+  top-10 % target.
 
 Reported per row and order: Dice of the reviewed masks after 10, 25, 50, 100 reviews and after all
 of them, the share of the Dice gain of reviewing all that the top 10 % of the queue gives, and the
@@ -59,6 +62,13 @@ def is_right(region, region_map: np.ndarray, clean: np.ndarray) -> bool:
     """The proposal is right on more of the region's pixels than the drawn mask."""
     truth = clean[region_map == region.index]
     return int((truth == region.new_label).sum()) > int((truth == region.old_label).sum())
+
+
+def pixels_fixed(region, region_map: np.ndarray, clean: np.ndarray) -> int:
+    """How many wrong drawn pixels accepting the region fixes, net of the right ones it breaks; 0 for a
+    region the annotator rejects."""
+    truth = clean[region_map == region.index]
+    return max(0, int((truth == region.new_label).sum()) - int((truth == region.old_label).sum()))
 
 
 def reviewed(review: Review, rows: list[int], clean: np.ndarray) -> tuple[np.ndarray, list[bool]]:
@@ -160,6 +170,8 @@ def run(models: Path, learn: bool, seeds: list[int] | None = None) -> list[dict]
         shuffles = [queue_lines("random", review, list(np.random.default_rng(s).permutation(len(review))), clean, base)
                     for s in range(RANDOM_ORDERS)]
         lines += [mean_line(group) for group in zip(*shuffles)]
+        by_truth = sorted(range(len(review)), key=lambda row: -pixels_fixed(review.regions[row], review.region_map, clean))
+        lines += queue_lines("oracle", review, by_truth, clean, base)
         plain = path.with_name(path.name.replace("__jcas__", "__ce__"))
         if plain.is_file():
             plain_review = review_of(load_checkpoint(plain, device="cpu"), images, noisy)
@@ -205,18 +217,20 @@ def table(rows: list[dict], path: Path) -> None:
     keys = sorted({r["key"] for r in rows})
     text = ["# Review cost (`benchmarks/review.py`)", "",
             "A simulated annotator who knows the true masks reviews the candidate regions that `jcas correct` "
-            "proposes with its defaults (mixed noise 0.5, standard preset, 2-fold cross-fitted models of "
-            "`quality.py --save-models`), accepting a region when the proposal is right on more of its pixels "
+            "proposes with its defaults (mixed noise 0.5, 2-fold cross-fitted models of `quality.py --save-models`; "
+            f"their schedule: {', '.join(sorted({r['key'].rsplit('__', 1)[-1] for r in rows}))}, where std is the "
+            "standard preset and eN a run of N epochs), accepting a region when the proposal is right on more of its pixels "
             "than the drawn mask. Dice of the masks after k reviews; 'gain share': the share of the Dice gain of "
             "reviewing every region that the top 10 % of the queue gives (target >= 0.6); 'first 20': the share of "
-            "the first 20 regions that are right (target >= 0.8). Tuning sets: "
+            "the first 20 regions that are right (target >= 0.8); 'oracle': the regions in the order of the pixels they "
+            "truly fix, the ceiling of any ranking. Tuning sets: "
             f"{', '.join(quality.TUNED_ON)} (where the selection defaults were chosen); the others are held out.",
             "", f"Commit {rows[0]['commit']}, {rows[0]['machine']}.", "",
             "| set | held out | seed | order | regions | noisy | after 10 | after 25 | after 50 | after 100 | after all "
             "| top 10 % gain share | first 20 right | all right |", "|" + "---|" * 14]
     for key in keys:
         mine = [r for r in rows if r["key"] == key]
-        for order in ("ours", "score", "random", "plain"):
+        for order in ("ours", "score", "random", "plain", "oracle"):
             of = [r for r in mine if r["order"] == order]
             if not of:
                 continue
@@ -259,12 +273,12 @@ def plot(rows: list[dict], path: Path) -> None:
         return
     figure, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), squeeze=False)
     for axis, key in zip(axes[0], keys):
-        for order, style in (("ours", "-"), ("score", "--"), ("random", ":"), ("plain", "-.")):
+        for order, style in (("ours", "-"), ("score", "--"), ("random", ":"), ("plain", "-."), ("oracle", (0, (1, 3)))):
             of = sorted((r for r in rows if r["key"] == key and r["order"] == order and r["reviews"].isdigit()),
                         key=lambda r: int(r["reviews"]))
             if of:
                 axis.plot([0] + [int(r["reviews"]) for r in of], [float(of[0]["dice_noisy"])] +
-                          [float(r["dice"]) for r in of], style, marker=".", label=order)
+                          [float(r["dice"]) for r in of], linestyle=style, marker=".", label=order)
         axis.set_title(key.split("__")[0], fontsize=9)
         axis.set_xscale("symlog", linthresh=10)
         axis.set_xlabel("regions reviewed")
