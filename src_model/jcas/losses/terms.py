@@ -92,16 +92,18 @@ def determinant(matrix: torch.Tensor) -> torch.Tensor:
     size = matrix.shape[-1]
     if size > PERMUTATION_DET_MAX:
         return torch.linalg.det(matrix)
-    permutations, signs = _permutations(size, matrix.device)
-    return (matrix[torch.arange(size, device=matrix.device), permutations].prod(dim=-1) * signs.to(matrix.dtype)).sum()
+    rows, permutations, signs = _permutations(size, matrix.device)
+    return (matrix[rows, permutations].prod(dim=-1) * signs.to(matrix.dtype)).sum()
 
 
 @functools.cache
-def _permutations(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """All ``(size!, size)`` permutations of ``range(size)`` and their ``(size!,)`` signs (+1 / -1)."""
-    rows = list(itertools.permutations(range(size)))
-    signs = [(-1) ** sum(a > b for i, a in enumerate(row) for b in row[i + 1:]) for row in rows]
-    return torch.tensor(rows, device=device), torch.tensor(signs, device=device)
+def _permutations(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The row indices ``(size,)``, all ``(size!, size)`` permutations of ``range(size)`` and their
+    ``(size!,)`` signs (+1 / -1), made once per size and device."""
+    permutations = list(itertools.permutations(range(size)))
+    signs = [(-1) ** sum(a > b for i, a in enumerate(row) for b in row[i + 1:]) for row in permutations]
+    return (torch.arange(size, device=device), torch.tensor(permutations, device=device),
+            torch.tensor(signs, device=device))
 
 
 def volume_loss(*transitions: torch.Tensor, floor: float = VOLUME_FLOOR) -> torch.Tensor:
