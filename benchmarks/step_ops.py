@@ -148,7 +148,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rows = {commit: in_commit(commit, args.steps) for commit in args.against}
-    rows[git_commit()] = in_commit("HEAD", args.steps)
+    rows[f"{git_commit()} (working tree)"] = in_commit("HEAD", args.steps)  # its own row, whatever --against names
     lines = ["# Operations per training step (`benchmarks/step_ops.py`)", "",
              f"{machine()}, torch threads {os.environ.get('JCAS_BENCH_THREADS', 2)}; standard preset, crop 128, "
              "batch 8, mni_tissue with mixed noise 0.5. Operations that launch a kernel (views excluded), counted "
