@@ -1,5 +1,5 @@
-"""The layers a correction adds (proposal, disagreement heatmap, cleaned labels), the outline of the region
-under review, camera moves, layer removal.
+"""The layers a correction adds (proposal, disagreement heatmap, cleaned labels, the boundary view), the outline
+of the region under review, camera moves, layer removal.
 
 Every added layer takes the geometry (scale, translate, rotate, shear, affine) and a copy of
 the metadata of the user's mask layer, which is never modified.
@@ -15,8 +15,9 @@ from napari.utils.colormaps import Colormap
 from qtpy.QtOpenGLWidgets import QOpenGLWidget
 from qtpy.QtWidgets import QWidget
 
+from jcas.correction.boundary import MISSING, UNSEEN, boundary_view
 from jcas.review import Review
-from jcas.settings import HEATMAPS_KEY, REVIEW_KEY
+from jcas.settings import HEATMAPS_KEY, REVIEW_KEY, SHOW_BOUNDARY_VIEW
 
 if TYPE_CHECKING:
     from jcas.correction.maps import CorrectionMaps
@@ -34,6 +35,8 @@ HEATMAP_COLORMAP = Colormap(
 CLEANED_OPACITY = 0.3
 #: The outline of the region under review: a colour apart from the label colours and the heatmap.
 OUTLINE_COLOR = "#00ff66"
+#: The boundary view's colours: a boundary the model sees and the drawn mask lacks, and a drawn one it does not see.
+BOUNDARY_COLORS = {None: "transparent", MISSING: "#00e5ff", UNSEEN: "#ff00aa"}
 #: Framing a region: the view spans at least CONTEXT times its box, and at least MIN_VIEW pixels.
 CONTEXT = 3.0
 MIN_VIEW = 64
@@ -41,7 +44,7 @@ MIN_VIEW = 64
 
 @dataclass
 class CorrectionLayers:
-    """The three layers of one correction, the maps its regions were selected from, and its inputs."""
+    """The layers of one correction, the maps its regions were selected from, and its inputs."""
 
     proposal: Labels
     disagreement: Image
@@ -49,6 +52,16 @@ class CorrectionLayers:
     maps: CorrectionMaps
     image: Layer
     mask: Layer
+    boundaries: Labels | None = None
+
+
+def boundary_labels(correction, drawn: np.ndarray) -> np.ndarray | None:
+    """The boundary view of ``drawn`` from a correction's boundary probability
+    (:func:`jcas.correction.boundary.boundary_view`), or ``None`` when the correction has none."""
+    if getattr(correction, "boundary", None) is None:
+        return None
+    ignore_value = correction.maps.ignore_value if correction.maps is not None else None
+    return boundary_view(correction.boundary, drawn, ignore_value=ignore_value)
 
 
 def geometry(layer: Layer) -> dict:
@@ -68,10 +81,14 @@ def geometry(layer: Layer) -> dict:
 
 
 def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatmap: str = "class") -> CorrectionLayers:
-    """Add "<image> cleaned", "<image> disagreement" and "<image> proposal" (its outlines), in that order.
+    """Add "<image> cleaned", "<image> disagreement", "<image> proposal" (its outlines) and "<image> boundaries",
+    in that order.
 
     The image stays visible under them; the drawn mask is hidden (the cleaned labels start as its
-    copy) and its data are left alone.
+    copy) and its data are left alone. The boundaries (the boundary view: 1 where the model sees a
+    boundary the drawn mask lacks, 2 on a drawn boundary it does not see) are an opt-in layer,
+    hidden unless :data:`jcas.settings.SHOW_BOUNDARY_VIEW`: they did not beat the class prediction's
+    edges at locating the true boundary on enough held-out sets (docs/method.md, "What the annotator sees").
 
     Parameters
     ----------
@@ -107,9 +124,14 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
         np.asarray(correction.corrected), name=f"{image.name} proposal", opacity=0.9, **shape, **names,
     )
     proposal.contour = 1
+    view = boundary_labels(correction, drawn)
+    boundaries = None if view is None else viewer.add_labels(
+        view, name=f"{image.name} boundaries", visible=SHOW_BOUNDARY_VIEW, opacity=0.8,
+        colormap=BOUNDARY_COLORS, **shape,
+    )
     mask.visible = False  # the cleaned labels start as its copy: shown twice, the colours would double
     viewer.layers.selection.active = cleaned
-    return CorrectionLayers(proposal, disagreement, cleaned, correction.maps, image, mask)
+    return CorrectionLayers(proposal, disagreement, cleaned, correction.maps, image, mask, boundaries)
 
 
 def show_reselection(layers: CorrectionLayers, correction) -> Review:
@@ -158,6 +180,9 @@ def show_new_correction(layers: CorrectionLayers, correction, heatmap: str = "cl
     heatmaps = {"class": correction.class_disagreement, "affinity": correction.affinity_disagreement}
     layers.disagreement.metadata = {**layers.disagreement.metadata, HEATMAPS_KEY: heatmaps}
     show_heatmap(layers.disagreement, heatmap)
+    view = boundary_labels(correction, np.asarray(layers.mask.data))
+    if layers.boundaries is not None and view is not None:
+        layers.boundaries.data = view
     layers.maps = correction.maps
     return show_reselection(layers, correction)
 

@@ -349,7 +349,8 @@ def correct_command(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=args.device)
     pairs = match_folders(args.images, args.masks)
     outputs = {p.stem: (args.out / f"{p.stem}{output_suffix(p.mask)}", args.out / "disagreement" / f"{p.stem}.tif",
-                        args.out / "affinity_disagreement" / f"{p.stem}.tif") for p in pairs}
+                        args.out / "affinity_disagreement" / f"{p.stem}.tif", args.out / "boundaries" / f"{p.stem}.tif")
+               for p in pairs}
     regions_csv = args.out / "regions.csv"
     files = [p for paths in outputs.values() for p in paths] + [regions_csv]
     check_clear_of_inputs([args.out, *files], {"the --images folder": args.images, "the --masks folder": args.masks,
@@ -366,13 +367,14 @@ def correct_command(args: argparse.Namespace) -> int:
             mask_file = store.file(pair.mask)
             model.label_map.check_dtype(mask_file.dtype, name=f"mask {pair.mask.name}")
             check_channels(model, volume.channels)
-            corrected_path, class_path, affinity_path = outputs[pair.stem]
+            corrected_path, class_path, affinity_path, boundaries_path = outputs[pair.stem]
             corrected = np.empty(mask_file.shape, dtype=mask_file.dtype)  # the mask's size; no float map is whole
             slice_of = (lambda a, z: a) if corrected.ndim == 2 else (lambda a, z: a[z])
             regions, withheld, notes, changed = [], [], list(run_notes), 0
             started = time.perf_counter()
-            with heatmap_writers([staged.path(class_path), staged.path(affinity_path)], mask_file.shape) as (
-                    write_class, write_affinity):
+            with heatmap_writers({staged.path(class_path): np.float32, staged.path(affinity_path): np.float32,
+                                  staged.path(boundaries_path): np.uint8}, mask_file.shape) as (
+                    write_class, write_affinity, write_boundaries):
                 for part in stream_correct(model, volume.image, volume.mask, volume.slices, name=volume.name,
                                            min_area=args.min_area, min_score=args.min_score,
                                            min_confidence=args.min_confidence, mirror=args.mirror):
@@ -380,6 +382,7 @@ def correct_command(args: argparse.Namespace) -> int:
                     check_finite_output(part.affinity_disagreement, f"the affinity disagreement of {pair.stem}")
                     write_class(part.class_disagreement)
                     write_affinity(part.affinity_disagreement)
+                    write_boundaries(part.boundaries)
                     slice_of(corrected, part.z)[...] = part.selection.corrected
                     changed += int(np.count_nonzero(part.selection.region_map))  # a kept region's pixels change
                     regions += part.selection.regions
@@ -403,14 +406,14 @@ def correct_command(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def heatmap_writers(paths: list[Path], shape: tuple[int, ...]):
-    """One writer per heatmap file of a pair, each taking the next slice ``(H, W)`` float32: slice by slice
-    into a TIFF stack (:class:`jcas.data.io.StackWriter`) for a stack, the one slice of a 2D mask at the end."""
+def heatmap_writers(paths: dict[Path, type], shape: tuple[int, ...]):
+    """One writer per map file of a pair (path: its dtype), each taking the next slice ``(H, W)``: slice by
+    slice into a TIFF stack (:class:`jcas.data.io.StackWriter`) for a stack, the one slice of a 2D mask at the end."""
     from .data.io import StackWriter, write_array
 
     if len(shape) == 3:
         with contextlib.ExitStack() as writers:
-            yield [writers.enter_context(StackWriter(path, shape, np.float32)).write for path in paths]
+            yield [writers.enter_context(StackWriter(path, shape, dtype)).write for path, dtype in paths.items()]
         return
     pages: dict[Path, np.ndarray] = {}
     yield [lambda page, path=path: pages.__setitem__(path, page) for path in paths]

@@ -54,6 +54,19 @@ MIN_SCORE = 0.6
 MIN_CONFIDENCE = 0.6
 #: Test-time mirroring (off by default): average the class probabilities over the image and its mirror images.
 MIRROR = False
+#: The boundary view (:mod:`jcas.correction.boundary`): the model sees a boundary at a pixel whose
+#: largest ``1 - A_ij`` over its 4 nearest neighbours is at least BOUNDARY_THRESHOLD, and two
+#: boundaries within BOUNDARY_TOLERANCE px of each other count as one (the tolerance of the
+#: benchmark's boundary F1). The threshold has the best mean boundary F1 on the tuning sets
+#: (mni_tissue, cells3d_nuclei; benchmarks/boundary.py): a JCAS model's nearest-neighbour
+#: affinities rarely fall below 0.7 even across a boundary, so 0.5 would show almost nothing.
+#: The best threshold of a held-out set ranged from 0.08 to 0.9: a guess for other data.
+BOUNDARY_THRESHOLD = 0.12
+BOUNDARY_TOLERANCE = 2.0
+#: Whether the plugin shows the boundary view when a correction arrives. Off: it is an opt-in layer,
+#: because it did not beat the class prediction's edges at locating the true boundary on enough of
+#: the held-out sets (benchmarks/results/boundary.md; docs/method.md, "What the annotator sees").
+SHOW_BOUNDARY_VIEW = False
 #: What the selection settings do: ``jcas correct --help`` adds the defaults, the Train dock's
 #: tooltips add that a change re-selects at once.
 SELECTION_HELP = {

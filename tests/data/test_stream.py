@@ -6,6 +6,7 @@ import pytest
 import tifffile
 import zarr
 
+from jcas.correction.boundary import UNSEEN, label_edges
 from jcas.cli import main
 from jcas.data.io import read_array, read_with_affine, spacing_of_affine, write_array
 from jcas.data.pairs import match_folders
@@ -135,6 +136,9 @@ def test_train_and_correct_read_an_ome_zarr_folder(tmp_path, cells, small_traini
     for heatmap in ("disagreement", "affinity_disagreement"):  # written slice by slice, read back as one stack
         stack = read_array(tmp_path / "out" / heatmap / "nuclei.tif")
         assert stack.shape == masks.shape and stack.dtype == np.float32 and 0 <= stack.min() <= stack.max() <= 1
+    boundaries = read_array(tmp_path / "out" / "boundaries" / "nuclei.tif")  # the boundary view, slice by slice
+    assert boundaries.shape == masks.shape and boundaries.dtype == np.uint8 and set(np.unique(boundaries)) <= {0, 1, 2}
+    assert not (boundaries == UNSEEN)[~label_edges(masks)].any(), "an unseen boundary lies on a drawn one"
     assert main(["train", "--images", str(tmp_path / "images"), "--masks", str(tmp_path / "masks"), "--model",
                  str(tmp_path / "again.pt"), "--cache-mb", "0"]) == 2
     assert "--cache-mb: 0 is too small; give a whole number of at least 1" in capsys.readouterr().err

@@ -100,7 +100,7 @@ def test_removing_an_input_layer_keeps_the_viewer_and_says_so_in_the_dock(docked
     else:
         assert "The model is kept" in status
     assert train.model is not None and train.start_button.isEnabled()
-    assert layer not in viewer.layers and len(viewer.layers) == (4 if when == "after correction" else 1)
+    assert layer not in viewer.layers and len(viewer.layers) == (5 if when == "after correction" else 1)
     assert not notifications.messages()
 
 

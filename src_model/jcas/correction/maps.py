@@ -8,7 +8,7 @@ pass yields :class:`CorrectionMaps`; choosing the candidate regions from them
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from ..nn.crossfit import CrossFittedModel, as_cross_fitted, strip_folds
 from ..nn.integrity import check_finite_output
 from ..nn.model import JCASModel, Prediction
 from ..settings import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, MIRROR
+from .boundary import affinity_boundary, boundary_view
 from .guard import Withheld, untrusted_classes, withhold
 from .regions import Region, find_regions, rank
 
@@ -58,6 +59,10 @@ class Correction:
         Per slice: which model judged it ("fold k", "strips", "ensemble", "in-sample", "unseen").
     maps : CorrectionMaps or None
         The maps the regions were selected from: :func:`select_regions` re-selects from them.
+    boundary : numpy.ndarray or None
+        float32 in [0, 1], mask's shape: the model's boundary probability, the largest ``1 - A_ij``
+        over each pixel's 4 nearest neighbours (:mod:`jcas.correction.boundary`, whose
+        :func:`~jcas.correction.boundary.boundary_view` compares it with the drawn mask).
     """
 
     corrected: np.ndarray
@@ -69,6 +74,7 @@ class Correction:
     notes: list[str] = field(default_factory=list)
     judges: list[str] = field(default_factory=list)
     maps: CorrectionMaps | None = None
+    boundary: np.ndarray | None = None
 
 
 @dataclass
@@ -96,6 +102,10 @@ class CorrectionMaps:
         Classes the model knows.
     guard : bool
         Whether the do-no-harm guard applies.
+    boundary : numpy.ndarray or None
+        float32 in [0, 1], the mask's shape: the model's boundary probability (see :class:`Correction`).
+    ignore_value : int or None
+        The drawn value of unlabelled pixels (:attr:`jcas.data.labels.LabelMap.ignore_value`).
     """
 
     drawn: np.ndarray
@@ -108,6 +118,8 @@ class CorrectionMaps:
     judges: list[str]
     num_classes: int
     guard: bool = True
+    boundary: np.ndarray | None = None
+    ignore_value: int | None = None
 
 
 @dataclass
@@ -126,6 +138,9 @@ class SliceMaps:
         Which model judged the slice: "fold k", "strips", "ensemble" (a stopped run), "in-sample" or "unseen".
     in_sample_reason : str or None
         Set when a cross-fitted model could only judge this training slice in sample.
+    boundary : numpy.ndarray or None
+        ``(H, W)`` float32 in [0, 1]: the judging model(s)' boundary probability
+        (:func:`jcas.correction.boundary.affinity_boundary`).
     """
 
     proposed: np.ndarray
@@ -134,6 +149,7 @@ class SliceMaps:
     probability: np.ndarray
     judge: str = "in-sample"
     in_sample_reason: str | None = None
+    boundary: np.ndarray | None = None
 
 
 def correct(model: JCASModel | CrossFittedModel, image: np.ndarray, mask: np.ndarray, **options) -> Correction:
@@ -223,6 +239,7 @@ def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator
     class_map = np.zeros(mask.shape, dtype=np.float32)
     affinity_map = np.zeros(mask.shape, dtype=np.float32)
     confidence_map = np.zeros(mask.shape, dtype=np.float32)
+    boundary_map = np.zeros(mask.shape, dtype=np.float32)
     in_sample_reasons, judges = [], []
     views = (lambda a, z: a) if mask.ndim == 2 else (lambda a, z: a[z])
     for z, (image_slice, mask_slice) in enumerate(slices):
@@ -232,11 +249,13 @@ def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator
         views(proposed, z)[...] = proposed_labels(label_map, maps, mask_slice)
         views(class_map, z)[...] = maps.class_disagreement
         views(affinity_map, z)[...] = maps.affinity_disagreement
+        views(boundary_map, z)[...] = maps.boundary
         views(confidence_map, z)[...] = maps.probability.max(axis=0)  # the proposed label's probability
         yield z + 1, len(slices)
     untrusted = untrusted_classes(model) if guard else {}
     maps = CorrectionMaps(mask.copy(), proposed, class_map, affinity_map, confidence_map, untrusted,
-                          in_sample_reasons, judges, label_map.num_classes, guard)
+                          in_sample_reasons, judges, label_map.num_classes, guard, boundary_map,
+                          label_map.ignore_value)
     min_area, min_score, min_confidence = floors
     return select_regions(maps, min_area=min_area, min_score=min_score, min_confidence=min_confidence)
 
@@ -287,7 +306,7 @@ def select_regions(maps: CorrectionMaps, *, min_area: int = MIN_AREA, min_score:
         withheld.extend(chosen.withheld)
         notes.extend(chosen.notes)
     return Correction(corrected, maps.class_disagreement, maps.affinity_disagreement, region_map, rank(regions),
-                      withheld, notes, list(maps.judges), maps)
+                      withheld, notes, list(maps.judges), maps, maps.boundary)
 
 
 def guard_notes(untrusted: dict[int, str], num_classes: int) -> list[str]:
@@ -365,6 +384,12 @@ class SliceCorrection:
         ``(H, W)`` float32 heatmaps.
     judge : str
         Which model judged the slice.
+    boundary : numpy.ndarray or None
+        ``(H, W)`` float32: the model's boundary probability (:mod:`jcas.correction.boundary`).
+    boundaries : numpy.ndarray or None
+        ``(H, W)`` uint8: the boundary view of the drawn slice
+        (:func:`jcas.correction.boundary.boundary_view`: 1 a boundary the model sees and the mask
+        lacks, 2 a drawn boundary the model does not see).
     """
 
     z: int
@@ -372,6 +397,8 @@ class SliceCorrection:
     class_disagreement: np.ndarray
     affinity_disagreement: np.ndarray
     judge: str
+    boundary: np.ndarray | None = None
+    boundaries: np.ndarray | None = None
 
 
 def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], np.ndarray],
@@ -414,7 +441,9 @@ def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], n
         selection = select_slice(mask_slice, proposed, maps.class_disagreement, maps.probability.max(axis=0), z,
                                  first_id, (min_area, min_score, min_confidence), untrusted, maps.in_sample_reason)
         first_id += len(selection.regions) + len(selection.withheld)
-        yield SliceCorrection(z, selection, maps.class_disagreement, maps.affinity_disagreement, maps.judge)
+        yield SliceCorrection(z, selection, maps.class_disagreement, maps.affinity_disagreement, maps.judge,
+                              maps.boundary, boundary_view(maps.boundary, mask_slice,
+                                                           ignore_value=model.label_map.ignore_value))
 
 
 def proposed_labels(label_map, maps: SliceMaps, drawn: np.ndarray) -> np.ndarray:
@@ -442,18 +471,21 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     model = as_cross_fitted(model)
     normalised = normalise(image, model.in_channels)
     weights, judge, in_sample_reason = _judges(model, image, labels.shape)
-    probability, affinity = 0.0, 0.0
+    probability, affinity, boundary = 0.0, 0.0, 0.0
     for member, weight in weights.items():
-        member_probability, member_affinity = member_maps(model.members[member], normalised, labels, tile, mirror)
-        probability = probability + weight * member_probability
-        affinity = affinity + weight * member_affinity
+        maps = member_maps(model.members[member], normalised, labels, tile, mirror)
+        probability = probability + weight * maps.probability
+        affinity = affinity + weight * maps.affinity
+        boundary = boundary + weight * maps.boundary
     check_finite_output(probability, "the model's class probabilities")
     check_finite_output(affinity, "the model's affinity disagreement")
+    check_finite_output(boundary, "the model's boundary probability")
     drawn = np.clip(labels, 0, None)
     p_drawn = np.take_along_axis(probability, drawn[None], axis=0)[0]
     class_map = np.where(labels >= 0, 1 - p_drawn, 0).clip(0, 1).astype(np.float32)
     return SliceMaps(probability.argmax(axis=0), class_map, np.clip(affinity, 0, 1).astype(np.float32),
-                     probability.astype(np.float32, copy=False), judge, in_sample_reason)
+                     probability.astype(np.float32, copy=False), judge, in_sample_reason,
+                     np.clip(boundary, 0, 1).astype(np.float32))
 
 
 def _judges(model: CrossFittedModel, image: np.ndarray, shape: tuple[int, int]):
@@ -474,10 +506,29 @@ def _judges(model: CrossFittedModel, image: np.ndarray, shape: tuple[int, int]):
     raise ValueError(f"unknown judge {kind!r}")
 
 
+class MemberMaps(NamedTuple):
+    """One model's maps of one slice (:func:`member_maps`).
+
+    Attributes
+    ----------
+    probability : numpy.ndarray
+        ``(K, H, W)`` float32 class probabilities.
+    affinity : numpy.ndarray
+        ``(H, W)`` float32 affinity disagreement in [0, 1].
+    boundary : numpy.ndarray
+        ``(H, W)`` float32 boundary probability in [0, 1] (:func:`jcas.correction.boundary.affinity_boundary`).
+    """
+
+    probability: np.ndarray
+    affinity: np.ndarray
+    boundary: np.ndarray
+
+
 @torch.no_grad()
 def member_maps(member: JCASModel, normalised: np.ndarray, labels: np.ndarray, tile: int = TILE,
-                mirror: bool = MIRROR) -> tuple[np.ndarray, np.ndarray]:
-    """One model's class probabilities ``(K, H, W)`` and affinity disagreement ``(H, W)`` on one slice.
+                mirror: bool = MIRROR) -> MemberMaps:
+    """One model's class probabilities ``(K, H, W)``, affinity disagreement and boundary probability ``(H, W)``
+    on one slice, tile by tile (the boundary from the tile's own embeddings, like the disagreement).
 
     Parameters
     ----------
@@ -493,6 +544,7 @@ def member_maps(member: JCASModel, normalised: np.ndarray, labels: np.ndarray, t
     height, width = labels.shape
     probability = np.zeros((member.label_map.num_classes, height, width), dtype=np.float32)
     affinity_map = np.zeros((height, width), dtype=np.float32)
+    boundary_map = np.zeros((height, width), dtype=np.float32)
     labels_t = torch.from_numpy(np.ascontiguousarray(labels))
     global_stats = (_global_statistics(member, normalised, labels_t, tile)
                     if member.config.affinity == "global" else None)
@@ -508,7 +560,8 @@ def member_maps(member: JCASModel, normalised: np.ndarray, labels: np.ndarray, t
             affinity = global_affinity_disagreement(unit, tile_labels.flatten(), global_stats).view(tile_labels.shape)
         probability[(slice(None),) + inner] = tile_probability[(slice(None),) + crop].float().cpu().numpy()
         affinity_map[inner] = affinity[crop].float().clamp(0, 1).cpu().numpy()
-    return probability, affinity_map
+        boundary_map[inner] = affinity_boundary(prediction.unit)[0][crop].cpu().numpy()
+    return MemberMaps(probability, affinity_map, boundary_map)
 
 
 def _tiles(model: JCASModel, normalised: np.ndarray, tile: int):

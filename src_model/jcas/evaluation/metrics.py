@@ -14,13 +14,16 @@ Conventions:
   of their pooled Dice; for two classes it is the Dice of the foreground.
 
 Detection metrics (:func:`auroc`, :func:`average_precision`) score a per-pixel
-heatmap against a boolean target, e.g. the true-noise map ``noisy != truth``.
+heatmap against a boolean target, e.g. the true-noise map ``noisy != truth``;
+:func:`boundary_f1` scores boundary pixels against boundary pixels with a tolerance in pixels.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
+from scipy import ndimage
 
 from ..data.labels import IGNORE_VALUE
 from ..data.noise import background_label
@@ -327,3 +330,73 @@ def precision_recall(flagged: np.ndarray, targets: np.ndarray) -> tuple[float, f
     precision = hits / n_flagged if n_flagged else float("nan")
     recall = hits / n_targets if n_targets else float("nan")
     return float(precision), float(recall)
+
+
+class BoundaryScore(NamedTuple):
+    """Boundary precision, recall and F1 with a tolerance (:func:`boundary_f1`).
+
+    Attributes
+    ----------
+    precision : float
+        Share of the candidate pixels within the tolerance of a target pixel; NaN without candidates.
+    recall : float
+        Share of the target pixels within the tolerance of a candidate pixel; NaN without targets.
+    f1 : float
+        ``2 P R / (P + R)``; 0 when there are targets but no candidate or no match, NaN without targets.
+    candidates, targets : int
+        Pixels of each.
+    """
+
+    precision: float
+    recall: float
+    f1: float
+    candidates: int
+    targets: int
+
+
+def _within(points: np.ndarray, of: np.ndarray, tolerance: float) -> np.ndarray:
+    """``(H, W)`` bool: the pixels of ``points`` at most ``tolerance`` px (Euclidean) from a pixel of ``of``."""
+    if not of.any():
+        return np.zeros(points.shape, dtype=bool)
+    return points & (ndimage.distance_transform_edt(~of) <= tolerance)
+
+
+def boundary_f1(candidates: np.ndarray, targets: np.ndarray, tolerance: float = 2.0) -> BoundaryScore:
+    """Boundary precision, recall and F1 of candidate pixels against target pixels, with a tolerance.
+
+    A candidate pixel is right when a target pixel lies within ``tolerance`` px of it (Euclidean,
+    in its own 2D slice); a target pixel is found when a candidate lies within ``tolerance`` px
+    of it. Counts are pooled over the slices of a stack.
+
+    Parameters
+    ----------
+    candidates, targets : numpy.ndarray
+        bool, the same shape, ``(H, W)`` or ``(Z, H, W)``: e.g. where a view says the drawn mask
+        lacks a boundary, and the true boundary where it differs from the drawn one.
+    tolerance : float
+        Pixels.
+
+    Returns
+    -------
+    BoundaryScore
+    """
+    candidates, targets = np.asarray(candidates, dtype=bool), np.asarray(targets, dtype=bool)
+    if candidates.shape != targets.shape:
+        raise JCASInputError(f"Candidates have shape {candidates.shape} but targets {targets.shape}; they must match.")
+    if candidates.ndim not in (2, 3):
+        raise JCASInputError(f"Boundary maps are (H, W) or (Z, H, W); got shape {candidates.shape}.")
+    planes = zip(candidates, targets) if candidates.ndim == 3 else [(candidates, targets)]
+    right = found = 0
+    for candidate_plane, target_plane in planes:
+        right += int(np.count_nonzero(_within(candidate_plane, target_plane, tolerance)))
+        found += int(np.count_nonzero(_within(target_plane, candidate_plane, tolerance)))
+    n_candidates, n_targets = int(np.count_nonzero(candidates)), int(np.count_nonzero(targets))
+    precision = right / n_candidates if n_candidates else float("nan")
+    recall = found / n_targets if n_targets else float("nan")
+    if not n_targets:
+        f1 = float("nan")
+    elif not n_candidates or precision + recall == 0:
+        f1 = 0.0
+    else:
+        f1 = 2 * precision * recall / (precision + recall)
+    return BoundaryScore(float(precision), float(recall), float(f1), n_candidates, n_targets)

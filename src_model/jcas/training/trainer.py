@@ -364,7 +364,7 @@ class _FoldRun:
         total = Trust(held_out=self.trainer.plan.mode != IN_SAMPLE)
         for v, z in self.held_out:
             image, labels, _ = self.trainer.volumes[v].slice_labels(z, label_map)
-            probability, _ = member_maps(model, normalise(image, model.in_channels), labels)
+            probability = member_maps(model, normalise(image, model.in_channels), labels).probability
             predicted = probability.argmax(axis=0)
             if self.hidden_strip is not None:
                 labels = np.where(strip_folds(labels.shape, self.hidden_strip[1]) == self.fold, labels, IGNORE_INDEX)
