@@ -218,6 +218,7 @@ def test_learn_from_my_review_fine_tunes_on_the_decisions_and_proposes_again(cor
     first = review.review.current
     qtbot.keyClick(docked.viewer.window._qt_viewer.canvas.native, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
     assert review.review.status[first.index] == "accepted"
+    qtbot.waitUntil(lambda: review.review.current is not first, timeout=2_000)  # the result shown, then the next
     decided = cleaned.data.copy()
     earlier_review, earlier_model, earlier_proposal = review.review, train.model, docked.proposal.data.copy()
     layers_before = len(docked.viewer.layers)
