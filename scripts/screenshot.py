@@ -1,6 +1,7 @@
 """Take a screenshot of napari-jcas at work: train on the sample, correct, review.
 
-Run under a display, e.g. ``xvfb-run -a .venv/bin/python scripts/screenshot.py docs/screenshot.png``.
+Run under a display, e.g. ``xvfb-run -a .venv/bin/python scripts/screenshot.py docs/screenshot.png``
+(and ``... --boundaries docs/images/boundary_view_1366x768.png`` for the boundary view).
 Everything goes through the plugin's own docks, as a user would click it: the brain MRI
 sample with its noisy mask, a short JCAS training ("fast" preset), Correct, and the
 Review dock with its table of ranked candidate corrections, in a laptop-sized window with
@@ -33,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="PNG file to write")
     parser.add_argument("--epochs", type=int, default=0, help="training epochs (default: the fast preset's)")
+    parser.add_argument("--boundaries", action="store_true", help="show the boundary view instead of the heatmap")
     args = parser.parse_args()
 
     viewer = napari.Viewer(show=True, title="napari-jcas")
@@ -53,6 +55,9 @@ def main() -> None:
     review.select(first_on_slice)  # outlined in the canvas, highlighted in the table
     viewer.dims.set_point(0, SLICE)
     viewer.reset_view()
+    if args.boundaries:
+        viewer.layers[f"{image.name} boundaries"].visible = True
+        viewer.layers[f"{image.name} disagreement"].visible = False
     for _ in range(20):
         QApplication.processEvents()
         time.sleep(0.05)
