@@ -7,9 +7,8 @@ import pytest
 from napari.utils.notifications import NotificationSeverity, notification_manager
 
 from jcas.data.samples import load_noisy_sample
+from reach import LAPTOP_SCREEN
 
-#: A laptop screen, the smallest the docks are made for (width, height).
-LAPTOP_SCREEN = (1366, 768)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,31 +2,20 @@
 from __future__ import annotations
 
 import pytest
-from qtpy.QtCore import QPoint, QRect
 from qtpy.QtGui import QImage
 from qtpy.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QWidget
+
+from reach import on_screen, reveal
 
 pytestmark = pytest.mark.gui
 
 CONTROL_TYPES = (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit)
 
 
-def on_screen(widget: QWidget, rect: QRect | None = None) -> QRect:
-    """``rect`` of ``widget`` (default: all of it) in screen coordinates."""
-    rect = widget.rect() if rect is None else rect
-    return QRect(widget.mapToGlobal(rect.topLeft()), rect.size())
-
-
 def controls(dock_widget: QWidget) -> list[QWidget]:
     """The buttons, spin boxes, drop-downs and text fields a user can reach in a dock."""
     content = dock_widget.scroll_area.widget()
     return [widget for widget in content.findChildren(CONTROL_TYPES) if widget.isVisibleTo(content)]
-
-
-def reveal(dock_widget: QWidget, control: QWidget, qtbot) -> None:
-    """Scroll ``dock_widget`` until ``control`` shows, as the user does with the scroll bar."""
-    dock_widget.scroll_area.ensureWidgetVisible(control)
-    qtbot.wait(10)
 
 
 def test_both_docks_fit_a_1366_x_768_window(corrected_laptop, qtbot, tmp_path):

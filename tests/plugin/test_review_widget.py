@@ -13,13 +13,9 @@ from jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, region_key
 from jcas.settings import REVIEW_KEY
 from napari_jcas._reader import read_file
 from napari_jcas._review_widget import COLUMNS, KEYS, RESULT_PAUSE_MS
+from reach import press
 
 pytestmark = pytest.mark.gui
-
-
-def press(viewer, qtbot, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.ShiftModifier) -> None:
-    """Press and release ``key`` on the viewer's canvas, as the user does."""
-    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, key, modifier)
 
 
 def test_correct_adds_its_layers_and_leaves_the_mask_alone(corrected, noisy_mni):

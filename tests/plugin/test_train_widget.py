@@ -6,6 +6,8 @@ import re
 import numpy as np
 import pytest
 
+from reach import press
+
 pytestmark = pytest.mark.gui
 
 
@@ -216,7 +218,7 @@ def test_learn_from_my_review_fine_tunes_on_the_decisions_and_proposes_again(cor
     assert "Nothing to learn from yet" in notifications.messages()[-1] and train.worker is None
 
     first = review.review.current
-    qtbot.keyClick(docked.viewer.window._qt_viewer.canvas.native, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    press(docked.viewer, qtbot, Qt.Key.Key_A)
     assert review.review.status[first.index] == "accepted"
     qtbot.waitUntil(lambda: review.review.current is not first, timeout=2_000)  # the result shown, then the next
     decided = cleaned.data.copy()

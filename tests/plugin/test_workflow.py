@@ -1,4 +1,5 @@
-"""The whole path in a real viewer: open, train, stop, correct, review, undo, export, reload."""
+"""The whole path in a real viewer on a laptop screen, through the controls a user clicks and the keys a user
+presses: open, train, stop, correct, review, undo, export, reload, learn from the review."""
 from __future__ import annotations
 
 import csv
@@ -7,20 +8,23 @@ import time
 import numpy as np
 import pytest
 import tifffile
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import Qt, QTimer
 
 from jcas.nn.checkpoint import load_checkpoint
 from jcas.review import ACCEPTED, OPEN, REJECTED
+from reach import LAPTOP_SCREEN, click, press
 
 
 @pytest.mark.gui
 @pytest.mark.slow
-def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, qtbot, noisy_mni, tmp_path,
-                                                           notifications):
+@pytest.mark.slow
+def test_open_train_stop_correct_review_undo_export_reload_learn(make_napari_viewer, qtbot, noisy_mni, tmp_path,
+                                                                 notifications):
     images, noisy = noisy_mni
     tifffile.imwrite(tmp_path / "brain.tif", images)
     tifffile.imwrite(tmp_path / "brain_mask.tif", noisy)
     viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(*LAPTOP_SCREEN)  # every control clicked below is checked to show on it
     [image] = viewer.open(tmp_path / "brain.tif", plugin="napari-jcas")
     [mask] = viewer.open(tmp_path / "brain_mask.tif", plugin="napari-jcas")
     assert mask._type_string == "labels"
@@ -32,14 +36,15 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
     train.model_path.value = str(tmp_path / "models" / "brain.pt")
 
     # Start, then Stop after a few steps: training ends within a step and the model is kept and saved.
-    worker = train.start()
+    click(train, train.start_button, qtbot)
+    worker = train.worker
     assert worker is not None and not train.start_button.isEnabled() and train.stop_button.isEnabled()
     qtbot.waitUntil(lambda: len(train.plot.steps) >= 3, timeout=30_000)
     trainer = train.trainer
     total = trainer.total_steps
     assert worker.pbar.total == total and worker.pbar.desc.startswith("JCAS fold 1/2 warmup epoch 1/1")
     done_at_stop = trainer.completed_steps
-    train.stop()
+    click(train, train.stop_button, qtbot)
     qtbot.waitUntil(lambda: train.worker is None, timeout=10_000)
     assert done_at_stop <= trainer.completed_steps <= done_at_stop + 1 < total  # within one step
     assert train.model is trainer.model
@@ -51,7 +56,7 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start(20)
-    train.start()
+    click(train, train.start_button, qtbot)
     qtbot.waitUntil(lambda: train.worker is None, timeout=600_000)
     timer.stop()
     assert train.plot.steps[-1] == total and f"{total}/{total}" in train.status.text()
@@ -66,7 +71,7 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
     assert set(train.plot.losses) >= {"total", "class"}
 
     # Correct: proposal, disagreement and cleaned layers in the mask's geometry; the mask is untouched.
-    train.correct()
+    click(train, train.correct_button, qtbot)
     qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
     np.testing.assert_array_equal(mask.data, noisy)
     proposal, heat, cleaned = (viewer.layers[f"brain {k}"] for k in ("proposal", "disagreement", "cleaned"))
@@ -89,20 +94,24 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
         assert viewer.dims.point[0] == pytest.approx(cleaned.data_to_world([region.slice, 0, 0])[0])
         centre = [region.slice, (region.bbox[0] + region.bbox[2]) / 2, (region.bbox[1] + region.bbox[3]) / 2]
         np.testing.assert_allclose(viewer.scene.camera.center[-2:], cleaned.data_to_world(centre)[-2:])
-    review.accept()
-    review.reject()
-    review.accept()
+    for key in (Qt.Key.Key_A, Qt.Key.Key_R, Qt.Key.Key_A):  # accept, reject, accept: keys on the canvas
+        press(viewer, qtbot, key)
     assert [state.status[r.index] for r in (first, second, third)] == [ACCEPTED, REJECTED, ACCEPTED]
     region = state.pixels(first.index)
     np.testing.assert_array_equal(cleaned.data[region], proposal.data[region])
-    cleaned.undo()  # Ctrl+Z undoes the last accept
+    assert viewer.layers.selection.active is cleaned
+    press(viewer, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Z undoes the last accept
     qtbot.waitUntil(lambda: state.status[third.index] == OPEN, timeout=2_000)
     np.testing.assert_array_equal(cleaned.data[state.pixels(third.index)], noisy[state.pixels(third.index)])
     assert "accepted 1 · rejected 1" in review.counts.text()
 
     # Export in the input's format; reload it and compare with what the review decided.
-    written = review.export(overwrite=None)
-    assert written == [str(tmp_path / "brain_mask_cleaned.tif"), str(tmp_path / "brain_mask_cleaned_review.csv")]
+    click(review, review.export_button, qtbot)
+    written = [str(tmp_path / "brain_mask_cleaned.tif"), str(tmp_path / "brain_mask_cleaned_review.csv")]
+    assert all((tmp_path / name).is_file() for name in written)
+    [reloaded] = viewer.open(written[0], plugin="napari-jcas")
+    assert reloaded._type_string == "labels"
+    np.testing.assert_array_equal(reloaded.data, state.expected_labels())
     saved = tifffile.imread(written[0])
     assert saved.dtype == noisy.dtype and saved.shape == noisy.shape
     np.testing.assert_array_equal(saved, state.expected_labels())
@@ -113,4 +122,13 @@ def test_open_train_stop_correct_review_undo_export_reload(make_napari_viewer, q
         decisions = [(int(row["region"]), row["decision"]) for row in csv.DictReader(log)]
     assert decisions == [(first.index, "accepted"), (second.index, "rejected"), (third.index, "accepted"),
                          (third.index, "reopened")]
+
+    # Learn from the review: a short fine-tune on the decisions; they and the cleaned pixels stay.
+    decided = cleaned.data.copy()
+    train.epochs_choice.value = 1
+    click(train, train.learn_button, qtbot)
+    qtbot.waitUntil(lambda: "Learnt from the review" in train.status.text(), timeout=600_000)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    np.testing.assert_array_equal(cleaned.data, decided)
+    assert review.review is not state and review.layer is cleaned  # the new model's candidates, in the same layer
     assert not notifications.messages()
