@@ -21,7 +21,8 @@ queue's precision (the first 20 and all). With ``--learn``, one round of "learn 
 follows the first 25 decisions of ``ours``: the model is fine-tuned on them as trusted labels
 (``Trainer(init_model=..., trusted=...)``, the fine-tune preset), the set is corrected again, and
 the precision of the queue that remains (regions that do not touch a decided one) is compared
-with that of the same queue before learning.
+with that of the same queue before learning, and with a control: the same fine-tune without the
+decisions (no trusted labels), which tells what the decisions add to the extra training.
 
     .venv/bin/python benchmarks/review.py --models benchmarks/models --out benchmarks/results
     .venv/bin/python benchmarks/review.py --models benchmarks/models --out benchmarks/results --learn --seeds 1
@@ -128,13 +129,12 @@ def learning_round(model, images, noisy, clean, review: Review, base: dict) -> l
     trusted = trusted_labels(review, cleaned)
     decided_pixels = trusted != 255
     started = time.perf_counter()
-    trainer = Trainer([images], [noisy], init_model=model, trusted=[trusted])
-    for _ in trainer.run():
-        pass
+    after = review_of(fine_tuned(model, images, noisy, trusted), images, noisy)
     seconds = time.perf_counter() - started
-    after = review_of(trainer.model, images, noisy)
+    control = review_of(fine_tuned(model, images, noisy, None), images, noisy)
     lines = []
-    for name, queue in (("before learning", review), ("after learning", after)):
+    for name, queue in (("before learning", review), ("after learning", after),
+                        ("after control learning", control)):  # the control: the fine-tune without the decisions
         remaining = [row for row in queue.order
                      if not decided_pixels[queue.pixels(queue.regions[row].index)].any()]
         _, verdicts = reviewed(queue, remaining, clean)
@@ -143,6 +143,15 @@ def learning_round(model, images, noisy, clean, review: Review, base: dict) -> l
                           "regions": len(remaining), "precision": float(np.mean(part)) if part else float("nan"),
                           "learn_seconds": round(seconds, 1)})
     return lines
+
+
+def fine_tuned(model, images: np.ndarray, noisy: np.ndarray, trusted: np.ndarray | None):
+    """``model`` after the fine-tune of "learn from my review", on ``trusted`` labels ``(N, H, W)`` (255 =
+    untrusted) or, for the control, on the drawn masks alone."""
+    trainer = Trainer([images], [noisy], init_model=model, trusted=None if trusted is None else [trusted])
+    for _ in trainer.run():
+        pass
+    return trainer.model
 
 
 def run(models: Path, learn: bool, seeds: list[int] | None = None) -> list[dict]:
@@ -248,16 +257,19 @@ def table(rows: list[dict], path: Path) -> None:
     if learning:
         text += ["", f"## One round of learning from the first {LEARN_AFTER} decisions", "",
                  "Precision of the queue that remains (regions touching no decided pixel), before and after the "
-                 "fine-tune on the decisions as trusted labels (target: +0.1).", "",
+                 "fine-tune on the decisions as trusted labels (target: +0.1), and after the control: the same "
+                 "fine-tune on the drawn masks alone, without the decisions.", "",
                  "| set | seed | queue | before: regions | before: right | after: regions | after: right | "
-                 "fine-tune s |", "|---|---|---|---|---|---|---|---|"]
+                 "control: regions | control: right | fine-tune s |", "|---|---|---|---|---|---|---|---|---|---|"]
         for key in keys:
             for part in ("first 20", "all"):
                 pair = {r["order"]: r for r in learning if r["key"] == key and r["reviews"].endswith(part)}
-                if len(pair) == 2:
+                if len(pair) >= 2:
                     b, a = pair["ours, before learning"], pair["ours, after learning"]
+                    c = pair.get("ours, after control learning", {})  # rows written before the control have none
                     text.append(f"| {b['dataset']} | {b['seed']} | {part} | {b['regions']} | {number(b['precision'], 2)} "
-                                f"| {a['regions']} | {number(a['precision'], 2)} | {a['learn_seconds']} |")
+                                f"| {a['regions']} | {number(a['precision'], 2)} | {c.get('regions', '')} "
+                                f"| {number(c.get('precision', ''), 2)} | {a['learn_seconds']} |")
     path.write_text("\n".join(text) + "\n")
 
 
