@@ -148,6 +148,22 @@ def at(lines: list[dict], key: str, view: str, threshold) -> dict | None:
     return next((l for l in lines if l["key"] == key and l["view"] == view and l["threshold"] == threshold), None)
 
 
+def scores_at_chosen(lines: list[dict], key: str, views, chosen: dict, half: str = "") -> tuple[list[str], dict, object]:
+    """One row's table cells, each view's F1 (precision / recall) at its chosen threshold ("pending" before one
+    is chosen), the F1s by view and the row's target pixels; ``half`` "" scores the boundary the mask lacks,
+    "spurious_" the drawn boundary the model does not see."""
+    cells, f1, target_px = [], {}, ""
+    for view in views:
+        line = None if chosen[view] is None else at(lines, key, view, chosen[view])
+        if line is None:
+            cells.append("pending")
+            continue
+        target_px = line[f"{half}targets"]
+        f1[view] = line[f"{half}f1"]
+        cells.append(f"{line[f'{half}f1']:.3f} ({line[f'{half}precision']:.2f} / {line[f'{half}recall']:.2f})")
+    return cells, f1, target_px
+
+
 def trained_at(models: Path) -> str:
     """The commits the models were trained at, from the rows ``quality.py --rows DIR/rows`` wrote beside them."""
     commits = set()
@@ -181,16 +197,7 @@ def report(lines: list[dict], command: str, preset: str, tolerance: float, train
     held_wins, held_total, differences, held_f1 = 0, 0, [], {view: [] for view in views}
     for key in keys:
         spec = parse_key(key)
-        cells, f1 = [], {}
-        target_px = ""
-        for view in views:
-            line = None if chosen[view] is None else at(lines, key, view, chosen[view])
-            if line is None:
-                cells.append("pending")
-                continue
-            target_px = line["targets"]
-            f1[view] = line["f1"]
-            cells.append(f"{line['f1']:.3f} ({line['precision']:.2f} / {line['recall']:.2f})")
+        cells, f1, target_px = scores_at_chosen(lines, key, views, chosen)
         compared = {"affinity", *BASELINES} <= set(f1)
         difference = f1["affinity"] - max(f1[b] for b in BASELINES) if compared else None
         tuned = spec["dataset"] in quality.TUNED_ON
@@ -239,14 +246,7 @@ def report(lines: list[dict], command: str, preset: str, tolerance: float, train
              "|---|---|---|---|" + "---|" * len(views)]
     for key in keys:
         spec = parse_key(key)
-        cells, target_px = [], ""
-        for view in views:
-            line = None if chosen_spurious[view] is None else at(lines, key, view, chosen_spurious[view])
-            if line is None:
-                cells.append("pending")
-                continue
-            target_px = line["spurious_targets"]
-            cells.append(f"{line['spurious_f1']:.3f} ({line['spurious_precision']:.2f} / {line['spurious_recall']:.2f})")
+        cells, _, target_px = scores_at_chosen(lines, key, views, chosen_spurious, half="spurious_")
         text.append(f"| {spec['dataset']} | {'yes' if spec['dataset'] in quality.TUNED_ON else 'no'} | "
                     f"{spec['seed']} | {target_px} | " + " | ".join(cells) + " |")
     text += ["", f"Every view and threshold of every row: `boundary.csv`. Written {time.strftime('%Y-%m-%d %H:%M')}."]
