@@ -1,7 +1,7 @@
 """What a user's standard run costs (issue 10's cost target): ``jcas train`` then ``jcas correct``.
 
     .venv/bin/python benchmarks/cost.py                  # mni_tissue, mixed noise 0.5, seed 0
-    .venv/bin/python benchmarks/cost.py --threads 2 --repeats 1
+    .venv/bin/python benchmarks/cost.py --threads 2 --out benchmarks/results
 
 The set is the suite's ``mni_tissue`` (62 slices of 233 x 197, three classes: the "60 slices of
 about 200 x 200" of the target). Its clean masks get the benchmark's mixed noise, both are written
