@@ -52,16 +52,13 @@ class CorrectionLayers:
     maps: CorrectionMaps
     image: Layer
     mask: Layer
-    boundaries: Labels | None = None
+    boundaries: Labels
 
 
-def boundary_labels(correction, drawn: np.ndarray) -> np.ndarray | None:
+def boundary_labels(correction, drawn: np.ndarray) -> np.ndarray:
     """The boundary view of ``drawn`` from a correction's boundary probability
-    (:func:`jcas.correction.boundary.boundary_view`), or ``None`` when the correction has none."""
-    if getattr(correction, "boundary", None) is None:
-        return None
-    ignore_value = correction.maps.ignore_value if correction.maps is not None else None
-    return boundary_view(correction.boundary, drawn, ignore_value=ignore_value)
+    (:func:`jcas.correction.boundary.boundary_view`)."""
+    return boundary_view(correction.maps.boundary, drawn, ignore_value=correction.maps.ignore_value)
 
 
 def geometry(layer: Layer) -> dict:
@@ -124,9 +121,8 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
         np.asarray(correction.corrected), name=f"{image.name} proposal", opacity=0.9, **shape, **names,
     )
     proposal.contour = 1
-    view = boundary_labels(correction, drawn)
-    boundaries = None if view is None else viewer.add_labels(
-        view, name=f"{image.name} boundaries", visible=SHOW_BOUNDARY_VIEW, opacity=0.8,
+    boundaries = viewer.add_labels(
+        boundary_labels(correction, drawn), name=f"{image.name} boundaries", visible=SHOW_BOUNDARY_VIEW, opacity=0.8,
         colormap=BOUNDARY_COLORS, **shape,
     )
     mask.visible = False  # the cleaned labels start as its copy: shown twice, the colours would double
@@ -180,9 +176,7 @@ def show_new_correction(layers: CorrectionLayers, correction, heatmap: str = "cl
     heatmaps = {"class": correction.class_disagreement, "affinity": correction.affinity_disagreement}
     layers.disagreement.metadata = {**layers.disagreement.metadata, HEATMAPS_KEY: heatmaps}
     show_heatmap(layers.disagreement, heatmap)
-    view = boundary_labels(correction, np.asarray(layers.mask.data))
-    if layers.boundaries is not None and view is not None:
-        layers.boundaries.data = view
+    layers.boundaries.data = boundary_labels(correction, np.asarray(layers.mask.data))
     layers.maps = correction.maps
     return show_reselection(layers, correction)
 
