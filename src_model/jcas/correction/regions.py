@@ -126,11 +126,13 @@ def label_pairs(old: np.ndarray, new: np.ndarray) -> list[tuple[int, int]]:
 
     One integer code per pair, counted with ``bincount`` when the labels are small (a sort of
     ``np.unique(..., axis=1)`` took most of the region finding's time on a 2048 x 2048 slice).
+    Float labels (a float mask of whole numbers, which training accepts) count as their integers.
     """
     if not old.size:
         return []
+    old, new = old.astype(np.int64), new.astype(np.int64)
     values = int(max(old.max(), new.max())) + 1
-    code = old.astype(np.int64) * values + new
+    code = old * values + new
     present = np.flatnonzero(np.bincount(code)) if values <= 2048 else np.unique(code)
     return [(int(c // values), int(c % values)) for c in present]
 
