@@ -25,7 +25,8 @@ import torch
 from scipy import ndimage
 
 from jcas.correction.maps import correct, predict_slice
-from jcas.data.noise import simulate_noise
+from jcas.data.noise import NOISE_KINDS, simulate_noise
+from jcas.data.realistic_noise import realistic_noise
 from jcas.data.pairs import load_pairs, match_folders
 from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
 from jcas.nn.checkpoint import save_checkpoint
@@ -86,6 +87,25 @@ def load_set(name: str) -> tuple[np.ndarray, np.ndarray]:
 #: The sets the defaults were chosen on (DAR, offsets, selection in earlier rounds; nothing was tuned
 #: on the other suite sets). Every row records it; rows on other sets report held-out figures.
 TUNED_ON = ("mni_tissue", "cells3d_nuclei")
+
+
+def make_noise(dataset: str, kind: str, fraction: float, seed: int, images: np.ndarray,
+               clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The noisy masks ``(N, H, W)`` of a row and the map of the pixels they changed.
+
+    ``kind`` is a simulated kind of :data:`jcas.data.noise.NOISE_KINDS` (``fraction`` as in
+    :func:`jcas.data.noise.simulate_noise`) or a realistic kind of
+    :mod:`jcas.data.realistic_noise`, made from ``images`` ``(N, H, W)`` or ``(N, H, W, 3)``
+    and ``clean``, with ``fraction`` as the kind's strength: the blur sigma in pixels for
+    ``threshold``, the step between drawn slices for ``sparse`` and ``interpolated`` (e.g.
+    ``sparse:5``), the size in px, degrees and percent for ``misregistered``. A set whose
+    images are the ordered slices of one volume (``suite.SuiteSet.stack``) is one volume;
+    the others are independent images, where slice annotation does not apply (an error).
+    ``pseudo`` needs a model's ``predict`` and is not made here.
+    """
+    if kind in NOISE_KINDS:
+        return simulate_noise(clean, kind, fraction, seed=seed)
+    return realistic_noise(clean, kind, images, strength=fraction, seed=seed, stack=suite.SETS[DATASETS[dataset]].stack)
 
 
 def row_key(dataset, noise, fraction, method, seed, schedule, base_epochs, folds=None) -> str:
@@ -236,7 +256,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
     """
     variants = variants or VARIANTS
     images, clean = data
-    noisy, noise_map = simulate_noise(clean, noise, fraction, seed=seed)
+    noisy, noise_map = make_noise(dataset, noise, fraction, seed, images, clean)
     config = build_config(method, seed, schedule, base_epochs, extra, variants)
     name = DATASETS[dataset]
     row = {
@@ -385,7 +405,9 @@ def parse_noise(spec: str) -> tuple[str, float]:
 def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["mni", "cells"], choices=list(DATASETS))
-    parser.add_argument("--noise", nargs="+", default=["mixed:0.5", "mixed:0.8"], help="kind:fraction ...")
+    parser.add_argument("--noise", nargs="+", default=["mixed:0.5", "mixed:0.8"],
+                        help="kind:fraction ..., simulated or realistic kinds; a realistic kind's number is its "
+                             "strength (make_noise), e.g. sparse:5 threshold:1 misregistered:2")
     parser.add_argument("--methods", nargs="+", default=["jcas", "ce"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--schedule", nargs="+", type=float, default=[1.0], help="multipliers of the total epochs")

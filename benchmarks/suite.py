@@ -81,7 +81,9 @@ class SuiteSet:
     (min, max) of the images, as shipped unless ``description`` says otherwise. ``criteria``
     are the letters of issue 10, item 5 that the set meets (a: shared set; b: classes share
     intensity; c: 16 images or fewer; d: at least 512 x 512; e: a 3D NIfTI volume; f: far
-    from 0..255).
+    from 0..255). ``stack``: the images are the slices of one volume in order (slice annotation
+    and one registration per volume apply to them, see ``quality.make_noise``); else they are
+    independent images.
     """
 
     build: Callable[[Path], Built]
@@ -97,6 +99,7 @@ class SuiteSet:
     intensity: tuple[float, float]
     image_suffix: str
     mask_suffix: str = ".png"
+    stack: bool = False
 
 
 def shared_set(folder: str) -> Callable[[Path], Built]:
@@ -268,7 +271,7 @@ SETS: dict[str, SuiteSet] = {
         masks="argmax of the template's grey/white matter probability maps",
         criteria="a",
         count=62, shape=(233, 197), classes=("other", "grey matter", "white matter"),
-        dtype="uint8", intensity=(0, 254), image_suffix=".png",
+        dtype="uint8", intensity=(0, 254), image_suffix=".png", stack=True,
     ),
     "cells3d_nuclei": SuiteSet(
         build=shared_set("cells3d_nuclei"),
@@ -278,7 +281,7 @@ SETS: dict[str, SuiteSet] = {
         masks="instance labels made by the sample's author, as foreground",
         criteria="a",
         count=33, shape=(256, 256), classes=("background", "nucleus"),
-        dtype="uint16", intensity=(0, 65535), image_suffix=".tif",
+        dtype="uint16", intensity=(0, 65535), image_suffix=".tif", stack=True,
     ),
     "mni_hemispheres": SuiteSet(
         build=build_mni_hemispheres,
@@ -291,7 +294,7 @@ SETS: dict[str, SuiteSet] = {
         criteria="b",
         count=40, shape=(189, 197),
         classes=("other", "left grey matter", "right grey matter", "left white matter", "right white matter"),
-        dtype="uint8", intensity=(0, 252), image_suffix=".png",
+        dtype="uint8", intensity=(0, 252), image_suffix=".png", stack=True,
     ),
     "skin_layers": SuiteSet(
         build=build_skin_layers,
@@ -313,7 +316,7 @@ SETS: dict[str, SuiteSet] = {
         masks="argmax of the block-averaged (255 - GM - WM, GM, WM) probability maps",
         criteria="e",
         count=1, shape=(78, 73, 91), classes=("other", "grey matter", "white matter"),
-        dtype="uint8", intensity=(0, 243), image_suffix=".nii.gz", mask_suffix=".nii.gz",
+        dtype="uint8", intensity=(0, 243), image_suffix=".nii.gz", mask_suffix=".nii.gz", stack=True,
     ),
     "vlp_tomogram": SuiteSet(
         build=build_vlp_tomogram,
@@ -326,7 +329,7 @@ SETS: dict[str, SuiteSet] = {
               "the particles' protein lattice); one particle in view has no picks and stays background",
         criteria="c, f",
         count=14, shape=(135, 135), classes=("background", "picked lattice"),
-        dtype="float32", intensity=(-0.2200, 0.3387), image_suffix=".tif",
+        dtype="float32", intensity=(-0.2200, 0.3387), image_suffix=".tif", stack=True,
     ),
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from .arguments import check_settings
 from .errors import JCASInputError
 
 #: The segmentation networks (:mod:`jcas.nn.networks`).
@@ -241,18 +242,13 @@ def make_config(method: str = "jcas", preset: str = "standard", **overrides) -> 
         raise JCASInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
     if preset not in PRESETS:
         raise JCASInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+    check_settings(overrides)  # each override's type and range (jcas.arguments), before any is used
     config = replace(PRESETS[preset], method=method, **METHODS[method])
     epochs = overrides.pop("epochs", None)
     config = replace(config, **overrides)
     if epochs is not None:
-        if epochs < 1:
-            raise JCASInputError(f"epochs must be at least 1, got {epochs}.")
         warmup = max(1, epochs // 2) if config.uses_correction and epochs > 1 else epochs
         config = replace(config, epochs_warmup=warmup, epochs_correction=epochs - warmup)
-    if config.folds < 1:
-        raise JCASInputError(f"folds must be at least 1 (1 = no cross-fitting), got {config.folds}.")
-    if config.selection_points < 1:
-        raise JCASInputError(f"selection_points must be at least 1, got {config.selection_points}.")
     if config.norm not in NORMS:
         raise JCASInputError(f"norm must be one of {', '.join(NORMS)}, got {config.norm!r}.")
     if config.affinity not in ("local", "global"):

@@ -76,6 +76,14 @@ def test_same_seed_same_noise(kind):
     np.testing.assert_array_equal(first, again)
 
 
+def test_images_are_read_only_by_the_kinds_that_need_them():
+    mask = moving_blobs()
+    for kind in ("sparse", "interpolated", "misregistered"):
+        without, _ = realistic_noise(mask, kind, seed=4)
+        with_images, _ = realistic_noise(mask, kind, images_of(mask), seed=4)
+        np.testing.assert_array_equal(with_images, without)
+
+
 @pytest.mark.parametrize("kind", ["sparse", "interpolated", "misregistered"])
 def test_other_seeds_other_noise(kind):
     mask, _ = inputs(kind)
@@ -323,7 +331,7 @@ def test_pseudo_labels_checks_the_predictions(predict, message):
         (dict(kind="threshold"), "reads the images"),
         (dict(kind="threshold", images=np.zeros((12, 80, 81))), "must be numeric of shape"),
         (dict(kind="threshold", images=np.zeros((12, 80, 80), dtype=bool)), "must be numeric of shape"),
-        (dict(kind="misregistered", images="own"), "reads no images"),
+        (dict(kind="misregistered", images=np.zeros((12, 80))), "must be numeric of shape"),
         (dict(kind="pseudo", images="own"), "predict="),
         (dict(kind="sparse", predict=lambda image: image), "predict="),
         (dict(kind="pseudo", images="own", strength=1.0, predict=lambda image: image), "no strength"),

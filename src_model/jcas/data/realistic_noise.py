@@ -30,9 +30,9 @@ be drawn from the mask alone, so the ``jcas simulate-noise`` command (:data:`jca
 does not offer them.
 
 Measured on the shared sets at the default strengths (seeds 0-2), the pixels changed:
-mni_tissue threshold 9.6 %, sparse 5.6 %, interpolated 4.9 %, misregistered 6.6 %;
-cells3d_nuclei threshold 1.9 %, sparse 2.0 %, interpolated 1.6 %, misregistered 2.6 %
-(``benchmarks/suite.md``, "Realistic noise").
+mni_tissue threshold 8.9 %, sparse 6.3 %, interpolated 5.5 %, misregistered 5.4 %;
+cells3d_nuclei threshold 2.0 %, sparse 3.8 %, interpolated 2.9 %, misregistered 6.2 %
+(``benchmarks/suite.md``, "Realistic noise", has every set).
 """
 from __future__ import annotations
 
@@ -88,9 +88,9 @@ def realistic_noise(
     kind : str
         One of :data:`REALISTIC_KINDS` (see the module's description).
     images : numpy.ndarray or None
-        ``"threshold"`` and ``"pseudo"`` only (and required there): the images of ``mask``,
-        ``mask.shape`` or ``mask.shape + (C,)`` (C = 3 or 4 colour channels; the threshold
-        recipe reads their mean).
+        The images of ``mask``, ``mask.shape`` or ``mask.shape + (C,)`` (C = 3 or 4 colour
+        channels; the threshold recipe reads their mean). Required by ``"threshold"`` and
+        ``"pseudo"``, checked whenever given, read by no other kind.
     strength : float or None
         ``"threshold"``: the Gaussian blur sigma in pixels (>= 0); ``"sparse"`` and
         ``"interpolated"``: the step n >= 1 between drawn slices (a whole number; 1 draws every
@@ -147,10 +147,8 @@ def realistic_noise(
     valid = np.ones(slices.shape, dtype=bool) if ignore_value is None else slices != ignore_value
     labels = np.unique(slices[valid])
     filled = _filled(slices, valid, labels)
-    if kind in IMAGE_READING_KINDS:
+    if kind in IMAGE_READING_KINDS or images is not None:
         image_slices = _checked_images(images, mask)
-    elif images is not None:
-        raise JCASInputError(f"Kind '{kind}' reads no images; leave images out.")
 
     if kind == "pseudo":
         noisy = np.stack([_predicted(predict, image, slices.shape[1:], labels, mask.dtype) for image in image_slices])
