@@ -61,6 +61,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # the first default: T_C from the VolMinNet start, volume weight 0.01, offsets up to 27 px
     "jcas_paper": ("jcas_dar", dict(transition_from_warmup=False, weight_volume=0.01, offsets=(1, 3, 9, 27))),
     "ce": ("ce", {}),
+    # the recipe before augmentation: no mirrors, no rotation, scaling or intensity changes
+    "jcas_noaug": ("jcas", dict(augment=False, flips=False)),
+    "ce_noaug": ("ce", dict(augment=False, flips=False)),
+    # the plain U-Net recipe of the baseline row: cross-entropy, every mirror and transpose, no other change
+    "plain_unet": ("ce", dict(augment=False, flips=True)),
     "fc": ("fc", {}),
     "clean": ("ce", {}),
     "cleanlab": ("ce", {}),

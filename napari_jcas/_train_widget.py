@@ -76,7 +76,7 @@ class TrainWidget(QWidget):
         self.model_path = FileEdit(label="Save model to", mode="w", filter=MODEL_FILTER,
                                    tooltip="Where the trained model is saved (nothing is saved until you choose)")
         self.min_area_choice = SpinBox(
-            label="Min. region (px)", min=1, max=1_000_000, value=MIN_AREA,
+            label="Min. region (px, 0 = auto)", min=0, max=1_000_000, value=MIN_AREA or 0,
             tooltip=_selection_tooltip("min_area"))
         self.min_score_choice = FloatSpinBox(label="Min. score", min=0.0, max=1.0, step=0.05, value=MIN_SCORE,
                                              tooltip=_selection_tooltip("min_score"))
@@ -364,7 +364,7 @@ class TrainWidget(QWidget):
             show_error(f"Cannot correct: {error}")
             return None
         self._inputs, self._steps = (image, mask), iter_correct(
-            self.model, image_data, mask_data, min_area=self.min_area_choice.value,
+            self.model, image_data, mask_data, min_area=self.min_area_choice.value or None,
             min_score=self.min_score_choice.value, min_confidence=self.min_confidence_choice.value,
             mirror=self.mirror_choice.value)
         self._set_busy(True)
@@ -414,11 +414,12 @@ class TrainWidget(QWidget):
         layers = self._latest_correction()
         if layers is None:
             return None
-        min_area, min_score = self.min_area_choice.value, self.min_score_choice.value
+        min_area, min_score = self.min_area_choice.value or None, self.min_score_choice.value
         min_confidence = self.min_confidence_choice.value
         correction = select_regions(layers.maps, min_area=min_area, min_score=min_score, min_confidence=min_confidence)
         review = show_reselection(layers, correction)
-        self.status.setText(f"{_candidates(correction)} in '{layers.cleaned.name}' (min. region {min_area} px, "
+        area = "relative to the objects" if min_area is None else f"{min_area} px"
+        self.status.setText(f"{_candidates(correction)} in '{layers.cleaned.name}' (min. region {area}, "
                             f"min. score {min_score:.2f}, min. confidence {min_confidence:.2f}).")
         return review
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from jcas.correction.regions import STRUCTURE, find_regions
+from jcas.correction.regions import STRUCTURE, find_regions, relative_floors, typical_areas
+from jcas.settings import MIN_AREA_FRACTION, MIN_AREA_LOWEST
 
 
 def regions_pair_by_pair(drawn, proposed, score, confidence):
@@ -52,3 +53,38 @@ def test_the_floors_leave_regions_out_without_an_id():
     assert [(r.index, r.area, r.new_label) for r in regions] == [(1, 100, 2)]
     assert set(np.unique(region_map)) == {0, 1} and region_map[25, 25] == 1 and region_map[3, 3] == 0
     assert find_regions(drawn, drawn, score, 0, 1)[1] == []
+
+
+def nuclei_slice(radius: int, count: int = 9, side: int = 128) -> np.ndarray:
+    """``(side, side)`` uint8: ``count`` discs of ``radius`` px (label 1) on a background (0)."""
+    yy, xx = np.mgrid[:side, :side]
+    mask = np.zeros((side, side), dtype=np.uint8)
+    step = side // 3
+    for index in range(count):
+        cy, cx = step // 2 + step * (index // 3), step // 2 + step * (index % 3)
+        mask[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = 1
+    return mask
+
+
+def test_the_relative_area_floor_lets_a_missed_small_nucleus_through_and_keeps_specks_out():
+    """Nuclei of about 110 px: a wrongly erased nucleus (one whole object) is a candidate under the
+    relative floor, where a floor of 400 px would have hidden it; a speck of a few pixels is not."""
+    drawn = nuclei_slice(radius=6)
+    proposed = drawn.copy()
+    proposed[nuclei_slice(radius=6, count=1) == 1] = 0  # the model says the first nucleus is not one
+    proposed[100:103, 10:12] = 1  # a 6 px speck of nucleus in the background
+    score = np.ones(drawn.shape, dtype=np.float32)
+    floors = relative_floors(drawn)
+    nucleus = int((nuclei_slice(radius=6, count=1) == 1).sum())
+    assert floors[1] == max(MIN_AREA_LOWEST, round(MIN_AREA_FRACTION * nucleus)) < nucleus
+    _, regions = find_regions(drawn, proposed, score, 0, 1, floors)
+    assert [(r.old_label, r.new_label, r.area) for r in regions] == [(1, 0, nucleus)]
+    _, absolute = find_regions(drawn, proposed, score, 0, 1, 400)
+    assert absolute == []
+
+
+def test_the_relative_floor_scales_with_the_objects():
+    """The same error, half the size, on objects half the size: the same verdict."""
+    small, large = relative_floors(nuclei_slice(radius=5)), relative_floors(nuclei_slice(radius=10))
+    assert 3.5 < large[1] / small[1] < 4.5
+    assert typical_areas(nuclei_slice(radius=10))[1] == int((nuclei_slice(radius=10, count=1) == 1).sum())

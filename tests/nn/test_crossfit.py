@@ -17,15 +17,25 @@ def small_config(**overrides):
     return make_config("jcas", "fast", **(dict(epochs=2, batch_size=4, crop=48, min_steps=1) | overrides))
 
 
-def test_folds_are_contiguous_blocks_or_strips():
-    """Contiguous blocks that take turns, so that every fold model sees every part of a volume."""
-    assert plan_folds(16, 2).slice_folds == (0, 0, 1, 1) * 4
+def test_slices_are_dealt_to_the_folds_in_turn_or_cut_into_strips():
+    assert plan_folds(8, 2).slice_folds == (0, 1) * 4
     plan = plan_folds(7, 3)
-    assert plan.mode == SLICES and plan.slice_folds == (0, 0, 1, 2, 0, 1, 2)
+    assert plan.mode == SLICES and plan.slice_folds == (0, 1, 2, 0, 1, 2, 0)
     assert plan_folds(2, 3).mode == STRIPS and plan_folds(5, 1).slice_folds == (0,) * 5
     strips = strip_folds((4, 12), 2)
     assert strips.shape == (4, 12) and (strips[0] == [0, 0, 0, 1, 1, 1] * 2).all() and (strips == strips[0]).all()
     assert (strip_folds((12, 4), 2)[:, 0] == [0, 0, 0, 1, 1, 1] * 2).all()
+
+
+@pytest.mark.parametrize("slices, folds", [(66, 2), (40, 3), (13, 5), (5, 4)])
+def test_every_slice_of_a_stack_ends_included_is_judged_by_a_model_that_trained_on_its_neighbours(slices, folds):
+    """No fold model extrapolates to the top or the bottom of a volume: the model that judges slice z
+    (the fold of z) trained on z - 1 and z + 1, the first and the last slice included."""
+    fold_of = plan_folds(slices, folds).slice_folds
+    for z in range(slices):
+        neighbours = [n for n in (z - 1, z + 1) if 0 <= n < slices]
+        assert all(fold_of[n] != fold_of[z] for n in neighbours), (z, fold_of)
+    assert sorted(set(fold_of)) == list(range(folds))
 
 
 def test_each_slice_is_judged_by_the_fold_model_that_never_saw_its_mask(mni, tmp_path):

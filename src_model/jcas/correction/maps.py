@@ -24,7 +24,7 @@ from ..nn.model import JCASModel, Prediction
 from ..settings import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, MIRROR
 from .boundary import affinity_boundary, boundary_view
 from .guard import Withheld, untrusted_classes, withhold
-from .regions import Region, find_regions, rank
+from .regions import Region, find_regions, rank, relative_floors
 
 TILE = 512
 MARGIN = 64
@@ -167,7 +167,7 @@ def iter_correct(
     image: np.ndarray,
     mask: np.ndarray,
     *,
-    min_area: int = MIN_AREA,
+    min_area: int | None = MIN_AREA,
     min_score: float = MIN_SCORE,
     min_confidence: float = MIN_CONFIDENCE,
     tile: int = TILE,
@@ -187,8 +187,9 @@ def iter_correct(
         ``(H, W)``, ``(H, W, C)``, ``(Z, H, W)`` or ``(Z, H, W, C)``.
     mask : numpy.ndarray
         ``(H, W)`` or ``(Z, H, W)``, the drawn labels in the values the model knows.
-    min_area : int
-        Candidate regions smaller than this keep the drawn labels (1 = none is too small).
+    min_area : int or None
+        Candidate regions smaller than this many pixels keep the drawn labels (1 = none is too small);
+        None: a floor relative to the objects of each slice (:func:`~jcas.correction.regions.relative_floors`).
     min_score : float
         Candidate regions whose mean disagreement is below this keep the drawn labels
         (0 with ``min_area=1`` and ``min_confidence=0`` = replace every pixel where the model's
@@ -221,11 +222,12 @@ def iter_correct(
     return _correct_slices(model, image, mask, (min_area, min_score, min_confidence), tile, mirror, guard)
 
 
-def check_thresholds(min_area: int, min_score: float, min_confidence: float = 0.0) -> None:
+def check_thresholds(min_area: int | None, min_score: float, min_confidence: float = 0.0) -> None:
     """Refuse a ``min_area`` under 1 pixel, or a ``min_score`` or ``min_confidence`` outside [0, 1]
     (:class:`JCASInputError`)."""
-    if min_area < 1:
-        raise JCASInputError(f"min_area is a number of pixels, at least 1; got {min_area}.")
+    if min_area is not None and min_area < 1:
+        raise JCASInputError(f"min_area is a number of pixels, at least 1 (or None: relative to the objects); "
+                             f"got {min_area}.")
     if not 0.0 <= min_score <= 1.0:
         raise JCASInputError(f"min_score is a mean disagreement between 0 and 1 (e.g. 0.6); got {min_score}.")
     if not 0.0 <= min_confidence <= 1.0:
@@ -260,7 +262,7 @@ def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator
     return select_regions(maps, min_area=min_area, min_score=min_score, min_confidence=min_confidence)
 
 
-def select_regions(maps: CorrectionMaps, *, min_area: int = MIN_AREA, min_score: float = MIN_SCORE,
+def select_regions(maps: CorrectionMaps, *, min_area: int | None = MIN_AREA, min_score: float = MIN_SCORE,
                    min_confidence: float = MIN_CONFIDENCE) -> Correction:
     """Choose the candidate regions from the model's maps; no network runs (a moment even for a stack).
 
@@ -354,13 +356,15 @@ def select_slice(drawn: np.ndarray, proposed: np.ndarray, class_disagreement: np
         ``(H, W)`` float32 (see :class:`CorrectionMaps`).
     z, first_id : int
         The slice's index, and the id of its first region.
-    floors : (int, float, float)
-        ``min_area``, ``min_score``, ``min_confidence``.
+    floors : (int or None, float, float)
+        ``min_area`` (None: relative to the slice's objects, :func:`~jcas.correction.regions.relative_floors`),
+        ``min_score``, ``min_confidence``.
     untrusted : dict of int to str, optional
     in_sample_reason : str or None
     """
     min_area, min_score, min_confidence = floors
-    found_map, found = find_regions(drawn, proposed, class_disagreement, z, first_id, min_area, min_score,
+    area_floors = relative_floors(drawn) if min_area is None else min_area
+    found_map, found = find_regions(drawn, proposed, class_disagreement, z, first_id, area_floors, min_score,
                                     confidence, min_confidence)
     held, notes = [], []
     if untrusted is not None:
@@ -402,7 +406,7 @@ class SliceCorrection:
 
 
 def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], np.ndarray],
-                   mask: Callable[[int], np.ndarray], slices: int, *, name: str = "", min_area: int = MIN_AREA,
+                   mask: Callable[[int], np.ndarray], slices: int, *, name: str = "", min_area: int | None = MIN_AREA,
                    min_score: float = MIN_SCORE, min_confidence: float = MIN_CONFIDENCE, tile: int = TILE,
                    mirror: bool = MIRROR, guard: bool = True) -> Iterator[SliceCorrection]:
     """Correct a stack one slice at a time, holding one slice's maps only (volumes read from disk).

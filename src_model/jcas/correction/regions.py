@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Mapping
 
 import numpy as np
 from scipy import ndimage
 
-from ..settings import CONNECTIVITY
+from ..settings import CONNECTIVITY, MIN_AREA_FRACTION, MIN_AREA_LOWEST
 
 #: 8-connectivity in 2D (:data:`jcas.settings.CONNECTIVITY`).
 STRUCTURE = np.array(CONNECTIVITY)
@@ -62,20 +63,68 @@ class Region:
 REGION_FIELDS = ("index", "slice", "y0", "x0", "y1", "x1", "area", "old_label", "new_label", "score", "confidence")
 
 
+def typical_areas(drawn: np.ndarray) -> dict[int, int]:
+    """The typical object of each label value in one slice: half of the value's pixels lie in
+    8-connected components at least this large (an area-weighted median, so specks do not pull it down).
+
+    Parameters
+    ----------
+    drawn : numpy.ndarray
+        ``(H, W)`` label values.
+
+    Returns
+    -------
+    dict of int to int
+        ``{label value: pixels}`` for every value the slice holds.
+    """
+    typical = {}
+    for value in np.unique(drawn).tolist():
+        components, count = ndimage.label(drawn == value, structure=STRUCTURE)
+        areas = np.sort(np.bincount(components.ravel(), minlength=count + 1)[1:])
+        cumulative = np.cumsum(areas)
+        typical[int(value)] = int(areas[np.searchsorted(cumulative, cumulative[-1] / 2)])
+    return typical
+
+
+def relative_floors(drawn: np.ndarray, fraction: float = MIN_AREA_FRACTION,
+                    lowest: int = MIN_AREA_LOWEST) -> dict[int, int]:
+    """Area floors relative to the objects of one slice: ``fraction`` of each label value's typical
+    object (:func:`typical_areas`), at least ``lowest`` pixels. For :func:`find_regions`.
+
+    Parameters
+    ----------
+    drawn : numpy.ndarray
+        ``(H, W)`` label values.
+    fraction : float
+    lowest : int
+
+    Returns
+    -------
+    dict of int to int
+        ``{label value: pixels}``.
+    """
+    return {value: max(lowest, int(round(fraction * area))) for value, area in typical_areas(drawn).items()}
+
+
 def find_regions(
     drawn: np.ndarray, proposed: np.ndarray, score_map: np.ndarray, slice_index: int, first_index: int,
-    min_area: int = 1, min_score: float = 0.0, confidence_map: np.ndarray | None = None, min_confidence: float = 0.0,
+    min_area: int | Mapping[int, int] = 1, min_score: float = 0.0, confidence_map: np.ndarray | None = None,
+    min_confidence: float = 0.0,
 ) -> tuple[np.ndarray, list[Region]]:
     """Label the connected regions of one slice where ``proposed`` differs from ``drawn``.
 
-    A region has one old and one new label; 8-connected. Regions smaller than ``min_area``
-    pixels, with a mean score below ``min_score`` or a mean confidence below ``min_confidence``
-    are left out (and get no id).
+    A region has one old and one new label; 8-connected. Regions smaller than their area floor,
+    with a mean score below ``min_score`` or a mean confidence below ``min_confidence`` are left
+    out (and get no id).
 
     Parameters
     ----------
     drawn, proposed : numpy.ndarray
         ``(H, W)`` label values.
+    min_area : int or mapping of int to int
+        The area floor in pixels, or a floor per label value (:func:`relative_floors`): a region
+        from label a to label b then needs the smaller of the two floors (of a alone where the
+        slice holds no b), so that a region is judged against the smaller of the objects it touches.
     score_map : numpy.ndarray
         ``(H, W)`` float disagreement; a region's score is its mean.
     confidence_map : numpy.ndarray, optional
@@ -101,6 +150,8 @@ def find_regions(
     scores_at = score_map.ravel()[where]
     confidences_at = None if confidence_map is None else confidence_map.ravel()[where]
     for old, new in label_pairs(drawn.ravel()[where], proposed.ravel()[where]):
+        floor = min_area if isinstance(min_area, (int, np.integer)) else min(
+            min_area[value] for value in (old, new) if value in min_area)
         components, count = ndimage.label(changed & (drawn == old) & (proposed == new), structure=STRUCTURE)
         boxes = ndimage.find_objects(components)
         at = components.ravel()[where]
@@ -110,7 +161,7 @@ def find_regions(
                        np.bincount(at, weights=confidences_at, minlength=count + 1) / np.maximum(areas, 1))
         for label in range(1, count + 1):
             score, confidence = float(sums[label] / areas[label]), float(confidences[label])
-            if areas[label] < min_area or score < min_score or confidence < min_confidence:
+            if areas[label] < floor or score < min_score or confidence < min_confidence:
                 continue
             index = first_index + len(regions)
             box = boxes[label - 1]

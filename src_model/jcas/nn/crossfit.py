@@ -49,31 +49,26 @@ class FoldPlan:
     slice_folds: tuple[int, ...]
 
 
-#: Each fold gets this many blocks, spread over the data: fold 0, 1, ..., K-1, 0, 1, ... A fold of
-#: one contiguous half would hold the top or the bottom of a volume (or the left or right of an
-#: image), which the other fold models never saw: out of fold would mean out of distribution.
-CYCLES = 4
-#: With fewer slices than folds, each slice is cut into K x STRIP_CYCLES strips the same way.
+#: With fewer slices than folds, each slice is cut into K x STRIP_CYCLES strips that take turns per fold.
 STRIP_CYCLES = 2
 
 
 def plan_folds(slices: int, folds: int) -> FoldPlan:
-    """Split ``slices`` slices (in their training order) into contiguous blocks that take turns per fold.
+    """Deal ``slices`` slices (in their training order) to the folds in turn: slice i to fold i mod K.
 
-    Contiguous blocks, not a shuffle: neighbouring slices of a stack look alike, and a model
-    that trained on slice z's neighbour has nearly seen slice z. Blocks take turns
-    (:data:`CYCLES` per fold, fewer when there are few slices) so that every fold model sees
-    every part of a volume.
+    Dealt one by one, not in blocks: every slice of a stack, the first and the last included, is
+    judged by a fold model that trained on its neighbours, so no fold model extrapolates to a part
+    of a volume it never saw. With blocks, the fold model judging the first block of a volume had
+    seen nothing above it and redrew the ends of a stack with confidence it had not earned. The
+    price: where an annotator's errors repeat across neighbouring slices (a mask copied to the
+    slices between drawn ones), the judging model has seen the same error next door, so it
+    proposes less there; it does not propose more.
     """
     if folds == 1:
         return FoldPlan(1, IN_SAMPLE, (0,) * slices)
     if slices < folds:
         return FoldPlan(folds, STRIPS, (0,) * slices)
-    blocks = np.array_split(np.arange(slices), folds * max(1, min(CYCLES, slices // folds)))
-    slice_folds = np.empty(slices, dtype=int)
-    for index, block in enumerate(blocks):
-        slice_folds[block] = index % folds
-    return FoldPlan(folds, SLICES, tuple(int(f) for f in slice_folds))
+    return FoldPlan(folds, SLICES, tuple(index % folds for index in range(slices)))
 
 
 def strip_folds(shape: tuple[int, int], folds: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from ..data.stream import SliceFile, SliceStore
 from ..errors import JCASInputError
 from ..nn.crossfit import strip_folds
 from ..settings import SLICE_CACHE_MB
+from .augment import Augmenter
 
 #: Returns slice ``z`` of a volume's image, ``(H, W)`` or ``(H, W, C)``, or of its mask, ``(H, W)``.
 SliceReader = Callable[[int], np.ndarray]
@@ -122,16 +123,13 @@ def volumes_from_files(pairs: Sequence[FilePair], trusted: dict[str, Path] | Non
         trusted_reader = None
         if pair.stem in trusted:
             confirmed = store.file(trusted[pair.stem])
-            check_trusted_shape(confirmed.shape, mask.shape, trusted[pair.stem].name)
+            check_trusted(_header(confirmed), _header(mask), trusted[pair.stem].name)  # values: scan_labels
             trusted_reader = _file_slices(store, confirmed.path, stack)
         volume = Volume(name, _file_slices(store, image.path, stack), _file_slices(store, mask.path, stack), slices,
                         channels_of(_header(image), _header(mask)), mask.shape[-2:], trusted_reader)
         for z in range(slices):
             where = f"{name}, slice {z + 1} of {slices}" if stack else name
-            image_slice, mask_slice = volume.image(z), volume.mask(z)
-            check_pair(image_slice, mask_slice, name=where)
-            if trusted_reader is not None:
-                check_trusted(trusted_reader(z), mask_slice, f"{trusted[pair.stem].name}" + where[len(name):])
+            check_pair(volume.image(z), volume.mask(z), name=where)
         volumes.append(volume)
     return volumes
 
@@ -155,20 +153,35 @@ def check_trusted_shape(trusted: tuple[int, ...], mask: tuple[int, ...], name: s
 
 
 def check_trusted(trusted: np.ndarray, mask: np.ndarray, name: str) -> None:
-    """Raise :class:`JCASInputError` unless ``trusted`` is a mask of trusted labels for ``mask``: its shape,
-    and only the mask's label values or the ignore value (255)."""
+    """Raise :class:`JCASInputError` unless ``trusted`` can be trusted labels for ``mask``: its shape, integers.
+
+    Their values are checked against the training's classes, the same for arrays and files, by
+    :func:`scan_labels`.
+    """
     check_trusted_shape(trusted.shape, mask.shape, name)
     if not np.issubdtype(trusted.dtype, np.integer):
         raise JCASInputError(f"{name}: trusted labels must be integers (label values, 255 = untrusted), "
                              f"not {trusted.dtype}.")
-    unknown = sorted(set(np.unique(trusted).tolist()) - set(np.unique(mask).tolist()) - {IGNORE_VALUE})
+
+
+def check_trusted_values(volume: Volume, label_map: LabelMap) -> None:
+    """Raise :class:`JCASInputError` when ``volume``'s trusted labels hold a value that is no class of
+    ``label_map`` nor its ignore value; reads them a slice at a time."""
+    unknown: set[int] = set()
+    for z in range(volume.slices):
+        unknown.update(set(np.unique(volume.trusted(z)).tolist()) - set(label_map.values) - {label_map.ignore_value})
     if unknown:
-        raise JCASInputError(f"{name}: the trusted labels hold values {unknown[:10]} that the mask does not; use "
-                             f"the mask's label values, and {IGNORE_VALUE} where nothing is trusted.")
+        raise JCASInputError(f"{volume.name}: the trusted labels hold values {sorted(unknown)[:10]} that are none of "
+                             f"the training's classes {list(label_map.values)}; use those label values, and "
+                             f"{label_map.ignore_value} where nothing is trusted.")
 
 
 def scan_labels(volumes: Sequence[Volume], label_map: LabelMap | None = None) -> tuple[LabelMap, np.ndarray]:
-    """Label values of all masks and their class frequencies.
+    """Label values of all masks and their class frequencies; checks the trusted labels' values.
+
+    A trusted label may be any class of the training, whether or not its own mask holds it (a
+    reviewer accepts a proposal of a class the annotator never drew in that image): a value that
+    some mask holds, or, when fine-tuning, a class of the model.
 
     Parameters
     ----------
@@ -192,12 +205,15 @@ def scan_labels(volumes: Sequence[Volume], label_map: LabelMap | None = None) ->
                 counts[int(value)] = counts.get(int(value), 0) + int(count)
     label_map = label_map or LabelMap.from_values(counts)
     label_map.encode(np.asarray(sorted(counts), dtype=np.int64))  # values the label map does not know raise
+    for volume in volumes:
+        if volume.trusted is not None:
+            check_trusted_values(volume, label_map)
     frequencies = np.asarray([counts.get(value, 0) for value in label_map.values], dtype=np.float64)
     return label_map, frequencies / frequencies.sum()
 
 
 class CropDataset(torch.utils.data.Dataset):
-    """Random crops of some 2D slices of some volumes, optionally with random flips.
+    """Random crops of some 2D slices of some volumes, optionally augmented.
 
     One epoch is one pass over the slices' training pixels: ``ceil(pixels / crop**2)`` crops,
     at least ``minimum``. Item ``i`` is a crop of unit ``i mod (number of units)``, drawn
@@ -215,15 +231,15 @@ class CropDataset(torch.utils.data.Dataset):
     hidden_strip : (int, int), optional
         ``(fold, folds)``: the labels of that strip of every slice (:func:`jcas.nn.crossfit.strip_folds`)
         are ignored and crops are centred outside it, so the strip stays out of sample.
-    flips : bool
-        Random horizontal and vertical flips (they swap left- or top-defined classes).
+    augment : Augmenter, optional
+        Label-preserving changes of every crop (:mod:`jcas.training.augment`); default none.
     minimum : int
         Fewest crops per epoch.
     """
 
     def __init__(self, volumes: Sequence[Volume], label_map: LabelMap, crop: int, seed: int,
                  units: Sequence[tuple[int, int]] | None = None, hidden_strip: tuple[int, int] | None = None,
-                 flips: bool = False, minimum: int = 1):
+                 augment: Augmenter | None = None, minimum: int = 1):
         self.volumes = list(volumes)
         self.index = list(units) if units is not None else [
             (v, z) for v, volume in enumerate(self.volumes) for z in range(volume.slices)]
@@ -231,7 +247,7 @@ class CropDataset(torch.utils.data.Dataset):
         self.crop = crop
         self.seed = seed
         self.hidden_strip = hidden_strip
-        self.flips = flips
+        self.augment = augment
         self.epoch = 0
         self.channels = max(volume.channels for volume in self.volumes)
         shown = 1.0 if hidden_strip is None else (hidden_strip[1] - 1) / hidden_strip[1]
@@ -259,10 +275,8 @@ class CropDataset(torch.utils.data.Dataset):
         y, x = self._corner(labels.shape, allowed, rng)
         window = (slice(y, y + self.crop), slice(x, x + self.crop))
         image, labels, trusted = image[(slice(None), *window)], labels[window], trusted[window]
-        if self.flips and rng.random() < 0.5:
-            image, labels, trusted = image[:, :, ::-1], labels[:, ::-1], trusted[:, ::-1]
-        if self.flips and rng.random() < 0.5:
-            image, labels, trusted = image[:, ::-1], labels[::-1], trusted[::-1]
+        if self.augment is not None:
+            image, labels, trusted = self.augment(image, labels, trusted, rng)
         return torch.from_numpy(image.copy()), torch.from_numpy(labels.copy()), torch.from_numpy(trusted.copy())
 
     def _corner(self, shape: tuple[int, int], allowed: np.ndarray | None, rng) -> tuple[int, int]:

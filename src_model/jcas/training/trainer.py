@@ -21,6 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from ..arguments import check_config, check_init_model
 from ..correction.maps import member_maps
 from ..data.labels import IGNORE_INDEX
 from ..data.pairs import check_training_arrays, check_training_sizes, normalise
@@ -34,6 +35,7 @@ from ..nn.model import JCASModel
 from ..settings import (FINE_TUNE_PRESET, METHODS, NETWORK_FIELDS, PRESETS, TrainConfig, fine_tune_config,
                         make_config)
 from . import distributed
+from .augment import MIRRORS, Augmenter, allowed_mirrors
 from .dataset import CropDataset, Volume, scan_labels, volumes_from_arrays
 
 __all__ = ["METHODS", "PRESETS", "TrainConfig", "TrainEvent", "Trainer", "available_devices", "make_config"]
@@ -148,18 +150,18 @@ class Trainer:
         init_model: CrossFittedModel | None = None,
         trusted: Sequence[np.ndarray | None] | None = None,
     ):
+        check_init_model(init_model)
         if config is None:
             extra = {} if epochs is None else {"epochs": epochs}
             if folds is not None:
                 extra["folds"] = folds
             config = (make_config(method, preset, seed=seed, **extra) if init_model is None else
                       fine_tune_config(init_model.config, FINE_TUNE_PRESET, seed=seed, **extra))
+        check_config(config)
         if init_model is not None:
             _check_fine_tune(init_model, config)
         if volumes is None:
-            images, masks = check_training_arrays(images, masks)
-            if len(images) != len(masks):
-                raise JCASInputError(f"got {len(images)} images but {len(masks)} masks; give one mask per image.")
+            images, masks = check_training_arrays(images, masks, trusted)
             volumes = volumes_from_arrays(images, masks, trusted)
         if not volumes:
             raise JCASInputError("no training data: give at least one image with its mask.")
@@ -187,6 +189,7 @@ class Trainer:
             members.append(member)
         self.model = CrossFittedModel(members, self.plan.mode, dict(zip(unit_fingerprints, self.plan.slice_folds)))
         self.stages = self._stages()
+        self.augmenter = self._augmenter(units)
         self.teams = distributed.fold_teams(self.plan.folds)  # under torchrun: the fold models spread over the ranks
         self.runs = [_FoldRun(self, fold, units) for fold in range(self.plan.folds)]
         mine = [run for run in self.runs if run.mine]
@@ -203,6 +206,19 @@ class Trainer:
         if self.plan.mode != SLICES:
             return unit_fingerprints
         return [f for f, k in zip(unit_fingerprints, self.plan.slice_folds) if k == fold]
+
+    def _augmenter(self, units: list[tuple[int, int]]) -> Augmenter | None:
+        """The crops' augmentation (:mod:`jcas.training.augment`), with the mirrors the noisy masks allow when
+        ``config.flips`` is "auto"; None when the config asks for none."""
+        config = self.config
+        if config.flips == "auto":
+            mirrors = allowed_mirrors((self.label_map.encode(self.volumes[v].mask(z)) for v, z in units),
+                                      self.label_map.num_classes)
+        else:
+            mirrors = MIRRORS if config.flips else ()
+        if not mirrors and not config.augment:
+            return None
+        return Augmenter(mirrors, geometry=config.augment, intensity=config.augment)
 
     def _stages(self) -> list[_Stage]:
         config = self.config
@@ -298,7 +314,7 @@ class _FoldRun:
         total_epochs = sum(stage.epochs for stage in self.stages)
         fewest_crops = math.ceil(config.min_steps / total_epochs) * config.batch_size
         self.dataset = CropDataset(trainer.volumes, trainer.label_map, config.crop, config.seed * 1000 + fold,
-                                   units=train_units, hidden_strip=hidden_strip, flips=config.flips,
+                                   units=train_units, hidden_strip=hidden_strip, augment=trainer.augmenter,
                                    minimum=fewest_crops)
         # Under torchrun a team of ranks trains this fold model, each rank its share of every batch
         # (distributed.py): the same steps.
