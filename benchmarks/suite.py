@@ -84,8 +84,9 @@ class SuiteSet:
     (min, max) of the images, as shipped unless ``description`` says otherwise. ``criteria``
     are the letters of issue 10, item 5 that the set meets (a: shared set; b: classes share
     intensity; c: 16 images or fewer; d: at least 512 x 512; e: a 3D NIfTI volume; f: far
-    from 0..255; g: a source none of the tuning sets, ``quality.TUNED_ON``, shares). ``stack``: the images are the slices of one volume in order (slice annotation
-    and one registration per volume apply to them, see ``quality.make_noise``); else they are
+    from 0..255; g: a source none of the tuning sets, ``quality.TUNED_ON``, shares). ``stack``:
+    the images are the slices (or frames) of one stack in order (slice annotation and one
+    registration per stack apply to them, see ``quality.make_noise``); else they are
     independent images.
     """
 

@@ -219,7 +219,10 @@ def _filled(slices: np.ndarray, valid: np.ndarray, labels: np.ndarray) -> np.nda
 
 
 def _scaled(value: float, shape: tuple[int, ...], power: int = 1) -> float:
-    """``value`` given for a :data:`REFERENCE_SIDE` image, scaled to an ``(H, W)`` ``shape`` (side ``power`` 1, area 2)."""
+    """``value`` given for a :data:`REFERENCE_SIDE` image, scaled to an ``(H, W)`` ``shape``.
+
+    ``power`` 1 scales a length with the image's side, 2 an area with its area.
+    """
     return value * (np.sqrt(shape[0] * shape[1]) / REFERENCE_SIDE) ** power
 
 
