@@ -1,12 +1,19 @@
 """Do no harm: where the model's proposals cannot be trusted, propose nothing and say why.
 
-Two rules, each measured without clean labels:
+Four rules, each measured without clean labels:
 
 - a **class** whose out-of-fold prediction agrees with the drawn masks (Dice on the
   held-out slices during training) below :data:`MIN_AGREEMENT`: a model that has not learned
   a class must not redraw it, so regions to or from it keep the drawn labels;
 - a **slice judged in sample** although the model is cross-fitted (training stopped before
-  its fold model trained): its proposals are not out of sample.
+  its fold model trained): its proposals are not out of sample;
+- a **slice with no signal**: an image that holds one value everywhere gives the model no
+  evidence, so whatever it proposes there comes from its prior alone;
+- a **slice outside what the model learned**: where the prediction agrees with the slice's
+  drawn mask :data:`UNFAMILIAR_MARGIN` below the agreement the model reached on the slices it
+  was checked on, it is not correcting an annotation but redrawing a slice it does not know
+  (the ends of a stack a fold model never saw, a slice of another kind of image), however
+  confident it is.
 
 When no class can be trusted the whole run proposes nothing. The region floor that keeps
 small candidates out (``jcas.settings.MIN_AREA``) was chosen with ``benchmarks/guard.py`` on the
@@ -21,11 +28,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.crossfit import CrossFittedModel
+from ..nn.crossfit import CrossFittedModel, count_agreement
 from .regions import Region
 
 #: Lowest Dice between the model's prediction and the drawn mask at which it may propose.
 MIN_AGREEMENT = 0.5
+#: How far a slice's agreement with its drawn mask may fall below the model's held-out agreement
+#: (mean per-class Dice) before the slice counts as outside what the model learned. A guess: under
+#: the simulated noise kinds of the tuning sets no slice falls this far (the noise changes about a
+#: tenth of the pixels), while the sparse-slice harm it is meant to stop fell from 0.67 to 0.28.
+UNFAMILIAR_MARGIN = 0.3
 
 
 @dataclass(frozen=True)
@@ -71,8 +83,49 @@ def untrusted_classes(model: CrossFittedModel, min_agreement: float = MIN_AGREEM
     return reasons
 
 
+def untrusted_slice(model: CrossFittedModel, image: np.ndarray, labels: np.ndarray,
+                    predicted: np.ndarray) -> str | None:
+    """Why every region of one slice must keep the drawn labels, or None: no signal in the image, or a
+    prediction that agrees with the drawn mask far less than the model does elsewhere.
+
+    Parameters
+    ----------
+    model : CrossFittedModel
+    image : numpy.ndarray
+        ``(C, H, W)`` the normalised image the model saw.
+    labels : numpy.ndarray
+        ``(H, W)`` drawn class indices, -1 = ignore.
+    predicted : numpy.ndarray
+        ``(H, W)`` the judging model's class indices.
+    """
+    if np.ptp(image) == 0:
+        return "the image holds one value everywhere, so the model has no evidence to propose anything"
+    trust = model.pooled_trust()
+    if trust is None:
+        return None
+    usual = float(np.nanmean(trust.class_agreement))
+    agreement = slice_agreement(predicted, labels, model.label_map.num_classes)
+    if agreement < usual - UNFAMILIAR_MARGIN:
+        return (f"the prediction agrees with the drawn mask at Dice {agreement:.2f}, far below the {usual:.2f} the "
+                f"model reaches where it was checked: this slice lies outside what it learned")
+    return None
+
+
+def slice_agreement(predicted: np.ndarray, labels: np.ndarray, classes: int) -> float:
+    """Mean Dice over the classes present in either map of one slice's prediction against its drawn labels.
+
+    Parameters
+    ----------
+    predicted, labels : numpy.ndarray
+        ``(H, W)`` class indices (-1 in ``labels``: not counted).
+    classes : int
+    """
+    counts = count_agreement(predicted, labels, classes)
+    return float(np.nanmean(counts.class_agreement)) if np.isfinite(counts.class_agreement).any() else 1.0
+
+
 def withhold(regions: list[Region], *, classes: dict[int, str],
-             in_sample_reason: str | None) -> tuple[list[Region], list[Withheld]]:
+             slice_reason: str | None) -> tuple[list[Region], list[Withheld]]:
     """Split one slice's candidate regions into those proposed and those withheld.
 
     Parameters
@@ -81,9 +134,9 @@ def withhold(regions: list[Region], *, classes: dict[int, str],
         The slice's candidates.
     classes : dict of int to str
         From :func:`untrusted_classes`.
-    in_sample_reason : str or None
-        Set when the slice could only be judged in sample by a cross-fitted model; then
-        every candidate of the slice is withheld.
+    slice_reason : str or None
+        Set when no region of the slice can be trusted (:func:`untrusted_slice`, or a cross-fitted
+        model that could judge it only in sample); then every candidate of the slice is withheld.
 
     Returns
     -------
@@ -92,7 +145,7 @@ def withhold(regions: list[Region], *, classes: dict[int, str],
     """
     kept, withheld = [], []
     for region in regions:
-        reason = in_sample_reason or classes.get(region.old_label) or classes.get(region.new_label)
+        reason = slice_reason or classes.get(region.old_label) or classes.get(region.new_label)
         if reason is None:
             kept.append(region)
         else:

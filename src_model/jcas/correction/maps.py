@@ -23,7 +23,7 @@ from ..nn.integrity import check_finite_output
 from ..nn.model import JCASModel, Prediction
 from ..settings import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, MIRROR
 from .boundary import affinity_boundary, boundary_view
-from .guard import Withheld, untrusted_classes, withhold
+from .guard import Withheld, untrusted_classes, untrusted_slice, withhold
 from .regions import Region, find_regions, rank, relative_floors
 
 TILE = 512
@@ -94,8 +94,8 @@ class CorrectionMaps:
     untrusted : dict of int to str
         Label values the guard withholds, with the reason (:func:`jcas.correction.guard.untrusted_classes`);
         empty without the guard.
-    in_sample_reasons : list of str or None
-        Per slice: why only an in-sample model could judge it (the guard then withholds its regions), else None.
+    slice_reasons : list of str or None
+        Per slice: why the guard withholds all its regions (:func:`jcas.correction.guard.untrusted_slice`), else None.
     judges : list of str
         Per slice: which model judged it.
     num_classes : int
@@ -114,7 +114,7 @@ class CorrectionMaps:
     affinity_disagreement: np.ndarray
     confidence: np.ndarray
     untrusted: dict[int, str]
-    in_sample_reasons: list[str | None]
+    slice_reasons: list[str | None]
     judges: list[str]
     num_classes: int
     guard: bool = True
@@ -136,8 +136,8 @@ class SliceMaps:
         ``(K, H, W)`` float32 class probabilities of the judging model(s).
     judge : str
         Which model judged the slice: "fold k", "strips", "ensemble" (a stopped run), "in-sample" or "unseen".
-    in_sample_reason : str or None
-        Set when a cross-fitted model could only judge this training slice in sample.
+    slice_reason : str or None
+        Why the guard withholds every region of this slice (:func:`jcas.correction.guard.untrusted_slice`), else None.
     boundary : numpy.ndarray or None
         ``(H, W)`` float32 in [0, 1]: the judging model(s)' boundary probability
         (:func:`jcas.correction.boundary.affinity_boundary`).
@@ -148,7 +148,7 @@ class SliceMaps:
     affinity_disagreement: np.ndarray
     probability: np.ndarray
     judge: str = "in-sample"
-    in_sample_reason: str | None = None
+    slice_reason: str | None = None
     boundary: np.ndarray | None = None
 
 
@@ -242,12 +242,12 @@ def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator
     affinity_map = np.zeros(mask.shape, dtype=np.float32)
     confidence_map = np.zeros(mask.shape, dtype=np.float32)
     boundary_map = np.zeros(mask.shape, dtype=np.float32)
-    in_sample_reasons, judges = [], []
+    slice_reasons, judges = [], []
     views = (lambda a, z: a) if mask.ndim == 2 else (lambda a, z: a[z])
     for z, (image_slice, mask_slice) in enumerate(slices):
         maps = predict_slice(model, image_slice, label_map.encode(mask_slice), tile=tile, mirror=mirror)
         judges.append(maps.judge)
-        in_sample_reasons.append(maps.in_sample_reason)
+        slice_reasons.append(maps.slice_reason)
         views(proposed, z)[...] = proposed_labels(label_map, maps, mask_slice)
         views(class_map, z)[...] = maps.class_disagreement
         views(affinity_map, z)[...] = maps.affinity_disagreement
@@ -256,7 +256,7 @@ def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator
         yield z + 1, len(slices)
     untrusted = untrusted_classes(model) if guard else {}
     maps = CorrectionMaps(mask.copy(), proposed, class_map, affinity_map, confidence_map, untrusted,
-                          in_sample_reasons, judges, label_map.num_classes, guard, boundary_map,
+                          slice_reasons, judges, label_map.num_classes, guard, boundary_map,
                           label_map.ignore_value)
     min_area, min_score, min_confidence = floors
     return select_regions(maps, min_area=min_area, min_score=min_score, min_confidence=min_confidence)
@@ -297,11 +297,11 @@ def select_regions(maps: CorrectionMaps, *, min_area: int | None = MIN_AREA, min
     withheld: list[Withheld] = []
     notes = guard_notes(maps.untrusted, maps.num_classes)
     views = (lambda a, z: a) if drawn.ndim == 2 else (lambda a, z: a[z])
-    for z, in_sample_reason in enumerate(maps.in_sample_reasons):
+    for z, slice_reason in enumerate(maps.slice_reasons):
         chosen = select_slice(views(drawn, z), views(maps.proposed, z), views(maps.class_disagreement, z),
                               views(maps.confidence, z), z, len(regions) + len(withheld) + 1,
                               (min_area, min_score, min_confidence), maps.untrusted if maps.guard else None,
-                              in_sample_reason)
+                              slice_reason)
         views(corrected, z)[...] = chosen.corrected
         views(region_map, z)[...] = chosen.region_map
         regions.extend(chosen.regions)
@@ -344,7 +344,7 @@ class SliceSelection:
 
 def select_slice(drawn: np.ndarray, proposed: np.ndarray, class_disagreement: np.ndarray, confidence: np.ndarray,
                  z: int, first_id: int, floors: tuple[int, float, float], untrusted: dict[int, str] | None,
-                 in_sample_reason: str | None) -> SliceSelection:
+                 slice_reason: str | None) -> SliceSelection:
     """Candidate regions of one slice (:func:`~jcas.correction.regions.find_regions`), then the guard's
     :func:`~jcas.correction.guard.withhold` unless ``untrusted`` is ``None`` (no guard).
 
@@ -360,7 +360,7 @@ def select_slice(drawn: np.ndarray, proposed: np.ndarray, class_disagreement: np
         ``min_area`` (None: relative to the slice's objects, :func:`~jcas.correction.regions.relative_floors`),
         ``min_score``, ``min_confidence``.
     untrusted : dict of int to str, optional
-    in_sample_reason : str or None
+    slice_reason : str or None
     """
     min_area, min_score, min_confidence = floors
     area_floors = relative_floors(drawn) if min_area is None else min_area
@@ -368,9 +368,9 @@ def select_slice(drawn: np.ndarray, proposed: np.ndarray, class_disagreement: np
                                     confidence, min_confidence)
     held, notes = [], []
     if untrusted is not None:
-        found, held = withhold(found, classes=untrusted, in_sample_reason=in_sample_reason)
-        if in_sample_reason and held:
-            notes.append(f"slice {z}: {in_sample_reason}; its {len(held)} candidate regions keep the drawn labels.")
+        found, held = withhold(found, classes=untrusted, slice_reason=slice_reason)
+        if slice_reason and held:
+            notes.append(f"slice {z}: {slice_reason}; its {len(held)} candidate regions keep the drawn labels.")
         found_map = np.where(np.isin(found_map, [w.region.index for w in held]), 0, found_map)
     return SliceSelection(np.where(found_map > 0, proposed, drawn), found_map, found, held, notes)
 
@@ -443,7 +443,7 @@ def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], n
         maps = predict_slice(model, image_slice, model.label_map.encode(mask_slice), tile=tile, mirror=mirror)
         proposed = proposed_labels(model.label_map, maps, mask_slice)
         selection = select_slice(mask_slice, proposed, maps.class_disagreement, maps.probability.max(axis=0), z,
-                                 first_id, (min_area, min_score, min_confidence), untrusted, maps.in_sample_reason)
+                                 first_id, (min_area, min_score, min_confidence), untrusted, maps.slice_reason)
         first_id += len(selection.regions) + len(selection.withheld)
         yield SliceCorrection(z, selection, maps.class_disagreement, maps.affinity_disagreement, maps.judge,
                               maps.boundary, boundary_view(maps.boundary, mask_slice,
@@ -474,7 +474,7 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     """
     model = as_cross_fitted(model)
     normalised = normalise(image, model.in_channels)
-    weights, judge, in_sample_reason = _judges(model, image, labels.shape)
+    weights, judge, in_sample = _judges(model, image, labels.shape)
     probability, affinity, boundary = 0.0, 0.0, 0.0
     for member, weight in weights.items():
         maps = member_maps(model.members[member], normalised, labels, tile, mirror)
@@ -487,13 +487,15 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     drawn = np.clip(labels, 0, None)
     p_drawn = np.take_along_axis(probability, drawn[None], axis=0)[0]
     class_map = np.where(labels >= 0, 1 - p_drawn, 0).clip(0, 1).astype(np.float32)
-    return SliceMaps(probability.argmax(axis=0), class_map, np.clip(affinity, 0, 1).astype(np.float32),
-                     probability.astype(np.float32, copy=False), judge, in_sample_reason,
+    predicted = probability.argmax(axis=0)
+    return SliceMaps(predicted, class_map, np.clip(affinity, 0, 1).astype(np.float32),
+                     probability.astype(np.float32, copy=False), judge,
+                     in_sample or untrusted_slice(model, normalised, labels, predicted),
                      np.clip(boundary, 0, 1).astype(np.float32))
 
 
 def _judges(model: CrossFittedModel, image: np.ndarray, shape: tuple[int, int]):
-    """``({member: weight (scalar or (H, W))}, judge, in-sample reason)`` for one slice."""
+    """``({member: weight (scalar or (H, W))}, judge, why it is judged in sample or None)`` for one slice."""
     trained = [k for k, done in enumerate(model.trained) if done] or list(range(model.folds))
     ensemble = {k: 1.0 / len(trained) for k in trained}
     kind, fold = model.judges(image)

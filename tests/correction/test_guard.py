@@ -1,0 +1,57 @@
+"""The do-no-harm guard's slice rules: no proposal without evidence, none on a slice outside what the model learned."""
+import numpy as np
+import pytest
+
+from jcas.correction.guard import UNFAMILIAR_MARGIN, slice_agreement, untrusted_slice
+from jcas.correction.maps import correct, predict_slice
+from jcas.nn.crossfit import Trust
+from jcas.settings import make_config
+from jcas.training.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def trained(mni):
+    images, masks = mni[0][:4], mni[1][:4]
+    trainer = Trainer([images], [masks], make_config("jcas", "fast", epochs=2, batch_size=4, crop=64, min_steps=1,
+                                                     folds=1))
+    for _ in trainer.run():
+        pass
+    return trainer.model, images, masks
+
+
+def agreeing_at(agreement: float, classes: int = 3) -> Trust:
+    """Held-out counts whose per-class Dice is ``agreement`` for every class."""
+    return Trust([agreement * 100.0] * classes, [100.0] * classes, [100.0] * classes, held_out=True)
+
+
+def test_a_slice_far_from_what_the_model_learned_keeps_its_drawn_labels_however_confident(trained):
+    """The drawn mask of another part of the volume: the model redraws most of the slice, confidently;
+    the guard withholds every region and says why, once for the slice."""
+    model, images, masks = trained
+    image, own = images[0], masks[0]
+    foreign = np.roll(masks[3], 70, axis=1)
+    free = correct(model, image, foreign, min_area=1, min_score=0.0, min_confidence=0.0, guard=False)
+    assert any(r.confidence >= 0.6 and r.area >= 400 for r in free.regions)
+    labels = model.label_map.encode(foreign)
+    agreement = slice_agreement(predict_slice(model, image, labels).proposed, labels, 3)
+    model.trust = [agreeing_at(min(1.0, agreement + UNFAMILIAR_MARGIN + 0.05))]
+    guarded = correct(model, image, foreign, min_area=1, min_score=0.0, min_confidence=0.0)
+    assert guarded.regions == [] and len(guarded.withheld) == len(free.regions)
+    assert all("outside what it learned" in w.reason for w in guarded.withheld)
+    assert [n for n in guarded.notes if "outside what it learned" in n] == [guarded.notes[0]]
+    drawn_as_predicted = model.label_map.decode(predict_slice(model, image, model.label_map.encode(own)).proposed,
+                                                own.dtype)
+    assert untrusted_slice(model, image[None] / 255.0, model.label_map.encode(drawn_as_predicted),
+                           model.label_map.encode(drawn_as_predicted)) is None
+
+
+def test_an_image_with_no_signal_gets_no_proposal(trained):
+    model, images, masks = trained
+    model.trust = [agreeing_at(0.9)]
+    flat = np.full_like(images[0], 17)
+    free = correct(model, flat, masks[0], min_area=1, min_score=0.0, min_confidence=0.0, guard=False)
+    assert free.regions  # the model alone would redraw the mask from its prior
+    guarded = correct(model, flat, masks[0], min_area=1, min_score=0.0, min_confidence=0.0)
+    assert guarded.regions == [] and np.array_equal(guarded.corrected, masks[0])
+    assert all("one value everywhere" in w.reason for w in guarded.withheld)
+    assert any("one value everywhere" in note for note in guarded.notes)
