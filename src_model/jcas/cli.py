@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -18,32 +19,53 @@ from pathlib import Path
 
 import numpy as np
 
+from .arguments import SEED_MAX, setting_problem
 from .errors import JCASInputError
 from .outputs import describe_os_error, refuse_existing
-
-#: Seeds are whole numbers in this range (what every random generator used accepts).
-SEED_MAX = 2**32 - 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for bad input, 130 when interrupted)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:  # argparse printed the help (0) or "jcas <command>: error: ..." (2)
-        return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
-    with _termination_as_interrupt():
+    with _printable_names():
+        parser = build_parser()
         try:
-            return args.handler(args) or 0
-        except JCASInputError as error:
-            print(f"jcas {args.command}: error: {error}", file=sys.stderr)
-            return 2
-        except OSError as error:  # an output location that failed late (full disk, removed folder)
-            print(f"jcas {args.command}: error: {describe_os_error(error)}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print(f"jcas {args.command}: interrupted; no output was written or changed", file=sys.stderr)
-            return 130
+            args = parser.parse_args(argv)
+        except SystemExit as stop:  # argparse printed the help (0) or "jcas <command>: error: ..." (2)
+            return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
+        with _termination_as_interrupt():
+            try:
+                return args.handler(args) or 0
+            except JCASInputError as error:
+                _complain(f"jcas {args.command}: error: {error}")
+                return 2
+            except OSError as error:  # an output location that failed late (full disk, removed folder)
+                _complain(f"jcas {args.command}: error: {describe_os_error(error)}")
+                return 2
+            except KeyboardInterrupt:
+                _complain(f"jcas {args.command}: interrupted; no output was written or changed")
+                return 130
+
+
+def _complain(message: str) -> None:
+    """Print ``message`` to stderr, from one process only: under ``torchrun`` every rank meets the same bad
+    input, and rank 0 alone speaks (``RANK`` is set before any process group exists)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(message, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _printable_names():
+    """Print file names that are not valid UTF-8 (a byte of another encoding in a name) with a backslash escape
+    for each such byte, rather than failing at the first print under a strict UTF-8 terminal."""
+    streams = [stream for stream in (sys.stdout, sys.stderr) if hasattr(stream, "reconfigure")]
+    previous = [stream.errors for stream in streams]
+    for stream in streams:
+        stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        for stream, errors in zip(streams, previous):
+            stream.reconfigure(errors=errors)
 
 
 @contextlib.contextmanager
@@ -63,15 +85,44 @@ def _termination_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def seed_value(text: str) -> int:
-    """The ``--seed`` type: a whole number from 0 to :data:`SEED_MAX`."""
+@contextlib.contextmanager
+def deferred_interrupts():
+    """Hold Ctrl+C and SIGTERM back while the block runs (a finished training being saved).
+
+    Yields
+    ------
+    list of int
+        The signals that came meanwhile, for the caller to act on once the block is done.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {number: signal.signal(number, lambda signum, frame: received.append(signum))
+                for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give a seed from 0 to {SEED_MAX}") from None
-    if not 0 <= value <= SEED_MAX:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; give a seed from 0 to {SEED_MAX}")
-    return value
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def setting_value(name: str):
+    """The argument type of the training setting ``name`` (e.g. ``--folds``): a whole number that
+    :func:`jcas.arguments.setting_problem` accepts, refused with its message otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(setting_problem(name, text)) from None
+        problem = setting_problem(name, value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
 
 
 def positive_int(text: str) -> int:
@@ -89,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from .data.noise import NOISE_KINDS
     from .device import DEVICE_CHOICES
+    from .limits import MAX_FOLDS
     from .settings import (FINE_TUNE_PRESET, METHOD_HELP, METHODS, MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, NETWORKS,
                            PRESETS, SELECTION_HELP, SLICE_CACHE_MB, TrainConfig)
 
@@ -101,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--kind", default="mixed", choices=NOISE_KINDS)
     noise.add_argument("--fraction", type=float, default=0.5,
                        help="share of regions distorted (per-pixel flip rate for symmetric/asymmetric)")
-    noise.add_argument("--seed", type=seed_value, default=0, help=f"0 to {SEED_MAX}")
+    noise.add_argument("--seed", type=setting_value("seed"), default=0, help=f"0 to {SEED_MAX}")
     noise.add_argument("--overwrite", action="store_true", help="replace existing files in OUT")
     noise.set_defaults(handler=simulate_noise_command)
 
@@ -116,14 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--init-model", type=Path, default=None, metavar="FILE",
                        help="fine-tune: continue from this saved model (same classes and channels; its network "
                             "and method) on these images and masks")
-    train.add_argument("--epochs", type=int, default=None, help="total epochs (both stages), overriding the preset")
+    train.add_argument("--epochs", type=setting_value("epochs"), default=None,
+                       help="total epochs (both stages), overriding the preset")
     train.add_argument("--network", default=None, choices=NETWORKS,
                        help="unet: small and fast (default); deeplab: a larger dilated ResNet for GPUs")
     train.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    train.add_argument("--seed", type=seed_value, default=0, help=f"0 to {SEED_MAX}")
-    train.add_argument("--folds", type=int, default=None,
+    train.add_argument("--seed", type=setting_value("seed"), default=0, help=f"0 to {SEED_MAX}")
+    train.add_argument("--folds", type=setting_value("folds"), default=None,
                        help=f"cross-fitting: K fold models, each judges only the slices it did not train on "
-                            f"(default {TrainConfig.folds}; 1 = one model judging its own training data)")
+                            f"(default {TrainConfig.folds}; 1 = one model judging its own training data; at most "
+                            f"{MAX_FOLDS.default}, or ${MAX_FOLDS.variable})")
     train.add_argument("--trusted", default=None, metavar="DIR",
                        help="labels a person confirmed, e.g. in a review: a file per mask (any of them), named as "
                             "the mask, with the label where it is right and 255 elsewhere; they train as clean "
@@ -140,8 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--masks", required=True, type=Path)
     fix.add_argument("--out", required=True, type=Path)
     fix.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    fix.add_argument("--min-area", type=int, default=MIN_AREA,
-                     help=f"{SELECTION_HELP['min_area']} (default {MIN_AREA} pixels)")
+    fix.add_argument("--min-area", type=int, default=MIN_AREA, help=SELECTION_HELP["min_area"])
     fix.add_argument("--min-score", type=float, default=MIN_SCORE,
                      help=f"{SELECTION_HELP['min_score']} (default {MIN_SCORE})")
     fix.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
@@ -162,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the whole job on shipped sample data, headless")
     demo.add_argument("--sample", default="mni_tissue", choices=("mni_tissue", "cells3d_nuclei"))
     demo.add_argument("--out", type=Path, help="folder for the figure and model (default: a new temporary folder)")
-    demo.add_argument("--epochs", type=int, default=None)
+    demo.add_argument("--epochs", type=setting_value("epochs"), default=None)
     demo.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     demo.add_argument("--overwrite", action="store_true", help="replace model.pt and demo.png in OUT")
     demo.set_defaults(handler=demo_command)
@@ -178,7 +231,8 @@ def simulate_noise_command(args: argparse.Namespace) -> int:
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
 
     masks = supported_files(args.masks, "masks")
-    targets = {stem: (args.out / path.name, args.out / "noise" / f"{stem}.tif") for stem, path in masks.items()}
+    targets = {stem: (args.out / path.name, args.out / "noise" / f"{file_stem(path)}.tif")
+               for stem, path in masks.items()}
     files = [p for pair in targets.values() for p in pair]
     check_clear_of_inputs([args.out, *files], {"the --masks folder": args.masks})
     check_writable(args.out, "--out", folder=True)
@@ -215,7 +269,7 @@ def train_command(args: argparse.Namespace) -> int:
     check_clear_of_inputs([args.model], inputs)
     check_writable(args.model, "--model", folder=False)  # now, not after the training
     refuse_existing([args.model], args.overwrite)
-    init_model = None if args.init_model is None else load_model(args.init_model, args.device)
+    init_model = None if args.init_model is None else load_model(args.init_model, args.device, "--init-model")
     pairs = match_folders(args.images, args.masks)
     volumes = volumes_from_files(pairs, None if args.trusted is None else match_trusted(args.trusted, pairs),
                                  SliceStore(args.cache_mb * 2**20))
@@ -247,17 +301,29 @@ def train_command(args: argparse.Namespace) -> int:
     if main_rank:
         print(f"{start}training {config.method} ({config.preset}) on {sum(v.slices for v in volumes)} slices, "
               f"classes {list(trainer.label_map.values)}, {folds}, device {trainer.device}{ranks}")
+    interrupted = False
     try:
         run_with_progress(trainer, show=main_rank)
     except KeyboardInterrupt:
-        return save_interrupted(trainer, args.model, overwrite=args.overwrite) if main_rank else 130
+        interrupted = True
     except FloatingPointError as error:  # the loss became NaN or infinite
         raise JCASInputError(f"{error} Nothing was saved.") from error
-    if main_rank:
+    if not main_rank:
+        if interrupted:
+            return 130
+        distributed.stop()
+        return 0
+    with deferred_interrupts() as late:  # what was trained is saved before Ctrl+C or SIGTERM is acted on
+        if interrupted:
+            return save_interrupted(trainer, args.model, overwrite=args.overwrite)
         saved = save_model(trainer, args.model, overwrite=args.overwrite)
-        print(f"saved model to {saved}")
-        report_trust(trainer.model, "train")
+    print(f"saved model to {saved}")
+    report_trust(trainer.model, "train")
     distributed.stop()
+    if late:
+        print(f"jcas train: interrupted while the finished model was being saved; it was saved to {saved} first",
+              file=sys.stderr)
+        return 130
     return 0
 
 
@@ -334,6 +400,7 @@ def run_with_progress(trainer, show: bool = True) -> None:
 
 
 def correct_command(args: argparse.Namespace) -> int:
+    from .arguments import check_thresholds
     from .correction.guard import untrusted_classes
     from .correction.maps import guard_notes, stream_correct
     from .correction.regions import REGION_FIELDS, rank
@@ -346,6 +413,7 @@ def correct_command(args: argparse.Namespace) -> int:
     from .outputs import OutputSet, check_clear_of_inputs, check_writable
     from .training.dataset import volumes_from_files
 
+    check_thresholds(args.min_area, args.min_score, args.min_confidence)
     model = load_model(args.model, device=args.device)
     pairs = match_folders(args.images, args.masks)
     outputs = {p.stem: (args.out / f"{p.stem}{output_suffix(p.mask)}", args.out / "disagreement" / f"{p.stem}.tif",
@@ -400,7 +468,8 @@ def correct_command(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(buffer, fieldnames=("stem",) + REGION_FIELDS + ("withheld",))
         writer.writeheader()
         writer.writerows(rows)
-        write_bytes_atomic(staged.path(regions_csv), buffer.getvalue().encode())
+        # A name that is not valid UTF-8 is written with a backslash escape, as it is printed (main).
+        write_bytes_atomic(staged.path(regions_csv), buffer.getvalue().encode("utf-8", "backslashreplace"))
     print(f"wrote corrected masks, heatmaps and {regions_csv} to {args.out}")
     return 0
 
@@ -421,21 +490,29 @@ def heatmap_writers(paths: dict[Path, type], shape: tuple[int, ...]):
         write_array(path, pages[path])
 
 
-def load_model(path: Path, device: str = "auto"):
+def load_model(path: Path, device: str = "auto", option: str = "--model"):
     """Load a checkpoint for correction; every damaged or edited file gives a :class:`JCASInputError`.
 
     Beyond :func:`jcas.nn.checkpoint.load_checkpoint`: a failure it does not explain is
     explained field by field (:func:`jcas.nn.integrity.validate_checkpoint_fields`), and the
-    loaded model must expect 1 or 3 channels and hold finite weights.
+    loaded model must expect 1 or 3 channels and hold finite weights. Every message starts with
+    ``option``, the argument that named the file (``--model``, ``--init-model``).
     """
+    try:
+        return _load_model(path, device)
+    except JCASInputError as error:
+        raise type(error)(f"{option}: {error}") from error
+
+
+def _load_model(path: Path, device: str):
     from .nn.checkpoint import FORMAT, load_checkpoint
     from .nn.integrity import check_model, validate_checkpoint_fields
 
-    if Path(path).is_dir():
-        raise JCASInputError(f"--model {path} is a folder; give the model file (e.g. {Path(path) / 'model.pt'}).")
     try:
         model = load_checkpoint(path, device=device)
-    except Exception as error:
+    except JCASInputError:
+        raise
+    except Exception as error:  # load_checkpoint checked the file's size: it can be read again
         import torch
 
         try:  # explain the failure by the field that caused it, when one did
@@ -444,8 +521,6 @@ def load_model(path: Path, device: str = "auto"):
             payload = None
         if isinstance(payload, dict) and payload.get("format") == FORMAT:
             validate_checkpoint_fields(payload, path)
-        if isinstance(error, JCASInputError):
-            raise
         raise JCASInputError(f"{path} cannot be loaded as a napari-jcas model ({type(error).__name__}: {error}); "
                              "the file is damaged or was edited. Train a new model or pick another file.") from error
     check_model(model, path)

@@ -84,22 +84,21 @@ MAX_MODEL_MB = Limit("JCAS_MAX_MODEL_MB", 1024, "MiB")
 LIMITS = (MAX_FOLDS, MAX_SLICES, MAX_SLICE_PIXELS, MAX_FILE_PIXELS, MAX_MODEL_MB)
 
 
-def check_declared_shape(shape: Sequence[int], where: str, colour: bool = False) -> None:
+def check_declared_shape(shape: Sequence[int], where: str) -> None:
     """Raise :class:`JCASInputError` when an image of ``shape`` is more than a run may read.
 
     Parameters
     ----------
     shape : sequence of int
-        As declared by a file's header: ``(H, W)``, ``(H, W, C)`` (with ``colour``), ``(Z, H, W)`` or
-        ``(Z, H, W, C)``.
+        As declared by a file's header: ``(H, W)``, ``(H, W, C)``, ``(Z, H, W)`` or ``(Z, H, W, C)``; a
+        last axis of 3 or 4 entries counts as colour channels.
     where : str
         The file, for the message.
-    colour : bool
-        Whether a 3D shape is one colour picture ``(H, W, C)`` rather than a stack.
     """
     shape = tuple(int(n) for n in shape)
-    spatial = shape[:-1] if colour or len(shape) >= 4 else shape
+    spatial = shape[:-1] if len(shape) >= 3 and shape[-1] in (3, 4) else shape
+    declared = f"{where} (shape {shape})"
     if len(spatial) >= 3:
-        MAX_SLICES.check(math.prod(spatial[:-2]), f"{where} (shape {shape})")
-    MAX_SLICE_PIXELS.check(math.prod(spatial[-2:]), f"{where} (shape {shape})")
-    MAX_FILE_PIXELS.check(math.prod(spatial), f"{where} (shape {shape})")
+        MAX_SLICES.check(math.prod(spatial[:-2]), declared)
+    MAX_SLICE_PIXELS.check(math.prod(spatial[-2:]), declared)
+    MAX_FILE_PIXELS.check(math.prod(spatial), declared)

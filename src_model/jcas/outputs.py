@@ -68,15 +68,40 @@ def _suffix(path: Path) -> str:
     return ".nii.gz" if name.endswith(".nii.gz") else path.suffix
 
 
+#: The most characters of a target's name that its temporary name repeats: the temporary name stays
+#: short whatever the target's, so that any name the file system allows can be written.
+TEMPORARY_NAME_CHARS = 32
+#: The longest file name, in bytes, where the file system does not say (most allow 255).
+DEFAULT_NAME_MAX = 255
+
+
+def name_max(folder: str | os.PathLike) -> int:
+    """The longest file name, in bytes, that the file system of ``folder`` (or of its nearest existing
+    ancestor) allows."""
+    try:
+        return os.pathconf(_nearest_existing(Path(folder)), "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such query on this system
+        return DEFAULT_NAME_MAX
+
+
+def fitting_name(stem: str, ending: str, folder: str | os.PathLike) -> str:
+    """``stem + ending``, with ``stem`` shortened as far as needed for the name to fit ``folder``'s file system."""
+    room = name_max(folder) - len(os.fsencode(ending))
+    while stem and len(os.fsencode(stem)) > room:
+        stem = stem[:-1]
+    return stem + ending
+
+
 def _reserve(folder: Path, name: str, suffix: str) -> Path:
     """Create an empty hidden file in ``folder`` and return its path.
 
-    It is created with mode 0o666, which the operating system narrows by the umask (unlike
-    :func:`tempfile.mkstemp`, which always gives 0o600), so that the renamed file ends up
+    Its name is short (:data:`TEMPORARY_NAME_CHARS` characters of ``name`` at most), so that it fits
+    wherever ``name`` fits. It is created with mode 0o666, which the operating system narrows by the
+    umask (unlike :func:`tempfile.mkstemp`, which always gives 0o600), so that the renamed file ends up
     with the permissions any other new file of the user would have.
     """
     while True:
-        path = folder / f".{name}{TEMPORARY_MARK}{secrets.token_hex(4)}{suffix}"
+        path = folder / f".{name[:TEMPORARY_NAME_CHARS]}{TEMPORARY_MARK}{secrets.token_hex(4)}{suffix}"
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return path
@@ -150,7 +175,7 @@ def refuse_existing(paths: Iterable[str | os.PathLike], overwrite: bool) -> None
 def _nearest_existing(path: Path) -> Path:
     """``path`` itself or its nearest ancestor that exists."""
     path = Path(os.path.abspath(path))
-    while not path.exists() and path != path.parent:
+    while not os.path.exists(path) and path != path.parent:  # os.path.exists: False for a name too long
         path = path.parent
     return path
 
@@ -176,7 +201,16 @@ def check_writable(path: str | os.PathLike, option: str, *, folder: bool) -> Non
     JCASOutputError
     """
     path = Path(path)
-    if path.exists() or path.is_symlink():
+    base = _nearest_existing(path)
+    too_long = [part for part in Path(os.path.abspath(path)).relative_to(base).parts
+                if len(os.fsencode(part)) > name_max(base)]
+    if too_long:
+        raise JCASOutputError(f"{option} {path}: the name {too_long[0]!r} is {len(os.fsencode(too_long[0]))} bytes, "
+                              f"longer than the file system allows ({name_max(base)}); choose a shorter name.")
+    if folder and path.is_symlink() and not path.exists():
+        raise JCASOutputError(f"{option} {path} is a link to {os.readlink(path)}, which does not exist; remove the "
+                              "link, or make the folder it points to.")
+    if path.exists():
         if folder and not path.is_dir():
             raise JCASOutputError(f"{option} {path} is a file, not a folder; give a folder (it is created when "
                                   "missing).")
@@ -432,8 +466,22 @@ class OutputSet:
         return sorted(staged)
 
 
+def _taken(path: Path) -> bool:
+    """Whether ``path`` cannot be used for a new file: it exists (a dangling link too) or cannot even be looked at."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError:  # a name too long, a file on the way: not a place to save to
+        return True
+    return True
+
+
 def recovery_paths(path: str | os.PathLike) -> Iterator[Path]:
     """Places to save a file that could not be written at ``path``: beside it, then in a new temporary folder.
+
+    Every name fits its file system (the stem is shortened when needed). A temporary folder that
+    is left empty (the save into it failed or was interrupted) is removed again.
 
     Yields
     ------
@@ -445,14 +493,19 @@ def recovery_paths(path: str | os.PathLike) -> Iterator[Path]:
     suffix = _suffix(path)
     stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
     for number in range(1, 100):
-        candidate = path.with_name(f"{stem}.recovered{'' if number == 1 else f'-{number}'}{suffix}")
-        if not (candidate.exists() or candidate.is_symlink()):
+        ending = f".recovered{'' if number == 1 else f'-{number}'}{suffix}"
+        candidate = path.parent / fitting_name(stem, ending, path.parent)
+        if not _taken(candidate):
             yield candidate
             break
     try:
-        yield Path(tempfile.mkdtemp(prefix="jcas-recovered-")) / path.name
+        folder = Path(tempfile.mkdtemp(prefix="jcas-recovered-"))
     except OSError:
         return
+    try:
+        yield folder / fitting_name(stem, suffix, folder)
+    finally:
+        _remove_empty([folder])
 
 
 def save_with_recovery(save: Callable[[Path], object], path: str | os.PathLike, what: str = "model") -> Path:
@@ -476,7 +529,7 @@ def save_with_recovery(save: Callable[[Path], object], path: str | os.PathLike, 
     ------
     JCASOutputError
         When ``path`` failed: the message names the reason and the recovery path the file
-        was saved to instead (or says that it could not be saved anywhere).
+        was saved to instead, or says plainly that it is lost, and why.
     """
     path = Path(path)
     try:
@@ -488,11 +541,12 @@ def save_with_recovery(save: Callable[[Path], object], path: str | os.PathLike, 
     for candidate in recovery_paths(path):
         try:
             save(candidate)
-        except (OSError, JCASOutputError):
-            tried.append(str(candidate))
+        except (OSError, JCASOutputError) as error:
+            failure = describe_os_error(error, with_path=False) if isinstance(error, OSError) else str(error)
+            tried.append(f"{candidate} ({failure})")
             continue
         raise JCASOutputError(f"could not save the {what} to {path} ({reason}). It was saved to {candidate} "
                               "instead; move it where you want it.")
     raise JCASOutputError(f"could not save the {what} to {path} ({reason}), nor to "
-                          f"{' or '.join(tried) or 'a temporary folder'}; it is lost. Free some space or choose "
-                          "a location you can write to.")
+                          f"{' or '.join(tried) or 'a temporary folder (none could be made)'}: the {what} is lost. "
+                          "Free some space or choose a location you can write to, and run again.")

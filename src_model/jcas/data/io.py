@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import JCASInputError
+from ..limits import check_declared_shape
 from ..outputs import atomic_write
 
 PNG_SUFFIXES = (".png",)
@@ -150,25 +151,31 @@ def quiet_logs(logger: str):
 
 
 def _read_now(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a file whole, once the shape its header declares is checked (:func:`jcas.limits.check_declared_shape`)."""
     if suffix in PNG_SUFFIXES:
         from PIL import Image
 
         with Image.open(path) as handle:
+            check_declared_shape((handle.height, handle.width), str(path))
             return np.asarray(handle), None
     if suffix in TIFF_SUFFIXES:
         import tifffile
 
         with quiet_logs("tifffile"), tifffile.TiffFile(path) as tiff:
+            if len(tiff.series):
+                check_declared_shape(tiff.series[0].shape, str(path))
             data = np.asarray(tiff.asarray())
             spacing = tiff_spacing(tiff, data.shape)
         return data, None if spacing is None else affine_of_spacing(spacing, len(spacing))
     if suffix in ZARR_SUFFIXES:
         array, spacing = open_zarr(path)
+        check_declared_shape(array.shape, str(path))
         data = np.asarray(array[()])
         return data, None if spacing is None else affine_of_spacing(spacing, len(spacing))
     import nibabel
 
     volume = nibabel.load(str(path))
+    check_declared_shape(volume.shape, str(path))
     data = np.asanyarray(volume.dataobj)
     return nifti_to_slices(data), np.asarray(volume.affine)
 

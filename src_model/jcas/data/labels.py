@@ -13,6 +13,8 @@ from ..errors import JCASInputError
 
 IGNORE_VALUE = 255
 IGNORE_INDEX = -1
+#: The largest label value: label values are counted in int64.
+MAX_LABEL_VALUE = 2**63 - 1
 
 
 def is_colour(mask: np.ndarray) -> bool:
@@ -67,6 +69,9 @@ def check_mask(mask: np.ndarray, name: str = "mask", values: bool = True) -> Non
             )
     if mask.size and mask.min() < 0:
         raise JCASInputError(f"{name} holds negative values (min {mask.min()}); labels must be 0 or more.")
+    if mask.dtype.kind in "uf" and mask.size and mask.max() >= float(MAX_LABEL_VALUE) + 1:
+        raise JCASInputError(f"{name} holds the label value {mask.max()}, more than the largest label value "
+                             f"{MAX_LABEL_VALUE}; renumber the labels (for example 0, 1, 2, ...).")
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,10 @@ class LabelMap:
         found = {int(value) for value in values}
         found.discard(ignore_value)
         if len(found) < 2:
+            held = (f"no class: every pixel is {ignore_value} (unlabelled)" if not found
+                    else f"a single class ({sorted(found)[0]})")
             raise JCASInputError(
-                f"the masks hold a single class ({sorted(found)}); JCAS needs at least two "
+                f"the masks hold {held}; JCAS needs at least two classes "
                 "(for example background 0 and an object 1). Pick the right mask layer or files."
             )
         return cls(tuple(sorted(found)), ignore_value)
@@ -211,6 +218,8 @@ def read_class_names(folder: str | os.PathLike) -> dict[int, str]:
            f'<label value>, ...}}}}; fix the file or remove it')
     try:
         return parse_class_names(json.loads(path.read_text()))
+    except RecursionError as error:  # JSON nested deeper than Python can decode
+        raise JCASInputError(f"{fix} (it is nested too deeply to be read).") from error
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
         raise JCASInputError(f"{fix} ({error}).") from error
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,8 +121,14 @@ class FilePair:
     mask: Path
 
 
+def name_key(path: str | os.PathLike) -> str:
+    """What files are matched by: the stem in Unicode's composed form (NFC), so that ``café`` typed on one
+    system (composed) and on another (decomposed, NFD) is one name, as it looks."""
+    return unicodedata.normalize("NFC", file_stem(path))
+
+
 def match_folders(images_dir: str | os.PathLike, masks_dir: str | os.PathLike) -> list[FilePair]:
-    """Pair the files of two folders by stem.
+    """Pair the files of two folders by stem (:func:`name_key`); a pair's ``stem`` is the mask's own.
 
     Raises
     ------
@@ -147,7 +154,7 @@ def match_folders(images_dir: str | os.PathLike, masks_dir: str | os.PathLike) -
             + "\n".join(lines)
             + "\nRename or remove them."
         )
-    return [FilePair(stem, images[stem], masks[stem]) for stem in sorted(images)]
+    return [FilePair(file_stem(masks[key]), images[key], masks[key]) for key in sorted(images)]
 
 
 def match_trusted(trusted_dir: str | os.PathLike, pairs: list[FilePair]) -> dict[str, Path]:
@@ -159,24 +166,25 @@ def match_trusted(trusted_dir: str | os.PathLike, pairs: list[FilePair]) -> dict
         As :func:`supported_files`, and files whose stem names no mask (listed).
     """
     trusted = supported_files(trusted_dir, "trusted labels")
-    stems = {pair.stem for pair in pairs}
-    lonely = sorted(set(trusted) - stems)
+    stems = {unicodedata.normalize("NFC", pair.stem): pair.stem for pair in pairs}
+    lonely = sorted(set(trusted) - set(stems))
     if lonely:
-        lines = "\n".join(f"  {trusted[stem].name}" for stem in lonely)
+        lines = "\n".join(f"  {trusted[key].name}" for key in lonely)
         raise JCASInputError(f"trusted labels are matched to masks by file name without suffix, and these name "
                              f"no mask:\n{lines}\nRename or remove them.")
-    return trusted
+    return {stems[key]: path for key, path in trusted.items()}
 
 
 def supported_files(folder: str | os.PathLike, what: str) -> dict[str, Path]:
-    """``{stem: path}`` of the readable, non-hidden files (and zarr stores) of ``folder``.
+    """``{name key: path}`` of the readable, non-hidden files (and zarr stores) of ``folder``
+    (:func:`name_key`: the stem, in composed Unicode).
 
     Raises
     ------
     JCASInputError
         A missing folder, a file given instead of a folder, a folder without supported
-        files, and two files with the same stem (``a.png`` and ``a.tif``: which one is
-        meant cannot be told), listed.
+        files, and two files with the same stem (``a.png`` and ``a.tif``, or two spellings of
+        ``café``: which one is meant cannot be told), listed.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -187,15 +195,16 @@ def supported_files(folder: str | os.PathLike, what: str) -> dict[str, Path]:
     found: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
         if is_supported(path) and not path.name.startswith("."):
-            found.setdefault(file_stem(path), []).append(path)
+            found.setdefault(name_key(path), []).append(path)
     if not found:
         raise JCASInputError(f"{what} folder {folder} holds no PNG, TIFF, NIfTI or zarr files.")
     twins = {stem: paths for stem, paths in found.items() if len(paths) > 1}
     if twins:
         lines = "\n".join(f"  {', '.join(p.name for p in paths)}" for paths in twins.values())
         raise JCASInputError(
-            f"{what} folder {folder} holds several files with the same name apart from the suffix, so it is "
-            f"unclear which one is meant:\n{lines}\nKeep one of each and move or rename the others."
+            f"{what} folder {folder} holds several files with the same name apart from the suffix (or the Unicode "
+            f"spelling of an accented letter), so it is unclear which one is meant:\n{lines}\nKeep one of each and "
+            "move or rename the others."
         )
     return {stem: paths[0] for stem, paths in found.items()}
 
@@ -274,7 +283,7 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     return array
 
 
-def check_training_arrays(images: Any, masks: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def check_training_arrays(images: Any, masks: Any, trusted: Any = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The ``images`` and ``masks`` arguments of :class:`jcas.training.trainer.Trainer` as lists of arrays.
 
     Parameters
@@ -282,6 +291,8 @@ def check_training_arrays(images: Any, masks: Any) -> tuple[list[np.ndarray], li
     images, masks : list or tuple of array-like
         One image and one mask per pair; a numpy array of three or more dimensions counts
         as a list of its items.
+    trusted : list or tuple of (array-like or None), optional
+        The ``trusted`` argument: one entry per pair, ``None`` where nothing is trusted.
 
     Returns
     -------
@@ -291,11 +302,21 @@ def check_training_arrays(images: Any, masks: Any) -> tuple[list[np.ndarray], li
     ------
     JCASInputError
         ``None``, a path, a generator, a single 2D array, items that are not numeric
-        arrays, or lists of different lengths; each with what to pass instead.
+        arrays, or lists of different lengths (``trusted`` too); each with what to pass instead.
     """
     images, masks = _array_list(images, "images"), _array_list(masks, "masks")
     if len(images) != len(masks):
         raise JCASInputError(f"got {len(images)} images but {len(masks)} masks; give one mask per image.")
+    if trusted is not None:
+        if not isinstance(trusted, (list, tuple)):
+            raise JCASInputError(f"trusted is a {type(trusted).__name__}; give a list with one entry per image: "
+                                 "the trusted labels, or None where nothing is trusted.")
+        if len(trusted) != len(images):
+            raise JCASInputError(f"got {len(trusted)} trusted label arrays for {len(images)} images; give one entry "
+                                 "per image (None where nothing is trusted).")
+        for index, confirmed in enumerate(trusted):
+            if confirmed is not None:
+                _as_array(confirmed, f"trusted[{index}]")
     return images, masks
 
 

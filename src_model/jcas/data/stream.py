@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..limits import check_declared_shape
 from .io import (NIFTI_SUFFIXES, PNG_SUFFIXES, TIFF_SUFFIXES, affine_of_spacing, check_holds_pixels, check_readable,
                  open_zarr, quiet_logs, read_array, reading, tiff_spacing)
 
@@ -54,6 +55,7 @@ class SliceFile:
                 nifti_volume = self.suffix in NIFTI_SUFFIXES and len(shape) == 3
                 self.shape = (shape[2], shape[0], shape[1]) if nifti_volume else shape  # as nifti_to_slices
                 check_holds_pixels(self.path, self.shape)
+                check_declared_shape(self.shape, str(self.path))  # before the first slice is read
                 self.dtype = self.read(0 if len(self.shape) >= 3 else None).dtype
         except BaseException:
             self.close()

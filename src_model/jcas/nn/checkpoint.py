@@ -5,6 +5,8 @@ Loading never executes code from the file (``torch.load(..., weights_only=True)`
 from __future__ import annotations
 
 import io
+import os
+import zipfile
 from pathlib import Path
 
 import torch
@@ -14,6 +16,7 @@ from ..data.io import write_bytes_atomic
 from ..data.labels import LabelMap
 from ..device import select_device
 from ..errors import JCASInputError
+from ..limits import MAX_MODEL_MB
 from ..settings import TrainConfig
 from .crossfit import CrossFittedModel, Trust, as_cross_fitted
 from .integrity import FORMAT, FORMAT_VERSION, validate_checkpoint_fields
@@ -54,15 +57,28 @@ def save_checkpoint(model: CrossFittedModel, path: str | Path, overwrite: bool =
 def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
     """Load a checkpoint written by :func:`save_checkpoint`, in eval mode on ``device``.
 
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+    device : {"auto", "cuda", "mps", "cpu"}
+
     Raises
     ------
     JCASInputError
-        Missing, corrupt or foreign files, files of another format version, and files whose
-        weights do not fit their settings.
+        A path that is not a path, missing, corrupt or foreign files, files larger than
+        :data:`jcas.limits.MAX_MODEL_MB` (or that unpack to more), files of another format
+        version, and files whose weights do not fit their settings.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise JCASInputError(f"load_checkpoint takes the path of a model file (a str or pathlib.Path), not a "
+                             f"{type(path).__name__}; e.g. load_checkpoint('model.pt').")
     path = Path(path)
+    if path.is_dir():
+        raise JCASInputError(f"{path} is a folder, not a model file; give the model file (e.g. {path / 'model.pt'}).")
     if not path.is_file():
         raise JCASInputError(f"model file {path} does not exist.")
+    check_model_file_size(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
@@ -96,6 +112,31 @@ def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise JCASInputError(f"{path}: the weights do not fit the model's settings ({error}).") from error
     return model.to(select_device(device)).eval()
+
+
+def check_model_file_size(path: Path) -> None:
+    """Raise :class:`JCASInputError` when the file, or what its zip archive unpacks to, is larger than
+    :data:`jcas.limits.MAX_MODEL_MB`, or when the archive is compressed: checked from the file's size and
+    its zip directory, before anything is unpacked.
+
+    torch stores the weights uncompressed, so a model file unpacks to about its own size; a small file
+    that declares far more (a compressed tensor of gigabytes) is not one.
+    """
+    size = path.stat().st_size
+    unpacked = size
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                unpacked = sum(entry.file_size for entry in archive.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            pass  # torch.load says what is wrong with it
+    if unpacked > 2 * size + 2**20:
+        raise JCASInputError(f"{path} declares {unpacked} bytes of contents compressed into {size}; torch never "
+                             "compresses a model file, so this is not a napari-jcas model. Pick another file.")
+    mib = -(-max(size, unpacked) // 2**20)
+    if mib > MAX_MODEL_MB.value:
+        raise JCASInputError(f"{path} holds {mib} MiB, more than the limit of {MAX_MODEL_MB.value} MiB for a model "
+                             f"file; it is not a napari-jcas model, or a very large one. {MAX_MODEL_MB.how_to_raise(mib)}")
 
 
 def check_channels(model: JCASModel, channels: int) -> None:

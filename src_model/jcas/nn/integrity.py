@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from ..arguments import setting_problem
+from ..data.labels import MAX_LABEL_VALUE
 from ..errors import JCASInputError, JCASNonFiniteError
+from ..limits import MAX_FOLDS
 from ..settings import METHODS, NETWORKS, RETIRED_SETTINGS, TrainConfig
 
 #: The marker of a napari-jcas model file.
@@ -24,6 +27,8 @@ FORMAT_VERSION = 2
 
 #: Image channels a model can be trained on: greyscale or RGB.
 CHANNELS = (1, 3)
+#: How the fold models of a file judge slices (:class:`jcas.nn.crossfit.FoldPlan`).
+FOLD_MODES = ("slices", "strips", "in-sample")
 
 
 def _is_int(value: Any) -> bool:
@@ -39,11 +44,14 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
     """Raise :class:`JCASInputError` unless the fields of a loaded checkpoint are sound.
 
     Checks, before any network is built: ``format_version`` (an integer this version can
-    read), ``config`` (every setting of the right type, the network and method known,
-    sizes at least 1), ``label_values`` (two or more distinct non-negative integers),
-    ``ignore_value``, ``in_channels`` (1 or 3) and the weights (``members``, one state dict
-    per fold model, or a single ``state_dict``: tensors, all finite). Keys it does not know
-    are left alone.
+    read), ``config`` (every setting of the right type and within its range,
+    :func:`jcas.arguments.setting_problem`, the network and method known), ``label_values``
+    (two or more distinct label values, ascending, from 0 to :data:`MAX_LABEL_VALUE`),
+    ``ignore_value`` (in that range too), ``in_channels`` (1 or 3), the weights (``members``,
+    one state dict per fold model, at most :data:`jcas.limits.MAX_FOLDS`, or a single
+    ``state_dict``: tensors, all finite) and what each fold model saw and kept
+    (``fold_mode``, ``fingerprints`` naming existing fold models, one ``trained``,
+    ``selected_epochs`` and ``trust`` entry per fold model). Keys it does not know are left alone.
 
     Parameters
     ----------
@@ -103,32 +111,65 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
     method = config.get("method", known["method"].default)
     if method not in METHODS:
         raise bad("method", method, f"one of {', '.join(METHODS)}")
-    for name in ("width", "embedding_dim", "grid", "crop", "batch_size"):
-        if name in config and config[name] < 1:
-            raise bad(f"setting {name!r}", config[name], "a whole number of at least 1")
+    for name, value in config.items():
+        problem = setting_problem(name, value)
+        if problem is not None:
+            raise bad(f"setting {name!r}", value, f"a value within its range ({problem})")
     if config.get("affinity", "local") not in ("local", "global"):
         raise bad("setting 'affinity'", config["affinity"], "'local' or 'global'")
     values = payload.get("label_values")
-    if (not isinstance(values, (list, tuple)) or len(values) < 2 or not all(_is_int(v) and v >= 0 for v in values)
-            or len(set(values)) != len(values)):
-        raise bad("label_values", values, "a list of two or more different label values (whole numbers, 0 or more)")
-    if not _is_int(payload.get("ignore_value")):
-        raise bad("ignore_value", payload.get("ignore_value"), "a whole number such as 255")
+    if (not isinstance(values, (list, tuple)) or len(values) < 2
+            or not all(_is_int(v) and 0 <= v <= MAX_LABEL_VALUE for v in values) or len(set(values)) != len(values)):
+        raise bad("label_values", values, f"a list of two or more different label values (whole numbers from 0 to "
+                                          f"{MAX_LABEL_VALUE})")
+    if list(values) != sorted(values):
+        raise bad("label_values", values, "the label values in ascending order, as napari-jcas writes them (the "
+                                          "order names the network's classes, so it cannot be guessed)")
+    ignore_value = payload.get("ignore_value")
+    if not _is_int(ignore_value) or not 0 <= ignore_value <= MAX_LABEL_VALUE:
+        raise bad("ignore_value", ignore_value, f"a whole number from 0 to {MAX_LABEL_VALUE}, such as 255")
     if payload.get("in_channels") not in CHANNELS or not _is_int(payload.get("in_channels")):
         raise bad("in_channels", payload.get("in_channels"), "1 (greyscale) or 3 (RGB)")
     if "members" in payload:
         members = payload["members"]
         if not isinstance(members, (list, tuple)) or not members:
             raise bad("members", type(members).__name__, "a list of the fold models' weights")
+        if len(members) > MAX_FOLDS.value:
+            raise JCASInputError(f"{path}: the model file holds {len(members)} fold models, more than the limit of "
+                                 f"{MAX_FOLDS.value}. {MAX_FOLDS.how_to_raise(len(members))}")
         for index, weights in enumerate(members):
             if not isinstance(weights, dict) or not weights:
                 raise bad(f"members[{index}]", type(weights).__name__, "the fold model's weights")
             check_finite_weights(weights, path)
+        _check_fold_records(payload, len(members), bad)
     else:
         weights = payload.get("state_dict")
         if not isinstance(weights, dict) or not weights:
             raise bad("state_dict", type(weights).__name__, "the network's weights")
         check_finite_weights(weights, path)
+
+
+def _check_fold_records(payload: dict, folds: int, bad) -> None:
+    """Raise ``bad(field, value, expected)`` unless a file's records of its ``folds`` fold models fit them."""
+    mode = payload.get("fold_mode", FOLD_MODES[0])
+    if mode not in FOLD_MODES:
+        raise bad("fold_mode", mode, f"one of {', '.join(FOLD_MODES)}")
+    fingerprints = payload.get("fingerprints", {})
+    if not isinstance(fingerprints, dict) or not all(
+            isinstance(key, str) and _is_int(fold) and 0 <= fold < folds for key, fold in fingerprints.items()):
+        raise bad("fingerprints", fingerprints, f"slice fingerprints each naming one of its {folds} fold models "
+                                                f"(0 to {folds - 1})")
+    for field, fits, expected in (
+            ("trained", lambda item: isinstance(item, (bool, np.bool_)), "true or false"),
+            ("selected_epochs", _is_int, "a whole number (-1: none)"),
+            ("trust", lambda item: item is None or isinstance(item, dict), "the agreement counts or null")):
+        if field not in payload:
+            continue  # load_checkpoint names a missing field
+        records = payload[field]
+        if not isinstance(records, (list, tuple)) or len(records) != folds or not all(map(fits, records)):
+            raise bad(field, records, f"a list of {folds} entries, one per fold model, each {expected}")
+    if not isinstance(payload.get("interrupted", False), (bool, np.bool_)):
+        raise bad("interrupted", payload.get("interrupted"), "true or false")
 
 
 def check_finite_weights(weights: Any, path: str | os.PathLike = "the model") -> None:
