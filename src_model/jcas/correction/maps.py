@@ -13,9 +13,9 @@ from typing import Callable, Iterator, NamedTuple
 import numpy as np
 import torch
 
+from ..arguments import check_thresholds
 from ..data.pairs import as_slices, channels_of, check_correct_arguments, check_pair, normalise
 from ..device import autocast
-from ..errors import JCASInputError
 from ..nn.affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
 from ..nn.checkpoint import check_channels
 from ..nn.crossfit import CrossFittedModel, as_cross_fitted, strip_folds
@@ -220,18 +220,6 @@ def iter_correct(
     model.label_map.encode(mask)  # unknown label values fail here, not halfway through
     model.label_map.check_dtype(mask.dtype)
     return _correct_slices(model, image, mask, (min_area, min_score, min_confidence), tile, mirror, guard)
-
-
-def check_thresholds(min_area: int | None, min_score: float, min_confidence: float = 0.0) -> None:
-    """Refuse a ``min_area`` under 1 pixel, or a ``min_score`` or ``min_confidence`` outside [0, 1]
-    (:class:`JCASInputError`)."""
-    if min_area is not None and min_area < 1:
-        raise JCASInputError(f"min_area is a number of pixels, at least 1 (or None: relative to the objects); "
-                             f"got {min_area}.")
-    if not 0.0 <= min_score <= 1.0:
-        raise JCASInputError(f"min_score is a mean disagreement between 0 and 1 (e.g. 0.6); got {min_score}.")
-    if not 0.0 <= min_confidence <= 1.0:
-        raise JCASInputError(f"min_confidence is a mean probability between 0 and 1 (e.g. 0.6); got {min_confidence}.")
 
 
 def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator[tuple[int, int]]:
