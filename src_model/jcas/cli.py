@@ -15,12 +15,13 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .arguments import SEED_MAX, setting_problem
-from .errors import JCASInputError
+from .errors import JCASInputError, JCASWarning
 from .outputs import describe_os_error, refuse_existing
 
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             args = parser.parse_args(argv)
         except SystemExit as stop:  # argparse printed the help (0) or "jcas <command>: error: ..." (2)
             return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
-        with _termination_as_interrupt():
+        with _termination_as_interrupt(), _warnings_printed(args.command):
             try:
                 return args.handler(args) or 0
             except JCASInputError as error:
@@ -51,6 +52,23 @@ def _complain(message: str) -> None:
     input, and rank 0 alone speaks (``RANK`` is set before any process group exists)."""
     if os.environ.get("RANK", "0") == "0":
         print(message, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _warnings_printed(command: str):
+    """Print each :class:`~jcas.errors.JCASWarning` of the run as ``jcas <command>: warning: ...``."""
+    with warnings.catch_warnings():
+        show_others = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, JCASWarning):
+                _complain(f"jcas {command}: warning: {message}")
+            else:
+                show_others(message, category, filename, lineno, file, line)
+
+        warnings.simplefilter("always", JCASWarning)
+        warnings.showwarning = show
+        yield
 
 
 @contextlib.contextmanager

@@ -12,3 +12,7 @@ class JCASOutputError(JCASInputError):
 
 class JCASNonFiniteError(JCASInputError):
     """NaN or infinite numbers where finite ones are needed: a model's weights or its outputs."""
+
+
+class JCASWarning(UserWarning):
+    """Something the run went on with but the user should know (``jcas`` prints it as ``jcas <command>: warning:``)."""

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 from ..limits import check_declared_shape
+from ..errors import JCASWarning
 from .io import (NIFTI_SUFFIXES, PNG_SUFFIXES, TIFF_SUFFIXES, affine_of_spacing, check_holds_pixels, check_readable,
-                 open_zarr, quiet_logs, read_array, reading, tiff_spacing)
+                 open_zarr, quiet_logs, read_array, reading, spacing_of_affine, tiff_spacing)
 
 #: Files a store keeps open at once; the one used longest ago is closed first.
 OPEN_FILES = 8
@@ -116,6 +118,24 @@ class SliceFile:
             return np.asarray(self._array[()] if z is None else self._array[z])
         data = np.asanyarray(self._array[..., z] if z is not None and len(self.shape) == 3 else self._array)
         return np.moveaxis(data, -1, 0) if z is None and data.ndim == 3 else data
+
+
+def warn_of_spacing(image: SliceFile, mask: SliceFile, name: str) -> None:
+    """Warn (:class:`~jcas.errors.JCASWarning`) when an image and its mask both state a pixel spacing and the
+    two differ: the mask may not have been drawn on this image, or one header is wrong. Outputs keep the mask's."""
+    if image.affine is None or mask.affine is None:
+        return
+    axes = len(mask.shape)
+    image_spacing, mask_spacing = spacing_of_affine(image.affine, axes), spacing_of_affine(mask.affine, axes)
+    if not np.allclose(image_spacing, mask_spacing, rtol=1e-3):
+        warnings.warn(JCASWarning(
+            f"{name}: the image states a pixel spacing of {_rounded(image_spacing)}, the mask "
+            f"{_rounded(mask_spacing)}; check that the mask belongs to this image, or fix the spacing in the wrong "
+            "file's header. Outputs keep the mask's spacing."), stacklevel=2)
+
+
+def _rounded(spacing: tuple[float, ...]) -> tuple[float, ...]:
+    return tuple(round(value, 6) for value in spacing)
 
 
 class TiffPages:

@@ -11,7 +11,7 @@ import torch
 
 from ..data.labels import IGNORE_INDEX, IGNORE_VALUE, LabelMap, check_mask
 from ..data.pairs import FilePair, channels_of, check_pair, normalise
-from ..data.stream import SliceFile, SliceStore
+from ..data.stream import SliceFile, SliceStore, warn_of_spacing
 from ..errors import JCASInputError
 from ..nn.crossfit import strip_folds
 from ..settings import SLICE_CACHE_MB
@@ -118,6 +118,7 @@ def volumes_from_files(pairs: Sequence[FilePair], trusted: dict[str, Path] | Non
         image, mask = store.file(pair.image), store.file(pair.mask)
         name = f"{pair.image.name} / {pair.mask.name}"
         check_pair(_header(image), _header(mask), name=name, values=False)
+        warn_of_spacing(image, mask, name)
         stack = len(mask.shape) == 3
         slices = mask.shape[0] if stack else 1
         trusted_reader = None
