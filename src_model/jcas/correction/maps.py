@@ -17,6 +17,7 @@ from ..arguments import check_thresholds
 from ..data.pairs import as_slices, channels_of, check_correct_arguments, check_pair, normalise
 from ..device import autocast
 from ..nn.affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
+from ..nn.calibration import tempered
 from ..nn.checkpoint import check_channels
 from ..nn.crossfit import CrossFittedModel, as_cross_fitted, strip_folds
 from ..nn.integrity import check_finite_output
@@ -521,8 +522,9 @@ class MemberMaps(NamedTuple):
 @torch.no_grad()
 def member_maps(member: JCASModel, normalised: np.ndarray, labels: np.ndarray, tile: int = TILE,
                 mirror: bool = MIRROR) -> MemberMaps:
-    """One model's class probabilities ``(K, H, W)``, affinity disagreement and boundary probability ``(H, W)``
-    on one slice, tile by tile (the boundary from the tile's own embeddings, like the disagreement).
+    """One model's class probabilities ``(K, H, W)`` (at its calibrated temperature, :mod:`jcas.nn.calibration`),
+    affinity disagreement and boundary probability ``(H, W)`` on one slice, tile by tile (the boundary from the
+    tile's own embeddings, like the disagreement).
 
     Parameters
     ----------
@@ -555,7 +557,7 @@ def member_maps(member: JCASModel, normalised: np.ndarray, labels: np.ndarray, t
         probability[(slice(None),) + inner] = tile_probability[(slice(None),) + crop].float().cpu().numpy()
         affinity_map[inner] = affinity[crop].float().clamp(0, 1).cpu().numpy()
         boundary_map[inner] = affinity_boundary(prediction.unit)[0][crop].cpu().numpy()
-    return MemberMaps(probability, affinity_map, boundary_map)
+    return MemberMaps(tempered(probability, float(member.temperature)), affinity_map, boundary_map)
 
 
 def _tiles(model: JCASModel, normalised: np.ndarray, tile: int):

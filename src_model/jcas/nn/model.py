@@ -104,6 +104,13 @@ class JCASModel(nn.Module):
                                      config.norm)
         self.class_transition = TransitionMatrix(classes, config.transition_init)
         self.affinity_transition = TransitionMatrix(2, config.transition_init)
+        # Fitted on the held-out slices after training (jcas.nn.calibration); 1 = not calibrated.
+        self.register_buffer("temperature", torch.ones(()))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Model files written before calibration hold no temperature: they load as not calibrated (1)."""
+        state_dict.setdefault(prefix + "temperature", torch.ones(()))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def device(self) -> torch.device:

@@ -28,6 +28,7 @@ from ..data.pairs import check_training_arrays, check_training_sizes, normalise
 from ..device import autocast, available_devices, select_device
 from ..errors import JCASInputError
 from ..losses.objective import JCASLoss
+from ..nn.calibration import CALIBRATION_PIXELS, fit_temperature, sample_pixels
 from ..nn.checkpoint import save_checkpoint
 from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds,
                            strip_folds)
@@ -327,7 +328,8 @@ class _FoldRun:
         # In sample there is nothing to select on: one evaluation at the end, for the guard.
         points = 1 if plan.mode == IN_SAMPLE else min(config.selection_points, total_epochs)
         self.evaluate_after = {round(total_epochs * (j + 1) / points) for j in range(points)}
-        self.best: tuple[float, dict, Trust, int] | None = None
+        # (agreement, weights, trust, epoch, held-out probabilities (K, N) and drawn labels (N,) to calibrate on)
+        self.best: tuple[float, dict, Trust, int, np.ndarray, np.ndarray] | None = None
         self.finished = False
 
     def steps(self, started: float) -> Iterator[TrainEvent]:
@@ -362,13 +364,18 @@ class _FoldRun:
         self.finished = True
 
     def finish(self) -> None:
-        """Keep the best evaluated weights (the last ones where nothing was evaluated); record trust."""
+        """Keep the best evaluated weights (the last ones where nothing was evaluated), record trust, and
+        calibrate the kept weights' probabilities on the held-out pixels they were judged on."""
         model, members = self.model, self.trainer.model
         if self.best is not None:
-            _, state, trust, epoch = self.best
+            _, state, trust, epoch, probability, drawn = self.best
             model.load_state_dict(state)
             members.trust[self.fold] = trust
             members.selected_epochs[self.fold] = epoch
+            transition = (model.class_transition().detach().cpu().numpy() if self.trainer.config.use_class_transition
+                          else None)
+            # the probabilities were already tempered by the weights' own temperature (1, or a fine-tune's start)
+            model.temperature.mul_(fit_temperature(probability, drawn, transition))
         members.trained[self.fold] = self.finished or self.best is not None
         model.eval()
 
@@ -378,6 +385,9 @@ class _FoldRun:
         model, label_map = self.model, self.trainer.label_map
         model.eval()
         total = Trust(held_out=self.trainer.plan.mode != IN_SAMPLE)
+        rng = np.random.default_rng([self.trainer.config.seed, self.fold])  # the same pixels at every evaluation
+        per_slice = CALIBRATION_PIXELS // max(1, len(self.held_out))
+        sampled_probability, sampled_drawn = [], []
         for v, z in self.held_out:
             image, labels, _ = self.trainer.volumes[v].slice_labels(z, label_map)
             probability = member_maps(model, normalise(image, model.in_channels), labels).probability
@@ -385,11 +395,15 @@ class _FoldRun:
             if self.hidden_strip is not None:
                 labels = np.where(strip_folds(labels.shape, self.hidden_strip[1]) == self.fold, labels, IGNORE_INDEX)
             total = total.add(count_agreement(predicted, labels, label_map.num_classes))
+            pixels = sample_pixels(labels, per_slice, rng)
+            sampled_probability.append(probability.reshape(len(probability), -1)[:, pixels])
+            sampled_drawn.append(labels.ravel()[pixels])
         model.train()
         agreement = float(np.nanmean(total.class_agreement))
         if self.best is None or agreement >= self.best[0]:
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            self.best = (agreement, state, total, epoch)
+            self.best = (agreement, state, total, epoch, np.concatenate(sampled_probability, axis=1),
+                         np.concatenate(sampled_drawn))
         return agreement
 
     @torch.no_grad()
