@@ -421,7 +421,7 @@ def correct_command(args: argparse.Namespace) -> int:
     from .arguments import check_thresholds
     from .correction.guard import untrusted_classes
     from .correction.maps import guard_notes, stream_correct
-    from .correction.regions import REGION_FIELDS, rank
+    from .correction.regions import rank
     from .data.class_names import class_names_of
     from .data.io import output_suffix, write_array, write_bytes_atomic
     from .data.pairs import match_folders
@@ -482,14 +482,24 @@ def correct_command(args: argparse.Namespace) -> int:
                   f"{changed / corrected.size:.1%} of pixels changed ({time.perf_counter() - started:.1f} s)")
             for note in notes:
                 print(f"jcas correct: warning: {pair.stem}: {note}", file=sys.stderr)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=("stem",) + REGION_FIELDS + ("withheld",))
-        writer.writeheader()
-        writer.writerows(rows)
-        # A name that is not valid UTF-8 is written with a backslash escape, as it is printed (main).
-        write_bytes_atomic(staged.path(regions_csv), buffer.getvalue().encode("utf-8", "backslashreplace"))
+        write_bytes_atomic(staged.path(regions_csv), regions_table(rows))
     print(f"wrote corrected masks, heatmaps and {regions_csv} to {args.out}")
     return 0
+
+
+def regions_table(rows: list[dict]) -> bytes:
+    """``regions.csv``: one row per candidate region (``stem``, the region's fields, ``withheld``), UTF-8.
+
+    A stem that is not valid UTF-8 (a file name with a byte of another encoding) is written with a
+    backslash escape for that byte, as it is printed (:func:`main`).
+    """
+    from .correction.regions import REGION_FIELDS
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=("stem",) + REGION_FIELDS + ("withheld",))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8", "backslashreplace")
 
 
 @contextlib.contextmanager

@@ -97,8 +97,8 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
             fits = _is_int(value)
         elif isinstance(default, float):
             fits = (_is_int(value) or isinstance(value, (float, np.floating))) and np.isfinite(value)
-        elif isinstance(default, str):
-            fits = isinstance(value, str)
+        elif isinstance(default, str):  # a setting of text, or of text or a switch ("bool | str": flips)
+            fits = isinstance(value, str) or ("bool" in str(known[name].type) and isinstance(value, (bool, np.bool_)))
         elif isinstance(default, tuple):
             fits = isinstance(value, (list, tuple)) and all(_is_int(item) and item > 0 for item in value)
         else:
