@@ -25,7 +25,6 @@ import pytest
 import tifffile
 import torch
 
-from jcas.cli import regions_table
 from jcas.correction.maps import correct
 from jcas.correction.regions import label_pairs
 from jcas.data.io import read_array, write_array
@@ -173,10 +172,17 @@ def huge_nifti(path: Path) -> Path:
     return path
 
 
+def huge_tiff(path: Path) -> Path:
+    """A TIFF that declares 20000 x 20000 pixels and holds none (a sparse file of a few KiB on disk)."""
+    tifffile.imwrite(path, shape=(20_000, 20_000), dtype="uint8")
+    return path
+
+
 @pytest.mark.parametrize("declare, limit", [
     (lambda t: zarr_store(t / "a.zarr", (1_000_000, 8, 8), (1, 8, 8)), "JCAS_MAX_SLICES"),
     (lambda t: zarr_store(t / "a.zarr", (100_000, 100_000), (1000, 1000)), "JCAS_MAX_SLICE_PIXELS"),
     (lambda t: huge_nifti(t / "a.nii"), "JCAS_MAX_SLICE_PIXELS"),
+    (lambda t: huge_tiff(t / "a.tif"), "JCAS_MAX_SLICE_PIXELS"),
 ])
 @pytest.mark.parametrize("command", ["train", "correct"])
 def test_a_header_that_declares_a_huge_image_is_refused_before_reading(data, capsys, declare, limit, command):
@@ -279,6 +285,8 @@ def test_a_deeply_nested_names_file_is_refused_with_a_message(data, capsys, comm
 @pytest.mark.skipif(JCAS_SCRIPT is None, reason="the jcas command is not installed beside this Python")
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse names that are not UTF-8")
 def test_a_file_name_that_is_not_utf8_is_printed_and_written_with_an_escape(data):
+    from jcas.cli import regions_table
+
     stem = os.fsdecode(b"caf\xe9")  # Latin-1, not UTF-8
     for folder in ("images", "masks"):
         (data / folder / "a.png").rename(data / folder / f"{stem}.png")

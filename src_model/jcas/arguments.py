@@ -32,12 +32,12 @@ WHOLE_NUMBER_RANGES: dict[str, tuple[int, int | Limit]] = {
     "folds": (1, MAX_FOLDS),
     "selection_points": (1, 10_000),
     "min_steps": (0, 10**8),
-    "batch_size": (1, 4096),
-    "crop": (8, 8192),
+    "batch_size": (1, 1024),
+    "crop": (8, 2048),
     "width": (1, 256),
     "embedding_dim": (1, 256),
-    "grid": (1, 1024),
-    "pair_samples": (0, 2**24),
+    "grid": (1, 128),
+    "pair_samples": (0, 2**20),
 }
 #: What a setting is, added to its message.
 SETTING_HINTS = {"folds": " (1 = no cross-fitting)"}
