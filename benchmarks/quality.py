@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from jcas.correction.maps import correct, predict_slice
+from jcas.correction.maps import correct, predict_slice, select_regions
 from jcas.data.noise import NOISE_KINDS, simulate_noise
 from jcas.data.realistic_noise import realistic_noise
 from jcas.data.pairs import load_pairs, match_folders
@@ -214,32 +214,48 @@ def evaluate(corrections, noisy, clean, noise_map, row: dict) -> None:
     row["changed_precision"], row["changed_recall"] = precision_recall(changed, noise_map)
 
 
-def selected(corrections, noisy, area: int = SELECT_AREA, score: float = SELECT_SCORE,
+def selected(corrections, noisy, area: int | None = SELECT_AREA, score: float = SELECT_SCORE,
              confidence: float = SELECT_CONFIDENCE) -> np.ndarray:
-    """The noisy masks ``(N, H, W)`` with the proposal written into the regions of at least ``area`` px,
-    ``score`` and ``confidence`` (the core's defaults unless given)."""
-    selective = noisy.copy()
-    for z, c in enumerate(corrections):
-        keep = [r.index for r in c.regions if r.area >= area and r.score >= score and r.confidence >= confidence]
-        if keep:
-            where = np.isin(c.region_map, keep)
-            selective[z][where] = c.corrected[where]
-    return selective
+    """The noisy masks ``(N, H, W)`` with the regions the core selects at these floors written in (the
+    core's defaults unless given; ``area`` None = relative to the objects), the guard included."""
+    return np.stack([select_regions(c.maps, min_area=area, min_score=score, min_confidence=confidence).corrected
+                     for c in corrections])
+
+
+def region_is_right(region, region_map, clean_slice) -> bool:
+    """The proposal matches the truth on more of the region's pixels than the drawn mask does."""
+    truth = clean_slice[region_map == region.index]
+    return bool((truth == region.new_label).sum() > (truth == region.old_label).sum())
 
 
 def region_precision(corrections, clean) -> float:
-    """Share of the default-selected regions that are right: the proposal matches the truth on more of
-    the region's pixels than the drawn mask does."""
+    """Share of the default-selected regions that are right (:func:`region_is_right`)."""
     right = total = 0
     for z, c in enumerate(corrections):
-        for region in c.regions:
-            if region.area < SELECT_AREA or region.score < SELECT_SCORE or region.confidence < SELECT_CONFIDENCE:
-                continue
-            where = c.region_map == region.index
-            truth = clean[z][where]
-            right += int((truth == region.new_label).sum() > (truth == region.old_label).sum())
-            total += 1
+        chosen = select_regions(c.maps)
+        right += sum(region_is_right(r, chosen.region_map, clean[z]) for r in chosen.regions)
+        total += len(chosen.regions)
     return right / total if total else float("nan")
+
+
+#: Confidence bins of the reliability table: regions at the default area floor, any score or confidence.
+RELIABILITY_BINS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def reliability(corrections, clean) -> list[list[float]]:
+    """``[[low, high, regions, right, mean confidence], ...]`` per confidence bin over the candidate regions at the
+    default area floor with no score or confidence floor (the guard applied): how often a proposal of that
+    confidence is right."""
+    bins = [[low, high, 0, 0, 0.0] for low, high in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:])]
+    for z, c in enumerate(corrections):
+        chosen = select_regions(c.maps, min_score=0.0, min_confidence=0.0)
+        for region in chosen.regions:
+            for row in bins:
+                if row[0] <= region.confidence < row[1] or (row[1] == 1.0 and region.confidence == 1.0):
+                    row[2] += 1
+                    row[3] += int(region_is_right(region, chosen.region_map, clean[z]))
+                    row[4] += region.confidence
+    return [[low, high, n, right, total / n if n else float("nan")] for low, high, n, right, total in bins]
 
 
 def heatmaps(class_map, affinity_map, noise_map, row: dict) -> None:
@@ -307,6 +323,9 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         row["dice_cleaned_noguard"] = mean_dice([c.corrected for c in unguarded], list(clean))
         row["dice_selective_noguard"] = mean_dice(list(selected(unguarded, noisy)), list(clean))
         row["region_precision"] = region_precision(corrections, clean)
+        row["reliability"] = reliability(corrections, clean)
+        row["regions_selected"] = sum(len(select_regions(c.maps).regions) for c in corrections)
+        row["temperatures"] = [float(member.temperature) for member in as_cross_fitted(model).members]
         if mirror:
             t0 = time.perf_counter()
             mirrored = [correct(model, images[z], noisy[z], mirror=True) for z in range(len(images))]
