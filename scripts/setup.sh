@@ -27,7 +27,7 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c "import jcas, napari_jcas, pytest_qt, importlinter" >/dev/null 2>&1 \
+if ! .venv/bin/python -c "import jcas, napari_jcas, pytestqt, importlinter" >/dev/null 2>&1 \
    || [[ pyproject.toml -nt .venv/.installed ]]; then
   echo "setup: installing napari-jcas and its dependencies into .venv (a few minutes the first time)"
   .venv/bin/python -m pip install -q --upgrade pip

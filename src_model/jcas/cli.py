@@ -139,7 +139,6 @@ def setting_value(name: str):
             raise argparse.ArgumentTypeError(problem)
         return value
 
-    parse.__name__ = name  # argparse names the type in some messages
     return parse
 
 
@@ -331,12 +330,12 @@ def train_command(args: argparse.Namespace) -> int:
             return 130
         distributed.stop()
         return 0
-    with deferred_interrupts() as late:  # what was trained is saved before Ctrl+C or SIGTERM is acted on
+    with deferred_interrupts() as late:  # what was trained is saved (and said so) before Ctrl+C or SIGTERM acts
         if interrupted:
             return save_interrupted(trainer, args.model, overwrite=args.overwrite)
         saved = save_model(trainer, args.model, overwrite=args.overwrite)
-    print(f"saved model to {saved}")
-    report_trust(trainer.model, "train")
+        print(f"saved model to {saved}")
+        report_trust(trainer.model, "train")
     distributed.stop()
     if late:
         print(f"jcas train: interrupted while the finished model was being saved; it was saved to {saved} first",
@@ -410,7 +409,8 @@ def run_with_progress(trainer, show: bool = True) -> None:
         run = trainer.run()
         try:
             for event in run:
-                bar.set_description(f"{event.stage} {event.epoch}/{event.epochs}")
+                fold = f"fold {event.fold + 1}/{event.folds} " if event.folds > 1 else ""
+                bar.set_description(f"{fold}{event.stage} {event.epoch}/{event.epochs}")
                 bar.set_postfix(loss=f"{event.losses['total']:.3f}")
                 bar.update(1)
         finally:
@@ -533,6 +533,7 @@ def load_model(path: Path, device: str = "auto", option: str = "--model"):
 
 
 def _load_model(path: Path, device: str):
+    """:func:`load_model` without the option's name in its messages."""
     from .nn.checkpoint import FORMAT, load_checkpoint
     from .nn.integrity import check_model, validate_checkpoint_fields
 
@@ -606,7 +607,10 @@ def demo_command(args: argparse.Namespace) -> int:
         save_summary_figure(staged.path(figure_path), images[middle], noisy[middle], result.corrected[middle],
                             result.class_disagreement[middle], truth=clean[middle],
                             title=f"Dice vs truth: noisy {dice_noisy:.3f}, corrected {dice_cleaned:.3f}")
-    print(f"trained in {seconds:.0f} s on {trainer.device}; {len(result.regions)} candidate regions")
+    withheld = f" ({len(result.withheld)} withheld by the guard)" if result.withheld else ""
+    print(f"trained in {seconds:.0f} s on {trainer.device}; {len(result.regions)} candidate regions{withheld}")
+    for note in result.notes:
+        print(f"  withheld: {note}")
     print(f"Dice against the true masks: noisy {dice_noisy:.4f} -> corrected {dice_cleaned:.4f} "
           f"({dice_cleaned - dice_noisy:+.4f})")
     print(f"figure: {figure_path}\nmodel: {model_path}")
