@@ -19,7 +19,7 @@ from ..errors import JCASInputError
 from ..limits import MAX_MODEL_MB
 from ..settings import TrainConfig
 from .crossfit import CrossFittedModel, Trust, as_cross_fitted
-from .integrity import FORMAT, FORMAT_VERSION, validate_checkpoint_fields
+from .integrity import FORMAT, FORMAT_VERSION, check_format_version, validate_checkpoint_fields
 from .model import JCASModel
 
 NORMALISATION = "per-slice percentiles 1-99 to [0, 1]"
@@ -88,10 +88,7 @@ def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise JCASInputError(f"{path} is not a napari-jcas model file (no '{FORMAT}' marker).")
-    version = payload.get("format_version", 0)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise JCASInputError(f"{path} was written by a newer napari-jcas ({payload.get('package_version')}); update.")
-    if version < FORMAT_VERSION:
+    if check_format_version(payload, path) < FORMAT_VERSION:
         raise JCASInputError(f"{path} was written by napari-jcas {payload.get('package_version')}, whose models "
                              "judged slices in sample and depended on the image frame; train a new model.")
     validate_checkpoint_fields(payload, path)

@@ -69,15 +69,9 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
     """
 
     def bad(field: str, value: Any, expected: str) -> JCASInputError:
-        return JCASInputError(f"{path}: the model file's {field} is {_describe(value)}, expected {expected}; the file "
-                              "is damaged or was edited. Train a new model or pick another file.")
+        return _bad_field(path, field, value, expected)
 
-    version = payload.get("format_version", 0)
-    if not _is_int(version) or version < 0:
-        raise bad("format_version", version, "a whole number")
-    if version > FORMAT_VERSION:
-        raise JCASInputError(f"{path} was written by a newer napari-jcas ({payload.get('package_version')}); "
-                             "update napari-jcas to read it.")
+    check_format_version(payload, path)
     config = payload.get("config")
     if not isinstance(config, dict):
         raise bad("config", config, "a dictionary of training settings")
@@ -147,6 +141,24 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
         if not isinstance(weights, dict) or not weights:
             raise bad("state_dict", type(weights).__name__, "the network's weights")
         check_finite_weights(weights, path)
+
+
+def _bad_field(path: str | os.PathLike, field: str, value: Any, expected: str) -> JCASInputError:
+    """The error of a model-file field that is not what it should be."""
+    return JCASInputError(f"{path}: the model file's {field} is {_describe(value)}, expected {expected}; the file "
+                          "is damaged or was edited. Train a new model or pick another file.")
+
+
+def check_format_version(payload: dict, path: str | os.PathLike = "the model file") -> int:
+    """The ``format_version`` of a loaded checkpoint; :class:`JCASInputError` when it is not a whole number
+    or is newer than this version reads."""
+    version = payload.get("format_version", 0)
+    if not _is_int(version) or version < 0:
+        raise _bad_field(path, "format_version", version, "a whole number")
+    if version > FORMAT_VERSION:
+        raise JCASInputError(f"{path} was written by a newer napari-jcas ({payload.get('package_version')}); "
+                             "update napari-jcas to read it.")
+    return int(version)
 
 
 def _check_fold_records(payload: dict, folds: int, bad) -> None:
