@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import ndimage
+from scipy import ndimage, stats
 
 from jcas.correction.maps import correct, predict_slice, select_regions
 from jcas.data.noise import NOISE_KINDS, simulate_noise
 from jcas.data.realistic_noise import realistic_noise
 from jcas.data.pairs import load_pairs, match_folders
+from jcas.evaluation.mask_quality import estimate_quality
 from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
 from jcas.nn.checkpoint import save_checkpoint
 from jcas.nn.crossfit import as_cross_fitted
@@ -258,6 +259,25 @@ def reliability(corrections, clean) -> list[list[float]]:
     return [[low, high, n, right, total / n if n else float("nan")] for low, high, n, right, total in bins]
 
 
+def mask_quality(model, images, noisy, clean, row: dict) -> None:
+    """Per slice, the estimated Dice of the drawn mask (:func:`jcas.evaluation.mask_quality.estimate_quality`, from
+    the model that judges the slice) beside its true Dice; their Spearman correlation, and the share of the truly
+    worst 10 % of slices among the estimated worst 10 %."""
+    label_map = as_cross_fitted(model).label_map
+    pairs = []
+    for z in range(len(images)):
+        labels = label_map.encode(noisy[z])
+        estimate = estimate_quality(predict_slice(model, images[z], labels).probability, labels, label_map.values)
+        pairs.append([estimate.dice, mean_dice(noisy[z], clean[z])])
+    row["slice_quality"] = pairs
+    estimated, true = np.array(pairs).T
+    finite = np.isfinite(estimated) & np.isfinite(true)
+    row["quality_spearman"] = float(stats.spearmanr(estimated[finite], true[finite]).statistic)
+    worst = max(1, int(round(0.1 * finite.sum())))
+    row["quality_worst10_found"] = len(set(np.argsort(estimated[finite])[:worst]) &
+                                       set(np.argsort(true[finite])[:worst])) / worst
+
+
 def heatmaps(class_map, affinity_map, noise_map, row: dict) -> None:
     combined = 0.5 * (class_map + affinity_map)
     for name, scores in (("", class_map), ("_affinity", affinity_map), ("_combined", combined)):
@@ -326,6 +346,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         row["reliability"] = reliability(corrections, clean)
         row["regions_selected"] = sum(len(select_regions(c.maps).regions) for c in corrections)
         row["temperatures"] = [float(member.temperature) for member in as_cross_fitted(model).members]
+        mask_quality(model, images, noisy, clean, row)
         if mirror:
             t0 = time.perf_counter()
             mirrored = [correct(model, images[z], noisy[z], mirror=True) for z in range(len(images))]
