@@ -474,3 +474,25 @@ def test_masks_without_any_class_are_called_so():
 def test_load_checkpoint_of_a_folder_says_it_is_a_folder(tmp_path):
     with pytest.raises(JCASInputError, match="is a folder, not a model file"):
         load_checkpoint(tmp_path)
+
+
+def test_instance_masks_with_more_classes_than_the_limit_are_refused(data, capsys):
+    instances = np.arange(32 * 32, dtype=np.uint16).reshape(32, 32)  # one value per pixel: 1023 classes and 255
+    for stem in ("a", "b"):
+        write_array(data / "instances" / f"{stem}.png", instances)
+    before = state(data)
+    status, _, err = run(train_args(data, data / "m.pt", masks="instances"), capsys)
+    assert status == 2 and "the masks hold 1023 classes, more than the limit of 1000" in err
+    assert "instance mask" in err and "JCAS_MAX_CLASSES=1023" in err
+    status, _, err = run(["evaluate", "--pred", data / "instances", "--truth", data / "instances"], capsys)
+    assert status == 2 and "the true masks hold 1023 classes" in err
+    assert inputs_kept(data, before)
+    with pytest.raises(JCASInputError, match="holds 1001 classes"):
+        load_checkpoint(edited_model(data, lambda p: p.update(label_values=list(range(1001)))))
+
+
+def test_a_pipe_named_as_a_mask_is_refused_not_read(data, capsys):
+    (data / "masks" / "a.png").unlink()
+    os.mkfifo(data / "masks" / "a.png")
+    status, _, err = run(correct_args(data, data / "out"), capsys)
+    assert status == 2 and "is not a regular file (a pipe, socket or device)" in err

@@ -61,10 +61,13 @@ class Limit:
         """The sentence that says how to allow ``amount``."""
         return f"If that is right, raise the limit: set the environment variable {self.variable}={amount}."
 
-    def check(self, amount: int, where: str) -> None:
-        """Raise :class:`JCASInputError` when ``amount`` is over the limit; ``where`` starts the message."""
+    def check(self, amount: int, where: str, verb: str = "declares", why: str = "") -> None:
+        """Raise :class:`JCASInputError` when ``amount`` is over the limit.
+
+        The message reads ``"<where> <verb> <amount> <unit>, more than the limit of <limit>.<why> <how to raise>"``.
+        """
         if amount > self.value:
-            raise JCASInputError(f"{where} declares {amount} {self.unit}, more than the limit of {self.value}. "
+            raise JCASInputError(f"{where} {verb} {amount} {self.unit}, more than the limit of {self.value}.{why} "
                                  f"{self.how_to_raise(amount)}")
 
 
@@ -76,12 +79,15 @@ MAX_SLICES = Limit("JCAS_MAX_SLICES", 100_000, "slices")
 MAX_SLICE_PIXELS = Limit("JCAS_MAX_SLICE_PIXELS", 2**28, "pixels per slice")
 #: Pixels of one file, all slices together; a corrected mask is held whole in memory.
 MAX_FILE_PIXELS = Limit("JCAS_MAX_FILE_PIXELS", 2**32, "pixels in all")
+#: Classes of one training (different label values in the masks) or of a model file; the class
+#: probabilities of a slice take this many floats per pixel.
+MAX_CLASSES = Limit("JCAS_MAX_CLASSES", 1000, "classes")
 #: MiB of a model file, and of what its zip archive unpacks to (torch stores weights uncompressed); a
 #: standard UNet fold model takes 2 MiB, a DeepLab one 30 MiB.
 MAX_MODEL_MB = Limit("JCAS_MAX_MODEL_MB", 1024, "MiB")
 
 #: Every limit, for the README and ``jcas --help``.
-LIMITS = (MAX_FOLDS, MAX_SLICES, MAX_SLICE_PIXELS, MAX_FILE_PIXELS, MAX_MODEL_MB)
+LIMITS = (MAX_FOLDS, MAX_SLICES, MAX_SLICE_PIXELS, MAX_FILE_PIXELS, MAX_CLASSES, MAX_MODEL_MB)
 
 
 def check_declared_shape(shape: Sequence[int], where: str) -> None:

@@ -109,6 +109,9 @@ def check_readable(path: Path) -> str:
         return suffix
     if path.is_dir():
         raise JCASInputError(f"{path} is a folder, not a file. Give an image or mask file.")
+    if path.exists() and not path.is_file():
+        raise JCASInputError(f"{path} is not a regular file (a pipe, socket or device), which could be read "
+                             "without end. Give an image or mask file.")
     if not path.is_file():
         raise JCASInputError(f"{path}: no such file. Check the path.")
     if suffix not in SUPPORTED_SUFFIXES:

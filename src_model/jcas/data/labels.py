@@ -10,6 +10,7 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import JCASInputError
+from ..limits import MAX_CLASSES
 
 IGNORE_VALUE = 255
 IGNORE_INDEX = -1
@@ -103,6 +104,9 @@ class LabelMap:
         """The label map of the label values the masks hold (the ignore value dropped); at least two classes."""
         found = {int(value) for value in values}
         found.discard(ignore_value)
+        MAX_CLASSES.check(len(found), "the masks", verb="hold",
+                          why=" Each different label value is a class: is it an instance mask, one value per object? "
+                              "Give a mask of classes (for example background 0, cell 1).")
         if len(found) < 2:
             held = (f"no class: every pixel is {ignore_value} (unlabelled)" if not found
                     else f"a single class ({sorted(found)[0]})")

@@ -17,6 +17,7 @@ from ..data.labels import IGNORE_VALUE
 from ..data.noise import background_label
 from ..data.pairs import supported_files
 from ..errors import JCASInputError
+from ..limits import MAX_CLASSES
 from . import metrics
 
 
@@ -109,6 +110,9 @@ def evaluate_folders(
     truths = [read_array(truth_files[stem]) for stem in stems]
     preds = [_read_matching(pred_files[stem], t.shape, truth_files[stem]) for stem, t in zip(stems, truths)]
     labels = metrics.truth_labels(truths, ignore_value)
+    MAX_CLASSES.check(len(labels), "the true masks", verb="hold",
+                      why=" Each different label value is scored as a class: are they instance masks, one value per "
+                          "object?")
 
     result: dict = {
         "n_images": len(stems),

@@ -17,7 +17,7 @@ import numpy as np
 from ..arguments import setting_problem
 from ..data.labels import MAX_LABEL_VALUE
 from ..errors import JCASInputError, JCASNonFiniteError
-from ..limits import MAX_FOLDS
+from ..limits import MAX_CLASSES, MAX_FOLDS
 from ..settings import METHODS, NETWORKS, RETIRED_SETTINGS, TrainConfig
 
 #: The marker of a napari-jcas model file.
@@ -116,6 +116,7 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
             or not all(_is_int(v) and 0 <= v <= MAX_LABEL_VALUE for v in values) or len(set(values)) != len(values)):
         raise bad("label_values", values, f"a list of two or more different label values (whole numbers from 0 to "
                                           f"{MAX_LABEL_VALUE})")
+    MAX_CLASSES.check(len(values), f"{path}: the model file", verb="holds")
     if list(values) != sorted(values):
         raise bad("label_values", values, "the label values in ascending order, as napari-jcas writes them (the "
                                           "order names the network's classes, so it cannot be guessed)")
