@@ -496,3 +496,5 @@ def test_a_pipe_named_as_a_mask_is_refused_not_read(data, capsys):
     os.mkfifo(data / "masks" / "a.png")
     status, _, err = run(correct_args(data, data / "out"), capsys)
     assert status == 2 and "is not a regular file (a pipe, socket or device)" in err
+    with pytest.raises(JCASInputError, match="is not a regular file"):
+        load_checkpoint(data / "masks" / "a.png")

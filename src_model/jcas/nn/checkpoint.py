@@ -76,6 +76,9 @@ def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
     path = Path(path)
     if path.is_dir():
         raise JCASInputError(f"{path} is a folder, not a model file; give the model file (e.g. {path / 'model.pt'}).")
+    if path.exists() and not path.is_file():
+        raise JCASInputError(f"{path} is not a regular file (a pipe, socket or device), which could be read without "
+                             "end; give the model file.")
     if not path.is_file():
         raise JCASInputError(f"model file {path} does not exist.")
     check_model_file_size(path)
