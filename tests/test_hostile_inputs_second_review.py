@@ -498,3 +498,9 @@ def test_a_pipe_named_as_a_mask_is_refused_not_read(data, capsys):
     assert status == 2 and "is not a regular file (a pipe, socket or device)" in err
     with pytest.raises(JCASInputError, match="is not a regular file"):
         load_checkpoint(data / "masks" / "a.png")
+
+
+@pytest.mark.parametrize("tile, message", [(0, "tile must be at least 16"), (1.5, "tile must be a whole number")])
+def test_a_tile_side_that_would_never_end_is_refused(models, tile, message):
+    with pytest.raises(JCASInputError, match=message):
+        correct(load_checkpoint(models["plain"]), picture(classes(0), 0), classes(0), tile=tile)

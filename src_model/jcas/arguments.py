@@ -22,7 +22,7 @@ MAX_OFFSET = 64
 MAX_OFFSETS = 8
 
 #: ``(lowest, highest)`` of every whole-number training setting (and of ``epochs``, which sets both
-#: stages); a :class:`~jcas.limits.Limit` where a run may legitimately need more. The highest values
+#: stages, and of a correction's ``tile``); a :class:`~jcas.limits.Limit` where a run may legitimately need more. The highest values
 #: bound what a setting makes a run allocate (network widths, crop and batch sizes) or repeat.
 WHOLE_NUMBER_RANGES: dict[str, tuple[int, int | Limit]] = {
     "seed": (0, SEED_MAX),
@@ -38,6 +38,7 @@ WHOLE_NUMBER_RANGES: dict[str, tuple[int, int | Limit]] = {
     "embedding_dim": (1, 256),
     "grid": (1, 128),
     "pair_samples": (0, 2**20),
+    "tile": (16, 4096),  # the side of the tiles a slice is judged in (jcas.correction.maps.TILE)
 }
 #: What a setting is, added to its message.
 SETTING_HINTS = {"folds": " (1 = no cross-fitting)"}

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, NamedTuple
 import numpy as np
 import torch
 
-from ..arguments import check_thresholds
+from ..arguments import check_setting, check_thresholds
 from ..data.pairs import as_slices, channels_of, check_correct_arguments, check_pair, normalise
 from ..device import autocast
 from ..nn.affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
@@ -214,6 +214,7 @@ def iter_correct(
         the model knows, or thresholds out of range.
     """
     check_thresholds(min_area, min_score, min_confidence)
+    check_setting("tile", tile)
     image, mask = check_correct_arguments(model, image, mask)
     model = as_cross_fitted(model)
     check_pair(image, mask)
@@ -423,6 +424,7 @@ def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], n
         the model does not know, when it is reached.
     """
     check_thresholds(min_area, min_score, min_confidence)
+    check_setting("tile", tile)
     model = as_cross_fitted(model)
     untrusted = untrusted_classes(model) if guard else None
     first_id = 1
