@@ -504,3 +504,14 @@ def test_a_pipe_named_as_a_mask_is_refused_not_read(data, capsys):
 def test_a_tile_side_that_would_never_end_is_refused(models, tile, message):
     with pytest.raises(JCASInputError, match=message):
         correct(load_checkpoint(models["plain"]), picture(classes(0), 0), classes(0), tile=tile)
+
+
+def test_save_checkpoint_refuses_what_is_not_a_path_or_not_a_model(models, tmp_path):
+    from jcas.nn.checkpoint import save_checkpoint
+
+    model = load_checkpoint(models["plain"])
+    with pytest.raises(JCASInputError, match=r"save_checkpoint takes the path .* not a NoneType"):
+        save_checkpoint(model, None)
+    with pytest.raises(JCASInputError, match="not a dict"):
+        save_checkpoint({}, tmp_path / "m.pt")
+    assert list(tmp_path.iterdir()) == []

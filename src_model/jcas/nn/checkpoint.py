@@ -31,6 +31,9 @@ def save_checkpoint(model: CrossFittedModel, path: str | Path, overwrite: bool =
     Refuses an existing file unless ``overwrite``. A lone :class:`JCASModel` is saved as a
     one-member in-sample model.
     """
+    check_model_path(path, "save_checkpoint(model, 'model.pt')")
+    if not isinstance(model, (CrossFittedModel, JCASModel)):
+        raise JCASInputError(f"save_checkpoint saves a trained model (trainer.model), not a {type(model).__name__}.")
     model = as_cross_fitted(model)
     payload = {
         "format": FORMAT,
@@ -70,9 +73,7 @@ def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
         :data:`jcas.limits.MAX_MODEL_MB` (or that unpack to more), files of another format
         version, and files whose weights do not fit their settings.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise JCASInputError(f"load_checkpoint takes the path of a model file (a str or pathlib.Path), not a "
-                             f"{type(path).__name__}; e.g. load_checkpoint('model.pt').")
+    check_model_path(path, "load_checkpoint('model.pt')")
     path = Path(path)
     if path.is_dir():
         raise JCASInputError(f"{path} is a folder, not a model file; give the model file (e.g. {path / 'model.pt'}).")
@@ -112,6 +113,14 @@ def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise JCASInputError(f"{path}: the weights do not fit the model's settings ({error}).") from error
     return model.to(select_device(device)).eval()
+
+
+def check_model_path(path: object, usage: str) -> None:
+    """Raise :class:`JCASInputError` unless ``path`` is a path (a str or path-like); ``usage`` is the call
+    it was given to, as it should be written (``"load_checkpoint('model.pt')"``)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise JCASInputError(f"{usage.split('(')[0]} takes the path of a model file (a str or pathlib.Path), not a "
+                             f"{type(path).__name__}; e.g. {usage}.")
 
 
 def check_model_file_size(path: Path) -> None:
