@@ -228,7 +228,7 @@ def test_a_model_file_over_the_size_limit_is_refused_with_how_to_raise_it(data, 
     payload = payload_of(data / "model.pt")
     payload["padding"] = torch.zeros(2**19)  # 2 MiB, stored as torch stores it
     torch.save(payload, big)
-    with pytest.raises(JCASInputError, match=r"more than the limit of 1 MiB .* JCAS_MAX_MODEL_MB=\d+"):
+    with pytest.raises(JCASInputError, match=r"holds \d+ MiB, more than the limit of 1\. .* JCAS_MAX_MODEL_MB=\d+"):
         load_checkpoint(big)
     monkeypatch.setenv("JCAS_MAX_MODEL_MB", "one")
     with pytest.raises(JCASInputError, match="JCAS_MAX_MODEL_MB is 'one'"):

@@ -2,7 +2,7 @@
 
 One rule and one message per value: ``jcas train --folds 1.5``, ``Trainer(..., folds=1.5)`` and
 ``make_config(folds=1.5)`` are refused with the same :class:`~jcas.errors.JCASInputError` text (the
-command adds ``argument --folds:`` in front). Nothing here imports torch, Qt or napari.
+command adds ``argument --folds:`` in front). Importing this module loads neither torch nor Qt nor napari.
 """
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ MAX_OFFSET = 64
 #: At most this many pair offsets.
 MAX_OFFSETS = 8
 
-#: ``(lowest, highest)`` of every whole-number training setting (and of ``epochs``, which sets both
-#: stages, and of a correction's ``tile``); a :class:`~jcas.limits.Limit` where a run may legitimately need more. The highest values
-#: bound what a setting makes a run allocate (network widths, crop and batch sizes) or repeat.
+#: ``(lowest, highest)`` of every whole-number training setting, of ``epochs`` (which sets both
+#: stages) and of a correction's ``tile``; a :class:`~jcas.limits.Limit` where a run may
+#: legitimately need more. The highest values bound what a setting makes a run allocate (network
+#: widths, crop and batch sizes, tiles) or repeat.
 WHOLE_NUMBER_RANGES: dict[str, tuple[int, int | Limit]] = {
     "seed": (0, SEED_MAX),
     "epochs": (1, 100_000),

@@ -142,10 +142,8 @@ def check_model_file_size(path: Path) -> None:
     if unpacked > 2 * size + 2**20:
         raise JCASInputError(f"{path} declares {unpacked} bytes of contents compressed into {size}; torch never "
                              "compresses a model file, so this is not a napari-jcas model. Pick another file.")
-    mib = -(-max(size, unpacked) // 2**20)
-    if mib > MAX_MODEL_MB.value:
-        raise JCASInputError(f"{path} holds {mib} MiB, more than the limit of {MAX_MODEL_MB.value} MiB for a model "
-                             f"file; it is not a napari-jcas model, or a very large one. {MAX_MODEL_MB.how_to_raise(mib)}")
+    MAX_MODEL_MB.check(-(-max(size, unpacked) // 2**20), str(path), verb="holds",
+                       why=" It is not a napari-jcas model, or a very large one.")
 
 
 def check_channels(model: JCASModel, channels: int) -> None:

@@ -129,9 +129,7 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
         members = payload["members"]
         if not isinstance(members, (list, tuple)) or not members:
             raise bad("members", type(members).__name__, "a list of the fold models' weights")
-        if len(members) > MAX_FOLDS.value:
-            raise JCASInputError(f"{path}: the model file holds {len(members)} fold models, more than the limit of "
-                                 f"{MAX_FOLDS.value}. {MAX_FOLDS.how_to_raise(len(members))}")
+        MAX_FOLDS.check(len(members), f"{path}: the model file", verb="holds")
         for index, weights in enumerate(members):
             if not isinstance(weights, dict) or not weights:
                 raise bad(f"members[{index}]", type(weights).__name__, "the fold model's weights")
