@@ -417,6 +417,8 @@ def test_under_torchrun_only_rank_0_prints_bad_input(data, monkeypatch, capsys):
     monkeypatch.setenv("RANK", "1")
     status, _, err = run(argv, capsys)
     assert status == 2 and err == ""
+    status, _, err = run(train_args(data, data / "m.pt") + ["--folds", "0"], capsys)  # refused by the parser
+    assert status == 2 and err == ""
     monkeypatch.setenv("RANK", "0")
     status, _, err = run(argv, capsys)
     assert status == 2 and "are the same" in err

@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     with _printable_names():
         parser = build_parser()
         try:
-            args = parser.parse_args(argv)
+            with contextlib.redirect_stderr(sys.stderr if _speaks() else io.StringIO()):
+                args = parser.parse_args(argv)
         except SystemExit as stop:  # argparse printed the help (0) or "jcas <command>: error: ..." (2)
             return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
         with _termination_as_interrupt(), _warnings_printed(args.command):
@@ -47,10 +48,15 @@ def main(argv: list[str] | None = None) -> int:
                 return 130
 
 
+def _speaks() -> bool:
+    """Whether this process prints problems: under ``torchrun`` every rank meets the same bad input, and rank 0
+    alone speaks (``RANK`` is set before any process group exists); a lone process always does."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _complain(message: str) -> None:
-    """Print ``message`` to stderr, from one process only: under ``torchrun`` every rank meets the same bad
-    input, and rank 0 alone speaks (``RANK`` is set before any process group exists)."""
-    if os.environ.get("RANK", "0") == "0":
+    """Print ``message`` to stderr when this process speaks (:func:`_speaks`)."""
+    if _speaks():
         print(message, file=sys.stderr)
 
 
