@@ -248,6 +248,9 @@ FIELD_EDITS = [
     ("unsorted-labels", lambda p: p.update(label_values=[2, 0, 1]), "ascending"),
     ("label-beyond-int64", lambda p: p.update(label_values=[0, 2**64]), "label_values"),
     ("unknown-fold-mode", lambda p: p.update(fold_mode="sideways"), "fold_mode"),
+    ("trust-of-another-kind", lambda p: p.update(trust=[{"accuracy": 0.9}]), "trust"),
+    ("trust-of-other-classes", lambda p: p.update(trust=[{"intersections": [1.0], "predicted": [1.0],
+                                                          "drawn": [1.0], "held_out": False}]), "trust"),
     ("too-many-members", lambda p: p.update(members=p["members"] * 17), "17 fold models"),
 ]
 

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ..arguments import setting_problem
+from ..arguments import is_real_number, setting_problem
 from ..data.labels import MAX_LABEL_VALUE
 from ..errors import JCASInputError, JCASNonFiniteError
 from ..limits import MAX_CLASSES, MAX_FOLDS
 from ..settings import METHODS, NETWORKS, RETIRED_SETTINGS, TrainConfig
+from .crossfit import Trust
 
 #: The marker of a napari-jcas model file.
 FORMAT = "napari-jcas-model"
@@ -134,7 +135,7 @@ def validate_checkpoint_fields(payload: dict, path: str | os.PathLike = "the mod
             if not isinstance(weights, dict) or not weights:
                 raise bad(f"members[{index}]", type(weights).__name__, "the fold model's weights")
             check_finite_weights(weights, path)
-        _check_fold_records(payload, len(members), bad)
+        _check_fold_records(payload, len(members), len(values), bad)
     else:
         weights = payload.get("state_dict")
         if not isinstance(weights, dict) or not weights:
@@ -160,8 +161,22 @@ def check_format_version(payload: dict, path: str | os.PathLike = "the model fil
     return int(version)
 
 
-def _check_fold_records(payload: dict, folds: int, bad) -> None:
-    """Raise ``bad(field, value, expected)`` unless a file's records of its ``folds`` fold models fit them."""
+def _is_agreement_counts(entry: Any, classes: int) -> bool:
+    """Whether ``entry`` is ``None`` or a fold model's agreement counts over ``classes`` classes, as
+    :meth:`jcas.nn.crossfit.Trust.to_dict` writes them."""
+    if entry is None:
+        return True
+    if not isinstance(entry, dict) or not set(entry) <= {field.name for field in fields(Trust)}:
+        return False
+    counts = [entry.get(name, []) for name in ("intersections", "predicted", "drawn")]
+    return (all(isinstance(per_class, (list, tuple)) and len(per_class) in (0, classes)
+                and all(is_real_number(count) and count >= 0 for count in per_class) for per_class in counts)
+            and isinstance(entry.get("held_out", True), (bool, np.bool_)))
+
+
+def _check_fold_records(payload: dict, folds: int, classes: int, bad) -> None:
+    """Raise ``bad(field, value, expected)`` unless a file's records of its ``folds`` fold models (of
+    ``classes`` classes) fit them."""
     mode = payload.get("fold_mode", FOLD_MODES[0])
     if mode not in FOLD_MODES:
         raise bad("fold_mode", mode, f"one of {', '.join(FOLD_MODES)}")
@@ -173,7 +188,8 @@ def _check_fold_records(payload: dict, folds: int, bad) -> None:
     for field, fits, expected in (
             ("trained", lambda item: isinstance(item, (bool, np.bool_)), "true or false"),
             ("selected_epochs", _is_int, "a whole number (-1: none)"),
-            ("trust", lambda item: item is None or isinstance(item, dict), "the agreement counts or null")):
+            ("trust", lambda item: _is_agreement_counts(item, classes),
+             f"null or the agreement counts of {classes} classes (intersections, predicted, drawn, held_out)")):
         if field not in payload:
             continue  # load_checkpoint names a missing field
         records = payload[field]
