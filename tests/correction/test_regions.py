@@ -87,4 +87,18 @@ def test_the_relative_floor_scales_with_the_objects():
     """The same error, half the size, on objects half the size: the same verdict."""
     small, large = relative_floors(nuclei_slice(radius=5)), relative_floors(nuclei_slice(radius=10))
     assert 3.5 < large[1] / small[1] < 4.5
-    assert typical_areas(nuclei_slice(radius=10))[1] == int((nuclei_slice(radius=10, count=1) == 1).sum())
+    assert typical_areas([nuclei_slice(radius=10)])[1] == int((nuclei_slice(radius=10, count=1) == 1).sum())
+
+
+def test_the_floor_follows_the_objects_the_model_trained_on_not_one_slices_clumps():
+    """A slice where touching nuclei merge into one large component would raise its own floor above a
+    whole nucleus; the sizes measured over the training masks keep the floor at a fraction of a nucleus."""
+    training = [nuclei_slice(radius=6) for _ in range(4)]
+    clumped = nuclei_slice(radius=6)
+    clumped[20:110, 20:110] = 1
+    measured = typical_areas(training)
+    nucleus = int((nuclei_slice(radius=6, count=1) == 1).sum())
+    assert measured[1] == nucleus
+    assert relative_floors(clumped)[1] > nucleus
+    assert relative_floors(clumped, measured)[1] == relative_floors(training[0])[1] < nucleus
+    assert relative_floors(clumped, {0: 1e6})[1] == relative_floors(clumped)[1]  # a class it lacks: the slice's

@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from jcas.correction.maps import correct
+from jcas.correction.regions import typical_areas
 from jcas.errors import JCASInputError
+from jcas.nn.checkpoint import load_checkpoint
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer, available_devices
 
@@ -177,3 +179,12 @@ def test_trusted_labels_that_do_not_fit_the_mask_are_refused():
                          (trusted.astype(np.float32), "must be integers")):
         with pytest.raises(JCASInputError, match=message):
             Trainer([images], [drawn], tiny_config(), trusted=[bad])
+
+
+def test_the_model_keeps_the_typical_object_of_each_class_of_its_training_masks(mni, tmp_path):
+    images, masks = mni[0][:3], mni[1][:3]
+    trainer = Trainer([images], [masks], make_config("ce", "fast", epochs=1))
+    expected = typical_areas(list(masks))
+    assert trainer.model.object_areas == pytest.approx({v: float(a) for v, a in expected.items()})
+    loaded = load_checkpoint(trainer.save(tmp_path / "m.pt"))
+    assert loaded.object_areas == trainer.model.object_areas

@@ -107,6 +107,9 @@ class CorrectionMaps:
         float32 in [0, 1], the mask's shape: the model's boundary probability (see :class:`Correction`).
     ignore_value : int or None
         The drawn value of unlabelled pixels (:attr:`jcas.data.labels.LabelMap.ignore_value`).
+    object_areas : dict of int to float
+        The typical object of each label value in the model's training masks (the relative area floor;
+        :attr:`jcas.nn.crossfit.CrossFittedModel.object_areas`); values it lacks are measured per slice.
     """
 
     drawn: np.ndarray
@@ -121,6 +124,7 @@ class CorrectionMaps:
     guard: bool = True
     boundary: np.ndarray | None = None
     ignore_value: int | None = None
+    object_areas: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -247,7 +251,7 @@ def _correct_slices(model, image, mask, floors, tile, mirror, guard) -> Iterator
     untrusted = untrusted_classes(model) if guard else {}
     maps = CorrectionMaps(mask.copy(), proposed, class_map, affinity_map, confidence_map, untrusted,
                           slice_reasons, judges, label_map.num_classes, guard, boundary_map,
-                          label_map.ignore_value)
+                          label_map.ignore_value, model.object_areas)
     min_area, min_score, min_confidence = floors
     return select_regions(maps, min_area=min_area, min_score=min_score, min_confidence=min_confidence)
 
@@ -291,7 +295,7 @@ def select_regions(maps: CorrectionMaps, *, min_area: int | None = MIN_AREA, min
         chosen = select_slice(views(drawn, z), views(maps.proposed, z), views(maps.class_disagreement, z),
                               views(maps.confidence, z), z, len(regions) + len(withheld) + 1,
                               (min_area, min_score, min_confidence), maps.untrusted if maps.guard else None,
-                              slice_reason)
+                              slice_reason, maps.object_areas)
         views(corrected, z)[...] = chosen.corrected
         views(region_map, z)[...] = chosen.region_map
         regions.extend(chosen.regions)
@@ -334,7 +338,7 @@ class SliceSelection:
 
 def select_slice(drawn: np.ndarray, proposed: np.ndarray, class_disagreement: np.ndarray, confidence: np.ndarray,
                  z: int, first_id: int, floors: tuple[int, float, float], untrusted: dict[int, str] | None,
-                 slice_reason: str | None) -> SliceSelection:
+                 slice_reason: str | None, object_areas: dict[int, float] | None = None) -> SliceSelection:
     """Candidate regions of one slice (:func:`~jcas.correction.regions.find_regions`), then the guard's
     :func:`~jcas.correction.guard.withhold` unless ``untrusted`` is ``None`` (no guard).
 
@@ -347,13 +351,15 @@ def select_slice(drawn: np.ndarray, proposed: np.ndarray, class_disagreement: np
     z, first_id : int
         The slice's index, and the id of its first region.
     floors : (int or None, float, float)
-        ``min_area`` (None: relative to the slice's objects, :func:`~jcas.correction.regions.relative_floors`),
+        ``min_area`` (None: relative to the objects, :func:`~jcas.correction.regions.relative_floors`),
         ``min_score``, ``min_confidence``.
     untrusted : dict of int to str, optional
     slice_reason : str or None
+    object_areas : dict of int to float, optional
+        The typical objects the relative floor is a fraction of (:attr:`CorrectionMaps.object_areas`).
     """
     min_area, min_score, min_confidence = floors
-    area_floors = relative_floors(drawn) if min_area is None else min_area
+    area_floors = relative_floors(drawn, object_areas) if min_area is None else min_area
     found_map, found = find_regions(drawn, proposed, class_disagreement, z, first_id, area_floors, min_score,
                                     confidence, min_confidence)
     held, notes = [], []
@@ -434,7 +440,8 @@ def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], n
         maps = predict_slice(model, image_slice, model.label_map.encode(mask_slice), tile=tile, mirror=mirror)
         proposed = proposed_labels(model.label_map, maps, mask_slice)
         selection = select_slice(mask_slice, proposed, maps.class_disagreement, maps.probability.max(axis=0), z,
-                                 first_id, (min_area, min_score, min_confidence), untrusted, maps.slice_reason)
+                                 first_id, (min_area, min_score, min_confidence), untrusted, maps.slice_reason,
+                                 model.object_areas)
         first_id += len(selection.regions) + len(selection.withheld)
         yield SliceCorrection(z, selection, maps.class_disagreement, maps.affinity_disagreement, maps.judge,
                               maps.boundary, boundary_view(maps.boundary, mask_slice,

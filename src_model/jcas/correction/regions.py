@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 from scipy import ndimage
@@ -63,47 +63,57 @@ class Region:
 REGION_FIELDS = ("index", "slice", "y0", "x0", "y1", "x1", "area", "old_label", "new_label", "score", "confidence")
 
 
-def typical_areas(drawn: np.ndarray) -> dict[int, int]:
-    """The typical object of each label value in one slice: half of the value's pixels lie in
+def typical_areas(masks: Iterable[np.ndarray]) -> dict[int, int]:
+    """The typical object of each label value over some slices: half of the value's pixels lie in
     8-connected components at least this large (an area-weighted median, so specks do not pull it down).
 
     Parameters
     ----------
-    drawn : numpy.ndarray
-        ``(H, W)`` label values.
+    masks : iterable of numpy.ndarray
+        ``(H, W)`` label values, e.g. every training slice's drawn mask.
 
     Returns
     -------
     dict of int to int
-        ``{label value: pixels}`` for every value the slice holds.
+        ``{label value: pixels}`` for every value the slices hold.
     """
+    components_of: dict[int, list[np.ndarray]] = {}
+    for mask in masks:
+        for value in np.unique(mask).tolist():
+            components, count = ndimage.label(mask == value, structure=STRUCTURE)
+            components_of.setdefault(int(value), []).append(np.bincount(components.ravel(), minlength=count + 1)[1:])
     typical = {}
-    for value in np.unique(drawn).tolist():
-        components, count = ndimage.label(drawn == value, structure=STRUCTURE)
-        areas = np.sort(np.bincount(components.ravel(), minlength=count + 1)[1:])
+    for value, parts in components_of.items():
+        areas = np.sort(np.concatenate(parts))
         cumulative = np.cumsum(areas)
-        typical[int(value)] = int(areas[np.searchsorted(cumulative, cumulative[-1] / 2)])
+        typical[value] = int(areas[np.searchsorted(cumulative, cumulative[-1] / 2)])
     return typical
 
 
-def relative_floors(drawn: np.ndarray, fraction: float = MIN_AREA_FRACTION,
-                    lowest: int = MIN_AREA_LOWEST) -> dict[int, int]:
-    """Area floors relative to the objects of one slice: ``fraction`` of each label value's typical
-    object (:func:`typical_areas`), at least ``lowest`` pixels. For :func:`find_regions`.
+def relative_floors(drawn: np.ndarray, object_areas: Mapping[int, float] | None = None,
+                    fraction: float = MIN_AREA_FRACTION, lowest: int = MIN_AREA_LOWEST) -> dict[int, int]:
+    """Area floors relative to the objects: ``fraction`` of each label value's typical object, at least
+    ``lowest`` pixels. For :func:`find_regions`.
 
     Parameters
     ----------
     drawn : numpy.ndarray
-        ``(H, W)`` label values.
+        ``(H, W)`` label values of the slice the floors are for.
+    object_areas : mapping of int to float, optional
+        The typical object of each label value over the masks a model trained on
+        (:func:`typical_areas`, kept in the model); values it lacks are measured on ``drawn`` alone.
     fraction : float
     lowest : int
 
     Returns
     -------
     dict of int to int
-        ``{label value: pixels}``.
+        ``{label value: pixels}`` for every value of ``drawn``.
     """
-    return {value: max(lowest, int(round(fraction * area))) for value, area in typical_areas(drawn).items()}
+    known = dict(object_areas or {})
+    here = typical_areas([drawn]) if set(np.unique(drawn).tolist()) - set(known) else {}
+    areas = {value: known.get(value, here.get(value)) for value in np.unique(drawn).tolist()}
+    return {int(value): max(lowest, int(round(fraction * area))) for value, area in areas.items()}
 
 
 def find_regions(

@@ -162,6 +162,12 @@ class CrossFittedModel(nn.Module):
         return self.members[0].label_map
 
     @property
+    def object_areas(self) -> dict[int, float]:
+        """``{label value: pixels}``: the typical object of each class in the training masks, where measured."""
+        areas = self.members[0].object_areas.tolist()
+        return {value: area for value, area in zip(self.label_map.values, areas) if np.isfinite(area)}
+
+    @property
     def in_channels(self) -> int:
         """1 (grey) or 3 (RGB)."""
         return self.members[0].in_channels

@@ -23,6 +23,7 @@ import torch
 
 from ..arguments import check_config, check_init_model
 from ..correction.maps import member_maps
+from ..correction.regions import typical_areas
 from ..data.labels import IGNORE_INDEX
 from ..data.pairs import check_training_arrays, check_training_sizes, normalise
 from ..device import autocast, available_devices, select_device
@@ -188,6 +189,10 @@ class Trainer:
                 start = _starting_member(init_model, self._held_out_fingerprints(unit_fingerprints, fold), fold)
                 member.load_state_dict(init_model.members[start].state_dict())
             members.append(member)
+        object_areas = typical_areas(self.volumes[v].mask(z) for v, z in units)
+        for member in members:
+            member.object_areas.copy_(torch.tensor([object_areas.get(value, float("nan"))
+                                                    for value in self.label_map.values]))
         self.model = CrossFittedModel(members, self.plan.mode, dict(zip(unit_fingerprints, self.plan.slice_folds)))
         self.stages = self._stages()
         self.augmenter = self._augmenter(units)
