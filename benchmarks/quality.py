@@ -29,6 +29,7 @@ from jcas.data.noise import NOISE_KINDS, simulate_noise
 from jcas.data.realistic_noise import realistic_noise
 from jcas.data.pairs import load_pairs, match_folders
 from jcas.evaluation.mask_quality import estimate_quality
+from jcas.nn.calibration import CALIBRATION_PIXELS, fit_temperature, sample_pixels
 from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
 from jcas.nn.checkpoint import save_checkpoint
 from jcas.nn.crossfit import as_cross_fitted
@@ -278,6 +279,40 @@ def mask_quality(model, images, noisy, clean, row: dict) -> None:
                                        set(np.argsort(true[finite])[:worst])) / worst
 
 
+def plain_calibration(model, images, noisy, clean, row: dict) -> None:
+    """The comparison for the calibration: each fold model's temperature fitted against the drawn labels alone
+    (plain temperature scaling, no transition matrix) on the slices it judges, then the default correction's
+    Dice, its share of right regions and the reliability bins at those temperatures. The model is left as it was."""
+    cross_fitted = as_cross_fitted(model)
+    label_map, members = cross_fitted.label_map, cross_fitted.members
+    kept = [float(member.temperature) for member in members]
+    samples: dict[int, tuple[list, list]] = {k: ([], []) for k in range(len(members))}
+    rng = np.random.default_rng(0)
+    for member in members:
+        member.temperature.fill_(1.0)
+    for z in range(len(images)):
+        kind, fold = cross_fitted.judges(images[z])
+        if kind != "fold":
+            continue
+        labels = label_map.encode(noisy[z])
+        probability = predict_slice(model, images[z], labels).probability
+        pixels = sample_pixels(labels, CALIBRATION_PIXELS // len(images), rng)
+        samples[fold][0].append(probability.reshape(len(probability), -1)[:, pixels])
+        samples[fold][1].append(labels.ravel()[pixels])
+    plain = [fit_temperature(np.concatenate(p, axis=1), np.concatenate(d)) if p else 1.0 for p, d in samples.values()]
+    for member, temperature in zip(members, plain):
+        member.temperature.fill_(temperature)
+    corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0)
+                   for z in range(len(images))]
+    row["plain_temperatures"] = plain
+    row["dice_selective_plain_calibration"] = mean_dice(list(selected(corrections, noisy)), list(clean))
+    row["region_precision_plain_calibration"] = region_precision(corrections, clean)
+    row["regions_selected_plain_calibration"] = sum(len(select_regions(c.maps).regions) for c in corrections)
+    row["reliability_plain_calibration"] = reliability(corrections, clean)
+    for member, temperature in zip(members, kept):
+        member.temperature.fill_(temperature)
+
+
 def heatmaps(class_map, affinity_map, noise_map, row: dict) -> None:
     combined = 0.5 * (class_map + affinity_map)
     for name, scores in (("", class_map), ("_affinity", affinity_map), ("_combined", combined)):
@@ -296,6 +331,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
     step (diagnosis variants use it, e.g. to fix or initialise the transition matrices).
     """
     variants = variants or VARIANTS
+    commit = git_commit()  # the code the row runs: later commits during the row do not change it
     images, clean = data
     noisy, noise_map = make_noise(dataset, noise, fraction, seed, images, clean)
     config = build_config(method, seed, schedule, base_epochs, extra, variants)
@@ -347,6 +383,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         row["regions_selected"] = sum(len(select_regions(c.maps).regions) for c in corrections)
         row["temperatures"] = [float(member.temperature) for member in as_cross_fitted(model).members]
         mask_quality(model, images, noisy, clean, row)
+        plain_calibration(model, images, noisy, clean, row)
         if mirror:
             t0 = time.perf_counter()
             mirrored = [correct(model, images[z], noisy[z], mirror=True) for z in range(len(images))]
@@ -358,7 +395,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
     row["seconds_per_epoch"] = row["train_seconds"] / max(1, config.total_epochs)
     row["wall_seconds"] = time.perf_counter() - started
     row.update(log)
-    row.update({"torch_threads": torch.get_num_threads(), "torch": torch.__version__, "commit": git_commit(),
+    row.update({"torch_threads": torch.get_num_threads(), "torch": torch.__version__, "commit": commit,
                 "machine": machine(), "load_avg_1m": os.getloadavg()[0], "config": config.to_dict()})
     return row
 
