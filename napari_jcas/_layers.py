@@ -2,11 +2,12 @@
 of the region under review, camera moves, layer removal.
 
 Every added layer takes the geometry (scale, translate, rotate, shear, affine) and a copy of
-the metadata of the user's mask layer, which is never modified.
+the metadata of the user's mask layer, which is never modified, and is marked as the plugin's
+output (:data:`OUTPUT_KEY`), so that the Train dock never offers a result as an input.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,12 +17,15 @@ from qtpy.QtOpenGLWidgets import QOpenGLWidget
 from qtpy.QtWidgets import QWidget
 
 from jcas.correction.boundary import MISSING, UNSEEN, boundary_view
-from jcas.review import Review
+from jcas.review import OPEN, Review
 from jcas.settings import HEATMAPS_KEY, REVIEW_KEY, SHOW_BOUNDARY_VIEW
 
 if TYPE_CHECKING:
     from jcas.correction.maps import CorrectionMaps
 
+#: The metadata key that marks a layer the plugin made: its value says which ("cleaned", "disagreement",
+#: "proposal", "boundaries", "outline"). All but the cleaned labels show a result and are never inputs.
+OUTPUT_KEY = "jcas_output"
 HEATMAP_KINDS = ("class", "affinity")
 #: The disagreement heatmap: transparent where the model agrees with the drawn mask, then yellow,
 #: strongest where it disagrees most, and never opaque, so the anatomy under a disputed region
@@ -61,12 +65,19 @@ def boundary_labels(correction, drawn: np.ndarray) -> np.ndarray:
     return boundary_view(correction.maps.boundary, drawn, ignore_value=correction.maps.ignore_value)
 
 
+def is_input(layer: Layer) -> bool:
+    """Whether ``layer`` can be an input of training or Correct: any layer but the plugin's results. The
+    cleaned labels are one: they are the person's corrected mask, and may be corrected again."""
+    return layer.metadata.get(OUTPUT_KEY, "cleaned") == "cleaned"
+
+
 def geometry(layer: Layer) -> dict:
     """Keyword arguments that give a new layer the geometry and metadata of ``layer``.
 
-    The plugin's own metadata (a review, heatmaps) stays with the layer it belongs to.
+    The plugin's own metadata (a review, heatmaps, the output mark) stays with the layer it belongs to.
     """
-    metadata = {key: value for key, value in layer.metadata.items() if key not in (REVIEW_KEY, HEATMAPS_KEY)}
+    own = (REVIEW_KEY, HEATMAPS_KEY, OUTPUT_KEY)
+    metadata = {key: value for key, value in layer.metadata.items() if key not in own}
     return {
         "scale": layer.scale,
         "translate": layer.translate,
@@ -75,6 +86,13 @@ def geometry(layer: Layer) -> dict:
         "affine": layer.affine.affine_matrix,
         "metadata": metadata,
     }
+
+
+def output_geometry(layer: Layer, output: str, metadata: dict | None = None) -> dict:
+    """:func:`geometry` of ``layer`` for the plugin's ``output`` layer, marked with :data:`OUTPUT_KEY`;
+    ``metadata`` (the output's own: a review, heatmaps) is added."""
+    shape = geometry(layer)
+    return {**shape, "metadata": {**shape["metadata"], OUTPUT_KEY: output, **(metadata or {})}}
 
 
 def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatmap: str = "class") -> CorrectionLayers:
@@ -106,36 +124,81 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     drawn = np.asarray(mask.data)
     review = Review(correction.regions, correction.region_map, correction.corrected, drawn)
     heatmaps = {"class": correction.class_disagreement, "affinity": correction.affinity_disagreement}
-    shape = geometry(mask)
     names = {"features": mask.features} if isinstance(mask, Labels) else {}  # class names, when known
     cleaned = viewer.add_labels(
         drawn.copy(), name=f"{image.name} cleaned", opacity=CLEANED_OPACITY,
-        **{**shape, "metadata": {**shape["metadata"], REVIEW_KEY: review}}, **names,
+        **output_geometry(mask, "cleaned", {REVIEW_KEY: review}), **names,
     )
     disagreement = viewer.add_image(
         heatmaps[heatmap], name=f"{image.name} disagreement", colormap=HEATMAP_COLORMAP,
         contrast_limits=(0.0, 1.0), blending="translucent",
-        **{**shape, "metadata": {**shape["metadata"], HEATMAPS_KEY: heatmaps}},
+        **output_geometry(mask, "disagreement", {HEATMAPS_KEY: heatmaps}),
     )
     proposal = viewer.add_labels(
-        np.asarray(correction.corrected), name=f"{image.name} proposal", opacity=0.9, **shape, **names,
+        np.asarray(correction.corrected), name=f"{image.name} proposal", opacity=0.9,
+        **output_geometry(mask, "proposal"), **names,
     )
     proposal.contour = 1
     boundaries = viewer.add_labels(
         boundary_labels(correction, drawn), name=f"{image.name} boundaries", visible=SHOW_BOUNDARY_VIEW, opacity=0.8,
-        colormap=BOUNDARY_COLORS, **shape,
+        colormap=BOUNDARY_COLORS, **output_geometry(mask, "boundaries"),
     )
     mask.visible = False  # the cleaned labels start as its copy: shown twice, the colours would double
     viewer.layers.selection.active = cleaned
     return CorrectionLayers(proposal, disagreement, cleaned, correction.maps, image, mask, boundaries)
 
 
+def review_keeping_decisions(earlier: Review, cleaned: np.ndarray, correction) -> Review:
+    """A review of ``correction``'s regions that keeps every decision of ``earlier`` on the same drawn mask.
+
+    The regions ``earlier`` accepted or rejected stay in the new review, with their proposal, their
+    status and the log. A region of ``correction`` is proposed only where the person has decided
+    nothing: one that touches a decided region or a pixel painted in the cleaned labels (where
+    they differ from what the decisions alone give) is left out. The kept regions are numbered
+    after the decided ones, so that region ids stay unique.
+
+    Parameters
+    ----------
+    earlier : Review
+        The review shown so far.
+    cleaned : numpy.ndarray
+        The cleaned labels: the decisions and the person's own edits.
+    correction : jcas.correction.maps.Correction
+        New regions of the same drawn mask (other thresholds, or a model that learnt from the review).
+
+    Returns
+    -------
+    Review
+        Decided regions and new candidates in rank order; the earlier current region stays current
+        when it is still a candidate (:meth:`jcas.review.Review.carry_over`), else the first is.
+    """
+    decided = [region for region in earlier.regions if earlier.status[region.index] != OPEN]
+    decided_ids = [region.index for region in decided]
+    in_decided = np.isin(earlier.region_map, decided_ids)
+    touched = in_decided | (np.asarray(cleaned) != earlier.expected_labels())
+    touched_ids = np.unique(correction.region_map[touched])
+    fresh = [region for region in correction.regions if region.index not in touched_ids]
+    first_id = max(decided_ids, default=0) + 1
+    renumbered = [replace(region, index=first_id + number) for number, region in enumerate(fresh)]
+    new_ids = np.zeros(int(correction.region_map.max()) + 1, dtype=np.int32)
+    for old, new in zip(fresh, renumbered):
+        new_ids[old.index] = new.index
+    region_map = new_ids[correction.region_map]
+    region_map[in_decided] = earlier.region_map[in_decided]
+    proposal = np.where(region_map > 0, correction.corrected, earlier.drawn)
+    proposal[in_decided] = earlier.proposal[in_decided]
+    regions = sorted(decided + renumbered, key=lambda region: region.expected_pixels_fixed, reverse=True)
+    review = Review(regions, region_map, proposal, earlier.drawn)
+    review.carry_over(earlier)
+    return review
+
+
 def show_reselection(layers: CorrectionLayers, correction) -> Review:
     """Show regions selected again from ``layers.maps`` (other thresholds) in the layers of that correction.
 
-    The proposal layer takes the new corrected mask; the cleaned labels keep their pixels and
-    get a new :class:`~jcas.review.Review` that carries over the decisions made on the
-    regions that remain (its metadata event tells the Review dock).
+    The cleaned labels keep their pixels and get a new :class:`~jcas.review.Review` that keeps every
+    decision made (:func:`review_keeping_decisions`); its metadata event tells the Review dock. The
+    proposal layer shows that review's proposal.
 
     Parameters
     ----------
@@ -149,11 +212,9 @@ def show_reselection(layers: CorrectionLayers, correction) -> Review:
         The new review, in the cleaned layer's metadata.
     """
     cleaned = layers.cleaned
-    earlier = cleaned.metadata[REVIEW_KEY]
-    review = Review(correction.regions, correction.region_map, correction.corrected, earlier.drawn)
-    review.carry_over(earlier)
+    review = review_keeping_decisions(cleaned.metadata[REVIEW_KEY], np.asarray(cleaned.data), correction)
     review.sync(cleaned.data)
-    layers.proposal.data = np.asarray(correction.corrected)
+    layers.proposal.data = review.proposal
     cleaned.metadata = {**cleaned.metadata, REVIEW_KEY: review}
     return review
 
@@ -161,9 +222,9 @@ def show_reselection(layers: CorrectionLayers, correction) -> Review:
 def show_new_correction(layers: CorrectionLayers, correction, heatmap: str = "class") -> Review:
     """Show a new correction of the same pair (after learning from the review) in the layers of the earlier one.
 
-    The proposal and the heatmaps are the new model's; the cleaned labels keep their pixels (every
-    decision and edit made), and their new :class:`~jcas.review.Review` carries over the decisions on
-    the regions that remain (:func:`show_reselection`).
+    The heatmaps are the new model's; the cleaned labels keep their pixels (every decision and edit
+    made), the review keeps every decision, and the new model's regions are proposed where the person
+    has decided nothing (:func:`show_reselection`).
 
     Parameters
     ----------
@@ -172,6 +233,11 @@ def show_new_correction(layers: CorrectionLayers, correction, heatmap: str = "cl
         From :func:`jcas.correction.maps.correct` on ``layers.image`` and ``layers.mask``.
     heatmap : {"class", "affinity"}
         Which disagreement to show.
+
+    Returns
+    -------
+    Review
+        The new review, in the cleaned layer's metadata.
     """
     heatmaps = {"class": correction.class_disagreement, "affinity": correction.affinity_disagreement}
     layers.disagreement.metadata = {**layers.disagreement.metadata, HEATMAPS_KEY: heatmaps}
@@ -265,7 +331,7 @@ def outline(viewer, shapes: Shapes | None, layer: Layer, region) -> Shapes:
         active = viewer.layers.selection.active
         shapes = viewer.add_shapes([corners], shape_type="rectangle", name=f"{layer.name} selected",
                                    edge_color=OUTLINE_COLOR, face_color="transparent", edge_width=width,
-                                   **{**geometry(layer), "metadata": {}})
+                                   **{**geometry(layer), "metadata": {OUTPUT_KEY: "outline"}})
         viewer.layers.selection.active = active
         return shapes
     for attribute, value in geometry(layer).items():

@@ -4,7 +4,8 @@ A thin view on :class:`jcas.review.Review`, which the correction stores in the
 metadata of the "<name> cleaned" layer: the dock listens to the review's signals (decided,
 moved, reordered) and shows what they announce. Accepting writes the proposal into that layer
 through its undo history (``Labels.data_setitem``), so Ctrl+Z undoes it like a brush
-stroke; every change to the layer (brush, eraser, undo, redo) re-syncs the decisions.
+stroke, whichever layer is selected while the dock is open (a person's own Labels layer keeps its
+own Ctrl+Z); every change to the layer (brush, eraser, undo, redo) re-syncs the decisions.
 The table lists the candidates in rank order (most expected pixels fixed first); a click on
 a column header sorts by that column, and Next / Previous follow the table's order. The
 current region is outlined and framed with its surroundings. After Accept or Reject the decided
@@ -33,7 +34,7 @@ from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, au
                          load_autosave, save_autosave)
 from jcas.settings import REVIEW_KEY, SOURCE_KEY
 
-from ._layers import focus, make_canvas_current, outline
+from ._layers import focus, is_input, make_canvas_current, outline
 from ._qt_layout import row, scrolling_layout
 from ._reader import class_names
 from ._writer import export_labels
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 
 #: Review actions: (label, key binding).
 KEYS = {"accept": "Shift-A", "reject": "Shift-R", "previous": "Shift-P", "next": "Shift-N"}
+#: Undoes the last change to the labels under review (a decision, a brush stroke), whichever layer is selected.
+UNDO_KEY = "Control-Z"
 #: Table columns, and what a click on each header sorts the review by (:data:`jcas.review.SORT_KEYS`).
 COLUMN_SORT_KEYS = {"#": "index", "slice": "slice", "change": "change", "area": "area", "score": "score",
                     "exp. px": "expected_pixels_fixed", "status": "status"}
@@ -147,6 +150,7 @@ class ReviewWidget(QWidget):
         for action, slot in actions.items():
             self.buttons[action].clicked.connect(slot)
             self._key_callbacks[KEYS[action]] = _key_callback(action, slot)
+        self._key_callbacks[UNDO_KEY] = _key_callback("undo", self.undo)
         self.destroyed.connect(_key_unbinder(viewer, self._key_callbacks))
         self.accept_all_button.clicked.connect(self.accept_all)
         self.export_button.clicked.connect(lambda: self.export())
@@ -160,6 +164,8 @@ class ReviewWidget(QWidget):
         viewer.layers.events.removing.connect(self._before_layer_removal)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._layers_changed)
+        for layer in viewer.layers:
+            self._take_undo_key(layer)
         self._layers_changed()
 
     # -------------------------------------------------------------------- keys
@@ -185,12 +191,21 @@ class ReviewWidget(QWidget):
                 if isinstance(layer, Labels) and isinstance(layer.metadata.get(REVIEW_KEY), Review)]
 
     def _layers_changed(self, event=None) -> None:
+        if event is not None and event.type == "inserted":
+            self._take_undo_key(event.value)
         self.layer_choice.reset_choices()
         if event is not None and event.type == "inserted" and self.layer_choice.choices:
             newest = self.layer_choice.choices[-1]
             if newest is event.value:
                 self.layer_choice.value = newest
         self.set_layer(self.layer_choice.value)
+
+    def _take_undo_key(self, layer) -> None:
+        """Make Ctrl+Z undo the review on one of the plugin's own Labels layers (a proposal, the boundaries),
+        whose own Ctrl+Z would otherwise undo nothing while it is selected. The cleaned labels under review
+        undo themselves, and a person's own Labels layer keeps its own Ctrl+Z (its brush strokes)."""
+        if isinstance(layer, Labels) and not is_input(layer):
+            layer.bind_key(UNDO_KEY, self._key_callbacks[UNDO_KEY], overwrite=True)
 
     def set_layer(self, layer: Labels | None) -> None:
         """Review the cleaned labels ``layer`` (``None``: nothing to review)."""
@@ -403,6 +418,13 @@ class ReviewWidget(QWidget):
         """Frame the next open candidate (within the current slice when so filtered)."""
         if self.review is not None:
             self.review.step(+1, slice_index=self._filter_slice(), open_only=True)
+
+    def undo(self) -> None:
+        """Undo the last change to the cleaned labels under review: a decision (it opens again and stays
+        current) or a brush stroke."""
+        if self.layer is not None:
+            self._result_pause.stop()
+            self.layer.undo()
 
     def accept_all(self, threshold: float | None = None) -> int:
         """Accept every open candidate scoring at least ``threshold`` (default: the spin box); returns how many."""

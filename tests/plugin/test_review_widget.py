@@ -322,7 +322,7 @@ def type_into(spin_box, text: str, qtbot) -> None:
     qtbot.keyClicks(spin_box.native, text)
 
 
-def test_the_region_floors_select_again_live_and_keep_the_decisions(corrected, qtbot, monkeypatch):
+def test_the_region_floors_select_again_live_and_keep_every_decision(corrected, qtbot, monkeypatch):
     from jcas.nn.model import JCASModel
 
     train, review, cleaned, proposal = corrected.train, corrected.review, corrected.cleaned, corrected.proposal
@@ -344,8 +344,42 @@ def test_the_region_floors_select_again_live_and_keep_the_decisions(corrected, q
     np.testing.assert_array_equal(cleaned.data, pixels)  # the cleaned labels are as the user left them
     np.testing.assert_array_equal(proposal.data, more.proposal)
 
-    type_into(train.min_area_choice, "100000", qtbot)
+    type_into(train.min_area_choice, "100000", qtbot)  # no region is that large, but the decided one stays
     qtbot.waitUntil(lambda: "min. region 100000 px" in train.status.text(), timeout=5_000)
-    assert len(review.review) == 0 and review.table.rowCount() == 0
+    [kept] = review.review.regions
+    assert region_key(kept) == accepted and review.review.status[kept.index] == ACCEPTED
+    assert review.table.rowCount() == 1 and "accepted 1 · rejected 0 · open 0" == review.counts.text()
     assert train.status.text().startswith("0 candidate corrections")
+    assert train.status.text().endswith("your 1 accepted and 0 rejected regions and your edits are kept.")
     np.testing.assert_array_equal(cleaned.data, pixels)
+    np.testing.assert_array_equal(proposal.data, review.review.proposal)
+
+
+def select_in_layer_list(viewer, layer, qtbot) -> None:
+    """Click ``layer``'s row in the viewer's layer list, as the user does to select it."""
+    view = viewer.window._qt_viewer.layers
+    model = view.model()
+    [index] = [model.index(row, 0) for row in range(model.rowCount())
+               if model.data(model.index(row, 0), Qt.ItemDataRole.UserRole) is layer]
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
+    assert viewer.layers.selection.active is layer
+
+
+@pytest.mark.parametrize("selected", ["brain", "brain disagreement", "brain proposal", "brain boundaries",
+                                      "brain cleaned selected"])
+def test_ctrl_z_undoes_the_last_decision_whichever_layer_is_selected(corrected_shown, qtbot, selected):
+    review, viewer, cleaned = corrected_shown.review, corrected_shown.viewer, corrected_shown.cleaned
+    state = review.review
+    click_row(review, 0, qtbot)  # outlined ("brain cleaned selected") and framed
+    region = state.current
+    drawn = cleaned.data.copy()
+    qtbot.mouseClick(review.buttons["accept"], Qt.MouseButton.LeftButton)
+    assert state.status[region.index] == ACCEPTED
+    select_in_layer_list(viewer, viewer.layers[selected], qtbot)
+
+    press(viewer, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: state.status[region.index] == OPEN, timeout=2_000)
+    np.testing.assert_array_equal(cleaned.data, drawn)
+    qtbot.wait(RESULT_PAUSE_MS + 100)
+    assert state.current is region  # the undone region stays in view, to decide again
+    assert "accepted 0 · rejected 0" in review.counts.text()

@@ -1,22 +1,37 @@
-"""Train dock: bad input gives a clear notification, and training stops cleanly whatever happens."""
+"""Train dock: bad input gives a clear notification, and training stops cleanly whatever happens; the selectors
+offer only inputs and never fall back to another layer; learning from the review keeps every decision, and Stop
+cancels it."""
 from __future__ import annotations
 
 import re
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from reach import press
+from jcas.review import ACCEPTED, OPEN, REJECTED, region_key
+from jcas.settings import REVIEW_KEY
+from napari_jcas._review_widget import COLUMNS
+from reach import click, press
 
 pytestmark = pytest.mark.gui
 
 
-def test_start_with_no_layers(make_napari_viewer, notifications):
+def test_with_no_layers_the_actions_on_a_pair_wait_for_one(make_napari_viewer, noisy_mni, notifications):
     viewer = make_napari_viewer()
     _, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
-    assert train.start() is None
+    pair_actions = (train.start_button, train.fine_tune_button, train.correct_button)
+    assert train.image_choice.value is None and train.mask_choice.value is None
+    for button in pair_actions:
+        assert not button.isEnabled() and "Choose the image and mask first" in button.toolTip()
+    assert train.start() is None  # a script calling it is told why
     assert "choose an image layer and a mask layer" in notifications.messages()[0]
-    assert train.start_button.isEnabled() and train.worker is None
+    assert train.worker is None
+
+    images, noisy = noisy_mni  # opening an image and a mask fills the empty selectors
+    image, mask = viewer.add_image(images, name="brain"), viewer.add_labels(noisy, name="brain mask")
+    assert (train.image_choice.value, train.mask_choice.value) == (image, mask)
+    assert all(button.isEnabled() for button in pair_actions)
 
 
 def test_image_and_mask_of_different_shapes(docked, notifications):
@@ -101,8 +116,10 @@ def test_removing_an_input_layer_keeps_the_viewer_and_says_so_in_the_dock(docked
         assert "brain cleaned" not in viewer.layers
     else:
         assert "The model is kept" in status
-    assert train.model is not None and train.start_button.isEnabled()
+    assert train.model is not None
     assert layer not in viewer.layers and len(viewer.layers) == (5 if when == "after correction" else 1)
+    # its selector is empty, not fallen back to another layer, and what needs it waits for a new choice
+    assert getattr(train, f"{which}_choice").value is None and not train.start_button.isEnabled()
     assert not notifications.messages()
 
 
@@ -204,34 +221,172 @@ def test_the_fine_tune_button_continues_from_the_loaded_model(docked, model_file
     assert 0 < change < 1, "it moved from the loaded weights, not from scratch"
 
 
-@pytest.mark.slow
-def test_learn_from_my_review_fine_tunes_on_the_decisions_and_proposes_again(corrected_shown, qtbot, notifications):
-    """Accept a region with its key, press "Learn from my review": the model is fine-tuned on it, the
-    proposals come again in the same layers, and the decided pixels stay."""
+def _accept_reject_and_paint(docked, qtbot) -> dict:
+    """Accept the first region and reject the next with their keys, paint a few pixels away from every
+    region with the brush; returns what the person decided (statuses by region key) and the painted pixels."""
     from qtpy.QtCore import Qt
 
-    from jcas.settings import REVIEW_KEY
+    review, cleaned, viewer = docked.review, docked.cleaned, docked.viewer
+    state = review.review
+    for key in (Qt.Key.Key_A, Qt.Key.Key_R):
+        region = state.current
+        press(viewer, qtbot, key)
+        qtbot.waitUntil(lambda: state.current is not region, timeout=2_000)  # the result shown, then the next
+    decided = {region_key(r): state.status[r.index] for r in state.regions if state.status[r.index] != OPEN}
+    assert sorted(decided.values()) == [ACCEPTED, REJECTED]
+    near_a_region = ndimage.binary_dilation(state.region_map[0] > 0, iterations=4)
+    ys, xs = np.nonzero(~near_a_region[2:-2, 2:-2])
+    y, x = ys[len(ys) // 2] + 2, xs[len(xs) // 2] + 2
+    before = cleaned.data.copy()
+    cleaned.brush_size = 2
+    cleaned.paint((0, y, x), (int(cleaned.data[0, y, x]) + 1) % 3)
+    painted = cleaned.data != before
+    assert painted.any() and not (painted & (state.region_map > 0)).any()
+    return {"decided": decided, "painted": painted}
 
+
+@pytest.mark.slow
+def test_learning_from_my_review_keeps_every_decision_and_edit_and_proposes_only_where_i_did_not_decide(
+        corrected_shown, qtbot, notifications):
+    """Accept a region and reject another with their keys, paint with the brush, click "Learn from my review":
+    the model is fine-tuned and proposes again in the same layers; the accepted region stays accepted with its
+    proposal, the rejected one rejected, the painted pixels stay, and no new proposal touches any of them."""
     docked = corrected_shown
-    train, review, cleaned = docked.train, docked.review, docked.cleaned
-    qtbot.mouseClick(train.learn_button, Qt.MouseButton.LeftButton)  # nothing decided yet
+    train, review, cleaned, proposal = docked.train, docked.review, docked.cleaned, docked.proposal
+    click(train, train.learn_button, qtbot)  # nothing decided yet
     assert "Nothing to learn from yet" in notifications.messages()[-1] and train.worker is None
 
-    first = review.review.current
-    press(docked.viewer, qtbot, Qt.Key.Key_A)
-    assert review.review.status[first.index] == "accepted"
-    qtbot.waitUntil(lambda: review.review.current is not first, timeout=2_000)  # the result shown, then the next
-    decided = cleaned.data.copy()
-    earlier_review, earlier_model, earlier_proposal = review.review, train.model, docked.proposal.data.copy()
-    layers_before = len(docked.viewer.layers)
+    person = _accept_reject_and_paint(docked, qtbot)
+    earlier, earlier_model = review.review, train.model
+    kept_pixels, earlier_proposal, layers_before = cleaned.data.copy(), proposal.data.copy(), len(docked.viewer.layers)
     train.epochs_choice.value = 1
-    qtbot.mouseClick(train.learn_button, Qt.MouseButton.LeftButton)
+    click(train, train.learn_button, qtbot)
     assert train.worker is not None and "Learning from" in train.status.text()
-    qtbot.waitUntil(lambda: "Learnt from the review" in train.status.text(), timeout=600_000)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=600_000)
+
+    assert "Learnt from the review: your 1 accepted and 1 rejected regions and your edits are kept" \
+        in train.status.text()
+    assert train.model is not earlier_model and len(docked.viewer.layers) == layers_before  # the same layers
+    np.testing.assert_array_equal(cleaned.data, kept_pixels)  # every decision and edit, pixel for pixel
+    now = review.review
+    assert now is not earlier and now is cleaned.metadata[REVIEW_KEY]
+    assert {region_key(r): now.status[r.index] for r in now.regions if now.status[r.index] != OPEN} \
+        == person["decided"]
+    assert "accepted 1 · rejected 1" in review.counts.text()
+    statuses = [review.table.item(row, COLUMNS.index("status")).text() for row in range(review.table.rowCount())]
+    assert statuses.count(ACCEPTED) == statuses.count(REJECTED) == 1 and OPEN in statuses
+    assert now.log[:len(earlier.log)] == earlier.log  # the review log keeps what was decided
+    decided_pixels = np.isin(earlier.region_map, [r.index for r in earlier.regions if earlier.status[r.index] != OPEN])
+    np.testing.assert_array_equal(now.proposal[decided_pixels], earlier_proposal[decided_pixels])
+    open_ids = [r.index for r in now.regions if now.status[r.index] == OPEN]
+    assert not np.isin(now.region_map[decided_pixels | person["painted"]], open_ids).any(), \
+        "a new proposal touches what the person decided"
+    np.testing.assert_array_equal(proposal.data, now.proposal)
+    assert not np.array_equal(proposal.data, earlier_proposal), "the fine-tuned model proposes anew"
+
+
+def test_stop_while_learning_from_my_review_keeps_the_model_and_the_review_as_they_were(corrected_shown, qtbot):
+    from qtpy.QtCore import Qt
+
+    docked = corrected_shown
+    train, review, cleaned, proposal = docked.train, docked.review, docked.cleaned, docked.proposal
+    press(docked.viewer, qtbot, Qt.Key.Key_A)
+    earlier, earlier_model, earlier_counts = review.review, train.model, review.counts.text()
+    kept_pixels, earlier_proposal = cleaned.data.copy(), proposal.data.copy()
+    train.epochs_choice.value = 2
+    click(train, train.learn_button, qtbot)
+    qtbot.waitUntil(lambda: len(train.plot.steps) >= 2, timeout=60_000)
+    click(train, train.stop_button, qtbot)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    qtbot.wait(200)  # steps still queued for the GUI thread arrive now, and must not overwrite the outcome
+
+    assert re.fullmatch(r"Learning from the review was stopped after \d+/\d+ steps\. "
+                        r"The model and the review are as they were\.", train.status.text()), train.status.text()
+    assert train.model is earlier_model
+    assert review.review is earlier and cleaned.metadata[REVIEW_KEY] is earlier
+    assert review.counts.text() == earlier_counts and earlier.counts()[ACCEPTED] == 1
+    np.testing.assert_array_equal(cleaned.data, kept_pixels)
+    np.testing.assert_array_equal(proposal.data, earlier_proposal)
+    assert train.learn_button.isEnabled() and train.start_button.isEnabled()
+
+def _offered(choice) -> list[str]:
+    """The names a selector's drop-down list offers, as the user sees them."""
+    return [choice.native.itemText(row) for row in range(choice.native.count())]
+
+
+def test_the_selectors_offer_only_inputs_not_the_plugins_results(corrected_shown):
+    train, viewer = corrected_shown.train, corrected_shown.viewer
+    made = {"brain cleaned", "brain disagreement", "brain proposal", "brain boundaries"}
+    assert made <= {layer.name for layer in viewer.layers}
+    empty = train.image_choice.null_string
+    assert _offered(train.image_choice) == [empty, "brain"]
+    # the cleaned labels are the person's corrected mask, and may be corrected again
+    offered_masks = _offered(train.mask_choice)
+    assert offered_masks[0] == empty and sorted(offered_masks[1:]) == ["brain", "brain cleaned", "brain mask"]
+
+
+def test_removing_the_chosen_image_never_falls_back_to_another_layer(corrected_shown, qtbot, notifications):
+    """After Correct the heatmap is an Image layer: removing the image must not put it in the image's place."""
+    from qtpy.QtCore import Qt
+
+    train, viewer = corrected_shown.train, corrected_shown.viewer
+    layers_before = len(viewer.layers)
+    viewer.layers.remove(corrected_shown.image)
+    image_choice = train.image_choice
+    assert image_choice.value is None and image_choice.native.currentText() == image_choice.null_string
+    assert "Layer 'brain' was removed. The model is kept. Choose the image to train or correct next." \
+        == train.status.text()
+    for button in (train.start_button, train.fine_tune_button, train.correct_button):
+        assert not button.isEnabled() and "Choose the image first" in button.toolTip()
+    qtbot.mouseClick(train.correct_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+    assert train.worker is None and len(viewer.layers) == layers_before - 1  # nothing ran, no layers added
+
+    other = viewer.add_image(corrected_shown.mask.data.astype("uint8") * 80, name="another scan")
+    assert train.image_choice.value is other  # a new image fills the empty selector
+    assert train.correct_button.isEnabled() and train.start_button.isEnabled()
+    assert not notifications.messages()
+
+
+def _answer_the_dialog(qtbot, button, questions: list) -> None:
+    """Once the next message box shows, note its text in ``questions`` and click its ``button``."""
+    from qtpy.QtCore import Qt, QTimer
+    from qtpy.QtWidgets import QApplication, QMessageBox
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QMessageBox):  # not shown yet
+            QTimer.singleShot(10, answer)
+            return
+        questions.append(dialog.text())
+        qtbot.mouseClick(dialog.button(button), Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, answer)
+
+
+def test_start_training_asks_before_it_discards_an_unsaved_model(docked_shown, qtbot, tmp_path):
+    from qtpy.QtWidgets import QMessageBox
+
+    train = docked_shown.train
+    _train_a_few_steps(docked_shown, qtbot)
+    click(train, train.stop_button, qtbot)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    unsaved, questions = train.model, []
+
+    _answer_the_dialog(qtbot, QMessageBox.StandardButton.No, questions)
+    click(train, train.start_button, qtbot)
+    assert len(questions) == 1 and "The current model is not saved" in questions[0]
+    assert train.worker is None and train.model is unsaved  # kept
+
+    train.save_model(tmp_path / "kept.pt")  # saved: a new training needs no question
+    click(train, train.start_button, qtbot)
+    assert train.worker is not None and len(questions) == 1
+    qtbot.waitUntil(lambda: len(train.plot.steps) >= 1, timeout=30_000)
+    click(train, train.stop_button, qtbot)
     qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
 
-    assert train.model is not earlier_model and len(docked.viewer.layers) == layers_before  # the same layers
-    np.testing.assert_array_equal(cleaned.data, decided)  # every decision and edit kept
-    assert cleaned.metadata[REVIEW_KEY] is not earlier_review and review.review is cleaned.metadata[REVIEW_KEY]
-    assert not np.array_equal(docked.proposal.data, earlier_proposal), "the fine-tuned model proposes anew"
-    np.testing.assert_array_equal(review.review.proposal, docked.proposal.data)
+    _answer_the_dialog(qtbot, QMessageBox.StandardButton.Yes, questions)  # the new one is unsaved again
+    click(train, train.start_button, qtbot)
+    assert len(questions) == 2 and train.worker is not None
+    click(train, train.stop_button, qtbot)
+    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
