@@ -1,5 +1,6 @@
 """Temperature calibration on held-out pixels against the noisy labels, through the noise model."""
 import numpy as np
+import pytest
 import torch
 
 from jcas.nn.calibration import fit_temperature, tempered
@@ -26,6 +27,11 @@ def test_an_overconfident_model_is_cooled_to_its_accuracy():
     assert np.array_equal(tempered(probability, temperature).argmax(axis=0), probability.argmax(axis=0))
 
 
+def test_a_model_is_never_made_bolder_than_it_was_trained():
+    probability, labels = overconfident(20_000, accuracy=0.95, confidence=0.7)
+    assert fit_temperature(probability, labels) == 1.0
+
+
 def test_through_the_noise_model_the_drawn_labels_errors_do_not_cool_a_right_model():
     """A model calibrated against the truth (0.9 on a label right 90 % of the time), labels with 20 % of them
     flipped: against the labels alone it looks overconfident; through the matrix of the flips it does not."""
@@ -42,7 +48,11 @@ def test_each_fold_model_is_calibrated_after_training_and_keeps_it_in_its_file(m
     for _ in trainer.run():
         pass
     temperatures = [float(member.temperature) for member in trainer.model.members]
-    assert all(t != 1.0 for t in temperatures)
+    assert all(t >= 1.0 for t in temperatures)
+    run = trainer.runs[0]
+    _, _, _, _, probability, drawn = run.best
+    transition = trainer.model.members[0].class_transition().detach().numpy()
+    assert temperatures[0] == pytest.approx(fit_temperature(probability, drawn, transition))
     loaded = load_checkpoint(save_checkpoint(trainer.model, tmp_path / "m.pt"))
     assert [float(member.temperature) for member in loaded.members] == temperatures
 
