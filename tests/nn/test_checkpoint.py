@@ -65,6 +65,7 @@ def test_weights_that_do_not_fit_the_settings_are_refused(trained, tmp_path):
     _, path, _, _ = trained
     payload = torch.load(path, weights_only=True)
     payload["label_values"] = [0, 1]  # two classes, weights for three
+    payload["trust"] = [None] * len(payload["members"])  # (its agreement counts of three classes are refused too)
     edited = tmp_path / "edited.pt"
     torch.save(payload, edited)
     with pytest.raises(JCASInputError, match="do not fit"):
