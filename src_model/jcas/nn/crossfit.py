@@ -165,7 +165,7 @@ class CrossFittedModel(nn.Module):
     def object_areas(self) -> dict[int, float]:
         """``{label value: pixels}``: the typical object of each class in the training masks, where measured."""
         areas = self.members[0].object_areas.tolist()
-        return {value: area for value, area in zip(self.label_map.values, areas) if np.isfinite(area)}
+        return {value: area for value, area in zip(self.label_map.values, areas) if area > 0}
 
     @property
     def in_channels(self) -> int:

@@ -107,14 +107,14 @@ class JCASModel(nn.Module):
         # Fitted on the held-out slices after training (jcas.nn.calibration); 1 = not calibrated.
         self.register_buffer("temperature", torch.ones(()))
         # (K,) the typical object of each class in the training masks, in pixels
-        # (jcas.correction.regions.typical_areas; the relative area floor); NaN = not measured.
-        self.register_buffer("object_areas", torch.full((classes,), float("nan")))
+        # (jcas.correction.regions.typical_areas; the relative area floor); 0 = not measured.
+        self.register_buffer("object_areas", torch.zeros(classes))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Model files written before calibration and object sizes hold neither: they load as not calibrated
         (temperature 1) and with no object size (the area floor then measures each slice)."""
         state_dict.setdefault(prefix + "temperature", torch.ones(()))
-        state_dict.setdefault(prefix + "object_areas", torch.full_like(self.object_areas, float("nan")))
+        state_dict.setdefault(prefix + "object_areas", torch.zeros_like(self.object_areas))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property

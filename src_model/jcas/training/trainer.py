@@ -191,7 +191,7 @@ class Trainer:
             members.append(member)
         object_areas = typical_areas(self.volumes[v].mask(z) for v, z in units)
         for member in members:
-            member.object_areas.copy_(torch.tensor([object_areas.get(value, float("nan"))
+            member.object_areas.copy_(torch.tensor([object_areas.get(value, 0.0)
                                                     for value in self.label_map.values]))
         self.model = CrossFittedModel(members, self.plan.mode, dict(zip(unit_fingerprints, self.plan.slice_folds)))
         self.stages = self._stages()
