@@ -85,9 +85,9 @@ def test_the_relative_area_floor_lets_a_missed_small_nucleus_through_and_keeps_s
 
 def test_the_relative_floor_scales_with_the_objects():
     """The same error, half the size, on objects half the size: the same verdict."""
-    small, large = relative_floors(nuclei_slice(radius=5)), relative_floors(nuclei_slice(radius=10))
+    small, large = relative_floors(nuclei_slice(radius=10)), relative_floors(nuclei_slice(radius=20))
     assert 3.5 < large[1] / small[1] < 4.5
-    assert typical_areas([nuclei_slice(radius=10)])[1] == int((nuclei_slice(radius=10, count=1) == 1).sum())
+    assert typical_areas([nuclei_slice(radius=20)])[1] == int((nuclei_slice(radius=20, count=1) == 1).sum())
 
 
 def test_the_floor_follows_the_objects_the_model_trained_on_not_one_slices_clumps():
