@@ -43,9 +43,7 @@ def _mirrored(mask: np.ndarray, mirror: str) -> np.ndarray:
         return mask[::-1]
     if mirror == "flip_columns":
         return mask[:, ::-1]
-    side = min(mask.shape)
-    top, left = (mask.shape[0] - side) // 2, (mask.shape[1] - side) // 2
-    return mask[top:top + side, left:left + side].T
+    return _square(mask).T
 
 
 def _square(mask: np.ndarray) -> np.ndarray:
