@@ -11,10 +11,14 @@ a column header sorts by that column, and Next / Previous follow the table's ord
 current region is outlined and framed with its surroundings. After Accept or Reject the decided
 region stays in view, its result drawn, for :data:`RESULT_PAUSE_MS` before the next open one is
 framed; a key pressed in that pause acts at once, on the next region, so fast reviewing is not held
-up. The review autosaves beside the export path and is restored from there.
+up. The review autosaves from its first decision, beside the export path or, while there is none, to a
+session file named by the drawn mask (:func:`session_folder`), and is restored from there. An export (the
+dock's, or File > Save Selected Layers with the plugin's writer) is said in the dock, and closing napari
+with decisions not exported asks first (:mod:`napari_jcas._quit_guard`).
 """
 from __future__ import annotations
 
+import os
 import time
 import weakref
 from pathlib import Path
@@ -24,18 +28,19 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinB
 from napari.layers import Labels, Shapes
 from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QEvent, Qt, QTimer
+from qtpy.QtCore import QEvent, QStandardPaths, Qt, QTimer
 from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox, QPushButton,
                             QTableWidget, QTableWidgetItem, QWidget)
 
 from jcas.data.labels import class_change
 from jcas.errors import JCASInputError
 from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, autosave_path, default_export_path,
-                         load_autosave, save_autosave)
+                         load_autosave, save_autosave, session_autosave_path)
 from jcas.settings import REVIEW_KEY, SOURCE_KEY
 
 from ._layers import focus, is_input, make_canvas_current, outline
 from ._qt_layout import row, scrolling_layout
+from ._quit_guard import ask_save_path, quit_guard
 from ._reader import class_names
 from ._writer import export_labels
 
@@ -58,6 +63,9 @@ RANK_COLUMN = "exp. px"
 AUTOSAVE_DELAY_MS = 1000
 #: How long a decided region stays framed, with its result drawn, before the next open one is shown.
 RESULT_PAUSE_MS = 800
+#: The environment variable that names the folder of the session autosaves (:func:`session_folder`).
+SESSION_FOLDER_ENV = "JCAS_REVIEW_SESSIONS"
+LABELS_FILTER = "Labels (*.tif *.tiff *.nii *.nii.gz *.png)"
 
 
 class ReviewWidget(QWidget):
@@ -77,13 +85,14 @@ class ReviewWidget(QWidget):
         self._outline: Shapes | None = None  # outlines the current region
         self._own_autosave: Path | None = None  # where this review autosaves
         self._foreign_autosave: Path | None = None  # an autosave this review must not replace
+        self._autosaved = ""  # what the dock says about the latest autosave
+        self._exported = ""  # what it says about the latest export
 
         self.layer_choice = ComboBox(label="Cleaned labels", choices=self._review_layers,
                                      tooltip="A '<name> cleaned' layer made by Correct in the Train dock")
         self.slice_only = CheckBox(text="Current slice only", value=False)
         self.threshold = FloatSpinBox(label="Score ≥", min=0.0, max=1.0, step=0.05, value=0.8)
-        self.export_path = FileEdit(label="Export to", mode="w",
-                                    filter="Labels (*.tif *.tiff *.nii *.nii.gz *.png)",
+        self.export_path = FileEdit(label="Export to", mode="w", filter=LABELS_FILTER,
                                     tooltip="Cleaned labels are saved here, the review log and autosave beside it")
         self.form = Container(widgets=[self.layer_choice, self.slice_only])
         self.export_form = Container(widgets=[self.export_path])
@@ -166,6 +175,7 @@ class ReviewWidget(QWidget):
             event.connect(self._layers_changed)
         for layer in viewer.layers:
             self._take_undo_key(layer)
+        quit_guard().watch(self)
         self._layers_changed()
 
     # -------------------------------------------------------------------- keys
@@ -213,7 +223,8 @@ class ReviewWidget(QWidget):
             return
         if self.layer is not None:
             self._sync()
-            self.autosave()
+            if self.review.log:  # started: autosaved on the way out
+                self.autosave()
             self.layer.events.paint.disconnect(self._sync_soon)
             self.layer.events.set_data.disconnect(self._sync_soon)
             self.layer.events.metadata.disconnect(self._on_metadata)
@@ -221,6 +232,8 @@ class ReviewWidget(QWidget):
         self._result_pause.stop()
         self._watch(None if layer is None else layer.metadata[REVIEW_KEY])
         self._own_autosave = self._foreign_autosave = None
+        self._autosaved = self._exported = ""
+        self._show_saved()
         self._clear_outline()
         self._sort_review()
         if layer is not None:
@@ -252,11 +265,13 @@ class ReviewWidget(QWidget):
             self.review.decided.disconnect(self._on_decided)
             self.review.moved.disconnect(self._on_moved)
             self.review.reordered.disconnect(self._fill_table)
+            self.review.exported.disconnect(self._on_exported)
         self.review = review
         if review is not None:
             review.decided.connect(self._on_decided)
             review.moved.connect(self._on_moved)
             review.reordered.connect(self._fill_table)
+            review.exported.connect(self._on_exported)
 
     def _on_decided(self, _regions: list) -> None:
         self._update_statuses()
@@ -464,28 +479,48 @@ class ReviewWidget(QWidget):
     def _on_export_path(self, _value=None) -> None:
         self._restore()
 
-    def autosave(self) -> Path | None:
-        """Save the review and the cleaned labels beside the export path (if one is chosen)."""
-        self._autosave_timer.stop()
+    def _autosave_path(self) -> Path:
+        """Where the review autosaves: beside the export path, or the session file of its drawn mask."""
         target = self._export_target()
+        if target is not None:
+            return autosave_path(target)
+        return session_autosave_path(session_folder(), self.review.drawn)
+
+    def autosave(self) -> Path | None:
+        """Save the review and the cleaned labels (:meth:`_autosave_path`); returns where, ``None`` when not."""
+        self._autosave_timer.stop()
         if self.review is None:
             return None
-        if target is None:  # a mask without a file (a sample, or drawn here): say where the review could go
-            self.saved.setText("Not autosaved: this mask has no file. Choose 'Export to', and the review "
-                               "autosaves beside it.")
-            return None
-        path = autosave_path(target)
+        path = self._autosave_path()
+        saved = None
         if path == self._foreign_autosave:
-            self.saved.setText(f"Not autosaving: {path.name} holds the review of another mask.")
-            return None
-        try:
-            save_autosave(path, self.review, self.layer.data)
-        except (JCASInputError, OSError) as error:
-            self.saved.setText(f"Autosave to {path} failed: {error}")
-            return None
-        self._own_autosave = path
-        self.saved.setText(f"Review autosaved at {time.strftime('%H:%M:%S')} to {path.name}.")
-        return path
+            self._autosaved = f"Not autosaving: {path.name} holds the review of another mask."
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                saved = self._own_autosave = save_autosave(path, self.review, self.layer.data)
+            except (JCASInputError, OSError) as error:
+                self._autosaved = f"Autosave to {path} failed: {error}"
+            else:
+                self._autosaved = f"Review autosaved at {time.strftime('%H:%M:%S')} to {path.name}."
+                self.saved.setToolTip(f"The autosave, restored when this mask is corrected again: {path}")
+        self._show_saved()
+        return saved
+
+    def _on_exported(self, path: str) -> None:
+        """Say that the labels and the review log were written (by Export, or File > Save Selected Layers),
+        make that the export path, and autosave beside it."""
+        if Path(path) != self._export_target():
+            self.export_path.value = path
+        self._exported = f"Exported at {time.strftime('%H:%M:%S')} to {Path(path).name}, with its review log."
+        self.autosave()
+
+    def _show_saved(self) -> None:
+        """Show what was saved: the latest export (and the decisions since), the latest autosave."""
+        exported = self._exported
+        if exported and self.review is not None and self.review.unexported:
+            exported += f" {self.review.unexported} decisions since."
+        self.saved.setText(" ".join(text for text in (exported, self._autosaved) if text))
 
     def _restore(self) -> None:
         """Take up an autosaved review of the same drawn mask, if there is one beside the export path.
@@ -493,10 +528,9 @@ class ReviewWidget(QWidget):
         Only into a review that has not started; an autosave that cannot be taken up is left alone
         (and not overwritten).
         """
-        target = self._export_target()
-        if self.review is None or target is None:
+        if self.review is None:
             return
-        path = autosave_path(target)
+        path = self._autosave_path()
         if path in (self._own_autosave, self._foreign_autosave) or not path.is_file():
             return
         try:
@@ -555,9 +589,34 @@ class ReviewWidget(QWidget):
         except (JCASInputError, OSError) as error:
             show_error(f"Export failed, nothing was lost (the review stays open): {error}")
             return []
-        self.autosave()
         show_info(f"Exported {', '.join(Path(p).name for p in written)}.")
         return written
+
+    # ------------------------------------------------------- closing napari
+    def unsaved_work(self) -> list[str]:
+        """The review's decisions not yet exported, as the question before napari closes says them."""
+        if self.review is None or not self.review.unexported:
+            return []
+        return [f"{self.review.unexported} review decisions on '{self.layer.name}', not exported"]
+
+    def save_work(self) -> bool:
+        """Export the cleaned labels and the review log (asking where, when 'Export to' is empty);
+        whether they were written."""
+        target = self._export_target() or ask_save_path(self, "Export the cleaned labels", LABELS_FILTER)
+        return target is not None and bool(self.export(target))
+
+
+def session_folder() -> Path:
+    """The folder of the session autosaves: reviews of masks with no export path.
+
+    The folder named by the environment variable :data:`SESSION_FOLDER_ENV`, else "napari-jcas/reviews"
+    in the user's data folder (``QStandardPaths.GenericDataLocation``).
+    """
+    named = os.environ.get(SESSION_FOLDER_ENV)
+    if named:
+        return Path(named).expanduser()
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation),
+                "napari-jcas", "reviews")
 
 
 def _default_export_path(layer: Labels) -> str | None:

@@ -27,6 +27,7 @@ from ._layers import (HEATMAP_KINDS, CorrectionLayers, add_correction_layers, is
                       show_heatmap, show_new_correction, show_reselection)
 from ._loss_plot import LossPlot
 from ._qt_layout import row, scrolling_layout
+from ._quit_guard import ask_save_path, quit_guard
 from ._workers import start_worker
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ class TrainWidget(QWidget):
                       viewer.layers.events.moved):
             event.connect(self._layers_changed)
         self._set_busy(False)
+        quit_guard().watch(self)
 
     # ------------------------------------------------------------------ layers
     def _before_layer_removal(self, _event=None) -> None:
@@ -381,6 +383,15 @@ class TrainWidget(QWidget):
         self._unsaved = False
         self.status.setText(f"{self.status.text()} Saved to {saved}.")
         return saved
+
+    def unsaved_work(self) -> list[str]:
+        """The model trained here when it is in no file, as the question before napari closes says it."""
+        return ["the model trained here, not saved"] if self._unsaved else []
+
+    def save_work(self) -> bool:
+        """Save the model (asking where, when 'Save model to' is empty); whether it was saved."""
+        path = self._model_path() or ask_save_path(self, "Save the napari-jcas model", MODEL_FILTER)
+        return path is not None and self.save_model(path) is not None
 
     def _ask_model_to_load(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load a napari-jcas model", "", MODEL_FILTER)

@@ -89,6 +89,7 @@ def export_labels(path: str | os.PathLike, data: np.ndarray, attributes: dict, *
         write_array(path, data, affine=affine, labels=True, class_names=names, overwrite=overwrite)
     if review is not None:
         write_bytes_atomic(targets[-1], review.log_csv().encode(), overwrite=overwrite)
+        review.mark_exported(path)  # the Review dock says so, and no longer counts these decisions as unsaved
     return [str(target) for target in targets]
 
 

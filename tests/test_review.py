@@ -9,7 +9,7 @@ import pytest
 
 from jcas.correction.regions import find_regions, rank
 from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, autosave_path, default_export_path,
-                         load_autosave, log_path, save_autosave, trusted_labels)
+                         load_autosave, log_path, save_autosave, session_autosave_path, trusted_labels)
 
 
 @pytest.fixture
@@ -168,6 +168,33 @@ def test_log_and_autosave_round_trip(stack, tmp_path):
     assert again.restore(state) == 3
     assert [again.status[r.index] for r in renumbered] == [ACCEPTED, REJECTED, OPEN]
     assert len(again.log) == 2
+
+
+def test_an_export_is_recorded_and_later_decisions_are_unexported(stack, tmp_path):
+    regions, region_map, proposal, drawn = stack
+    review = Review(regions, region_map, proposal, drawn)
+    exported = []
+    review.exported.connect(exported.append)
+    review.accept(regions[0].index)
+    review.reject(regions[1].index)
+    assert review.unexported == 2
+    review.mark_exported(tmp_path / "brain_cleaned_review.csv")
+    assert review.unexported == 0 and exported == [str(tmp_path / "brain_cleaned_review.csv")]
+    review.reject(regions[0].index)
+    assert review.unexported == 1
+    fewer = Review(regions[:2], np.where(region_map == regions[2].index, 0, region_map), proposal, drawn)
+    fewer.carry_over(review)  # other thresholds: the exported part of the log stays exported
+    assert fewer.unexported == 1
+
+
+def test_a_session_autosave_is_named_by_the_drawn_mask(stack, tmp_path):
+    drawn = stack[3]
+    path = session_autosave_path(tmp_path, drawn)
+    assert path.parent == tmp_path and path.name.endswith(".review.npz")
+    assert session_autosave_path(tmp_path, drawn.copy()) == path
+    other = drawn.copy()
+    other[0, 0, 0] = 2
+    assert session_autosave_path(tmp_path, other) != path
 
 
 def test_mismatched_arrays_are_refused(stack):

@@ -106,11 +106,14 @@ class Review:
         :attr:`position` changed.
     reordered()
         :attr:`order` changed.
+    exported(str)
+        The review log was written beside an export, to the path given (:meth:`mark_exported`).
     """
 
     decided = Signal(list)
     moved = Signal()
     reordered = Signal()
+    exported = Signal(str)
 
     def __init__(self, regions: Sequence[Region], region_map: np.ndarray, proposal: np.ndarray,
                  drawn: np.ndarray):
@@ -123,6 +126,7 @@ class Review:
         self.drawn = np.ascontiguousarray(drawn)
         self.status = {region.index: OPEN for region in self.regions}
         self.log: list[dict] = []
+        self.exported_decisions = 0  # how many entries of the log the latest export wrote
         self.position = 0
         self.order = list(range(len(self.regions)))
         self._rows = {region.index: row for row, region in enumerate(self.regions)}
@@ -148,6 +152,11 @@ class Review:
         for status in self.status.values():
             counts[status] += 1
         return counts
+
+    @property
+    def unexported(self) -> int:
+        """How many decisions (entries of the log) were made since the latest export (:meth:`mark_exported`)."""
+        return len(self.log) - self.exported_decisions
 
     def rows(self, slice_index: int | None = None) -> list[int]:
         """Rows of :attr:`regions` in review :attr:`order`, all of them or those of one slice."""
@@ -293,6 +302,11 @@ class Review:
         return result
 
     # -------------------------------------------------------------- persistence
+    def mark_exported(self, path: str | os.PathLike) -> None:
+        """Record that the log as it is now was written to ``path``: :attr:`unexported` is 0 again."""
+        self.exported_decisions = len(self.log)
+        self.exported.emit(str(path))
+
     def log_csv(self) -> str:
         """The review log as CSV text: one row per decision, in order."""
         buffer = io.StringIO()
@@ -336,6 +350,7 @@ class Review:
         The current region stays current if it is still a candidate, else the first one is.
         """
         matched = self.restore(earlier.state())
+        self.exported_decisions = earlier.exported_decisions  # the earlier log comes first in this one
         rows = {region_key(region): row for row, region in enumerate(self.regions)}
         self.select(rows.get(region_key(earlier.current), 0) if earlier.current is not None else 0)
         return matched
@@ -417,6 +432,12 @@ def autosave_path(export_path: str | os.PathLike) -> Path:
     """Where the review autosaves: ``<export name>.review.npz`` beside the export."""
     export_path = Path(export_path)
     return export_path.with_name(f"{export_path.name}.review.npz")
+
+
+def session_autosave_path(folder: str | os.PathLike, drawn: np.ndarray) -> Path:
+    """Where the review of a mask with no export path autosaves: ``<folder>/<digest>.review.npz``,
+    named by the drawn mask's values (:func:`array_digest`), so that the same mask finds it again."""
+    return Path(folder) / f"{array_digest(drawn)[:16]}.review.npz"
 
 
 def save_autosave(path: str | os.PathLike, review: Review, cleaned: np.ndarray) -> Path:

@@ -19,6 +19,15 @@ def _plugins_discovered():
     PluginManager.instance().discover()
 
 
+@pytest.fixture(autouse=True)
+def _review_sessions(tmp_path, monkeypatch):
+    """Session autosaves (reviews of masks with no export path) go to the test's own folder."""
+    from napari_jcas._review_widget import SESSION_FOLDER_ENV
+
+    monkeypatch.setenv(SESSION_FOLDER_ENV, str(tmp_path / "review sessions"))
+    return tmp_path / "review sessions"
+
+
 @pytest.fixture(scope="session")
 def noisy_mni():
     """Two slices of the MNI sample: images (2, 233, 197) uint8 and a noisy mask {0, 1, 2}."""

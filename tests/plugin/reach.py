@@ -2,8 +2,8 @@
 shows inside the window, then click it."""
 from __future__ import annotations
 
-from qtpy.QtCore import QRect, Qt
-from qtpy.QtWidgets import QWidget
+from qtpy.QtCore import QRect, Qt, QTimer
+from qtpy.QtWidgets import QApplication, QMessageBox, QWidget
 
 #: A laptop screen, the smallest the docks are made for (width, height).
 LAPTOP_SCREEN = (1366, 768)
@@ -39,3 +39,20 @@ def click(dock_widget: QWidget, control: QWidget, qtbot) -> None:
 def press(viewer, qtbot, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.ShiftModifier) -> None:
     """Press and release ``key`` on the viewer's canvas, as the user does."""
     qtbot.keyClick(viewer.window._qt_viewer.canvas.native, key, modifier)
+
+
+def answer_next_box(qtbot, button: QMessageBox.StandardButton, texts: list[str], tries: int = 500) -> None:
+    """Click ``button`` of the next message box that opens, as the user does; its text goes to ``texts``.
+
+    Call it before the action that opens the box (which waits for the answer).
+    """
+    def click_when_open(left: int = tries) -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            if left:
+                QTimer.singleShot(10, lambda: click_when_open(left - 1))
+            return
+        texts.append(box.text())
+        qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, click_when_open)

@@ -9,11 +9,11 @@ from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import NotificationSeverity
 from qtpy.QtCore import QPoint, Qt
 
-from jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, region_key
+from jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, log_path, region_key, session_autosave_path
 from jcas.settings import REVIEW_KEY
 from napari_jcas._reader import read_file
 from napari_jcas._review_widget import COLUMNS, KEYS, RESULT_PAUSE_MS
-from reach import press
+from reach import click, press
 
 pytestmark = pytest.mark.gui
 
@@ -38,9 +38,8 @@ def test_correct_adds_its_layers_and_leaves_the_mask_alone(corrected, noisy_mni)
     agree, disagree = heat.colormap.map([0.0, 1.0])
     assert agree[3] == 0 and 0.5 < disagree[3] < 1
     assert viewer.layers.selection.active is corrected.cleaned
-    # a mask without a source file gets no export path, nothing is autosaved anywhere, and the dock says so
-    assert corrected.review.export_path.line_edit.value == "" and corrected.review.autosave() is None
-    assert "Not autosaved: this mask has no file" in corrected.review.saved.text()
+    # a mask without a source file gets no export path, and nothing is saved before the first decision
+    assert corrected.review.export_path.line_edit.value == "" and corrected.review.saved.text() == ""
 
 
 def test_the_review_names_the_classes_when_the_mask_layer_does(docked, model_file, qtbot, tmp_path):
@@ -180,6 +179,29 @@ def test_autosave_survives_removing_the_layer_and_restores_after_a_rerun(correct
     assert {r.index: again.status[r.index] for r in again.regions} == decided
     assert review.layer.data[1, 5, 5] == 2
     assert "accepted 2 · rejected 1" in review.counts.text()
+
+
+def test_a_review_autosaves_from_its_first_decision_and_says_when_napari_saved_it(corrected_shown, qtbot,
+                                                                                   tmp_path, _review_sessions):
+    review, viewer = corrected_shown.review, corrected_shown.viewer
+    assert review.export_path.line_edit.value == ""  # the mask has no file, so no export path either
+    click(review, review.buttons["accept"], qtbot)
+    session = session_autosave_path(_review_sessions, review.review.drawn)
+    qtbot.waitUntil(session.is_file)  # the session file beside no export path, named by the drawn mask
+    qtbot.waitUntil(lambda: "Review autosaved" in review.saved.text())
+    assert session.name in review.saved.text() and str(session) in review.saved.toolTip()
+    assert review.unsaved_work() == ["1 review decisions on 'brain cleaned', not exported"]
+
+    # File > Save Selected Layers with the plugin's writer: the dock says it, and autosaves beside that file
+    target = tmp_path / "brain_cleaned.tif"
+    viewer.layers.selection.active = corrected_shown.cleaned
+    assert viewer.layers.save(str(target), selected=True, plugin="napari-jcas") == [str(target), str(log_path(target))]
+    assert review.saved.text().startswith("Exported at") and "brain_cleaned.tif, with its review log" in review.saved.text()
+    assert "Not autosaved" not in review.saved.text() and autosave_path(target).is_file()
+    assert review.export_path.line_edit.value == str(target) and review.unsaved_work() == []
+    click(review, review.buttons["reject"], qtbot)  # a later decision is not in the export
+    qtbot.waitUntil(lambda: "1 decisions since" in review.saved.text())
+    assert review.unsaved_work() == ["1 review decisions on 'brain cleaned', not exported"]
 
 
 def test_autosave_of_another_mask_is_left_alone(corrected, tmp_path, notifications):
