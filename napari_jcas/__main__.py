@@ -5,10 +5,12 @@ import sys
 
 
 def open_sample_with_docks(viewer, sample: str = "mni_tissue") -> None:
-    """Add a shipped sample (image and noisy mask) and the Train and Review docks to ``viewer``."""
+    """Add a shipped sample (image and noisy mask) and the Train and Review docks to ``viewer``, and
+    maximize its window: the docks and the canvas get the whole screen, a laptop's too."""
     viewer.open_sample("napari-jcas", sample)
     viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
     viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
+    viewer.window._qt_window.showMaximized()
 
 
 def main(sample: str = "mni_tissue") -> None:

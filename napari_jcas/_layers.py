@@ -27,13 +27,16 @@ if TYPE_CHECKING:
 #: "proposal", "boundaries", "outline"). All but the cleaned labels show a result and are never inputs.
 OUTPUT_KEY = "jcas_output"
 HEATMAP_KINDS = ("class", "affinity")
-#: The disagreement heatmap: transparent where the model agrees with the drawn mask, then yellow,
-#: strongest where it disagrees most, and never opaque, so the anatomy under a disputed region
-#: stays visible. It is drawn over the image and the cleaned labels (not added to them), so it
+#: Below this disagreement the heatmap is transparent: the model's doubt at every boundary and in
+#: dark background does not tint the whole image.
+HEATMAP_FLOOR = 0.3
+#: The disagreement heatmap: transparent up to :data:`HEATMAP_FLOOR`, then orange to yellow, strongest
+#: where the model disagrees most, and never opaque, so the anatomy and the labels under a disputed
+#: region stay visible. It is drawn over the image and the cleaned labels (not added to them), so it
 #: stays legible over a bright MRI and over any label colour.
 HEATMAP_COLORMAP = Colormap(
-    colors=[[1.0, 0.85, 0.0, 0.0], [1.0, 0.85, 0.0, 0.35], [1.0, 1.0, 0.2, 0.7]],
-    controls=[0.0, 0.5, 1.0], name="jcas disagreement",
+    colors=[[1.0, 0.6, 0.0, 0.0], [1.0, 0.6, 0.0, 0.0], [1.0, 0.75, 0.0, 0.3], [1.0, 1.0, 0.2, 0.6]],
+    controls=[0.0, HEATMAP_FLOOR, 0.6, 1.0], name="jcas disagreement",
 )
 #: The cleaned labels are painted on: seen, but faint enough that the image shows through.
 CLEANED_OPACITY = 0.3

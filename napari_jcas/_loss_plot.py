@@ -5,6 +5,8 @@ import time
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from qtpy.QtGui import QWheelEvent
+from qtpy.QtWidgets import QAbstractScrollArea, QApplication
 
 #: Colours that read on napari's dark theme.
 BACKGROUND, FOREGROUND = "#262930", "#d1d2d4"
@@ -14,7 +16,8 @@ class LossPlot(FigureCanvasQTAgg):
     """Loss curves against the optimisation step, one line per loss term, and a marker where a stage starts.
 
     The losses jump where the corrected stage starts (the transition matrices come in) and where the
-    next fold model starts: a dashed line, labelled with the stage, marks each such step.
+    next fold model starts: a dashed line, labelled with the stage, marks each such step. The legend
+    stands beside the axes, so that it hides no stage's label; the mouse wheel scrolls the dock the plot is in.
 
     Parameters
     ----------
@@ -31,8 +34,20 @@ class LossPlot(FigureCanvasQTAgg):
         self.losses: dict[str, list[float]] = {}
         self.stages: list[tuple[int, str]] = []  # (first step, name) of every stage
         self._drawn_at = 0.0
+        self.legend = None
         self.setMinimumHeight(180)
         self._style()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Pass the mouse wheel to the scroll bar of the scroll area the plot is in: the dock scrolls, the plot
+        neither zooms nor scrolls (matplotlib would take the wheel, and the dock would stop scrolling here)."""
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        if area is None:
+            event.ignore()
+        else:
+            QApplication.sendEvent(area.verticalScrollBar(), event)
 
     def _style(self) -> None:
         axes = self.axes
@@ -74,10 +89,13 @@ class LossPlot(FigureCanvasQTAgg):
             self.axes.axvline(step, color=FOREGROUND, linestyle="--", linewidth=0.8, alpha=0.7)
             self.axes.annotate(stage, (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
                                textcoords="offset points", va="top", fontsize=6, color=FOREGROUND)
-        if self.losses:
-            legend = self.axes.legend(fontsize=6, ncols=2, facecolor=BACKGROUND, edgecolor=FOREGROUND,
-                                      framealpha=0.6, loc="upper right")
-            for text in legend.get_texts():
+        if self.legend is not None:
+            self.legend.remove()
+            self.legend = None
+        if self.losses:  # beside the axes, where it hides neither a curve nor a stage's name
+            self.legend = self.figure.legend(*self.axes.get_legend_handles_labels(), loc="outside right upper",
+                                             fontsize=6, facecolor=BACKGROUND, edgecolor=FOREGROUND)
+            for text in self.legend.get_texts():
                 text.set_color(FOREGROUND)
         self.draw_idle()
         self._drawn_at = time.monotonic()

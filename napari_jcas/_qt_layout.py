@@ -42,16 +42,26 @@ class VerticalScrollArea(QScrollArea):
         return QSize(self._width_for(content.width()), content.height())
 
 
-def scrolling_layout(owner: QWidget) -> tuple[VerticalScrollArea, QVBoxLayout]:
-    """Fill ``owner`` with a :class:`VerticalScrollArea`; returns it and the layout to put the controls in.
+def scrolling_layout(owner: QWidget) -> tuple[VerticalScrollArea, QVBoxLayout, QVBoxLayout]:
+    """Fill ``owner`` with a :class:`VerticalScrollArea` over a bar that stays in view.
 
     A dock built this way fits any window height: with both docks open in a 1366 x 768 window
-    its controls scroll instead of stretching the window beyond the screen.
+    its controls scroll instead of stretching the window beyond the screen, and the primary
+    actions, put in the bar, never scroll out of view.
+
+    Returns
+    -------
+    VerticalScrollArea, QVBoxLayout, QVBoxLayout
+        The scroll area, the layout of the controls that scroll, and that of the bar below them.
     """
     content = QWidget()
     layout = QVBoxLayout(content)
     scroll_area = VerticalScrollArea(content)
     outer = QVBoxLayout(owner)
     outer.setContentsMargins(0, 0, 0, 0)
+    outer.setSpacing(2)
     outer.addWidget(scroll_area)
-    return scroll_area, layout
+    pinned = QVBoxLayout()
+    pinned.setContentsMargins(9, 0, 9, 4)  # the scrolling controls' margins, so that the columns line up
+    outer.addLayout(pinned)
+    return scroll_area, layout, pinned

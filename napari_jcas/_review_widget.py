@@ -104,11 +104,12 @@ class ReviewWidget(QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # the change ("grey matter → white matter") takes the room left, shortened with "…" (in full as
-        # its tooltip), so that the status column stays in view without a horizontal scroll bar
+        # the change ("grey matter → white matter") takes the room left and wraps onto a second line there
+        # (in full as its tooltip too), so that the class names are read whole and the status column stays
+        # in view without a horizontal scroll bar
         header.setSectionResizeMode(COLUMNS.index("change"), QHeaderView.ResizeMode.Stretch)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.setWordWrap(False)  # one line a region
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionsClickable(True)  # Qt's sort indicator is not shown: it widens every column
         header.setToolTip("Click a column to sort by it, again to turn the order round. 'exp. px', the rank "
                           "order: area x score, how many pixels accepting the region is expected to fix")
@@ -128,9 +129,8 @@ class ReviewWidget(QWidget):
         self.saved = QLabel()
         self.saved.setWordWrap(True)
 
-        self.scroll_area, layout = scrolling_layout(self)
+        self.scroll_area, layout, pinned = scrolling_layout(self)
         layout.addWidget(self.form.native)
-        layout.addLayout(row(self.buttons["accept"], self.buttons["reject"]))
         layout.addLayout(row(self.buttons["previous"], self.buttons["next"]))
         layout.addWidget(self.table)
         threshold_row = row(self.accept_all_button)
@@ -138,8 +138,9 @@ class ReviewWidget(QWidget):
         layout.addLayout(threshold_row)
         layout.addWidget(self.counts)
         layout.addWidget(self.export_form.native)
-        layout.addWidget(self.export_button)
         layout.addWidget(self.saved)
+        pinned.addLayout(row(self.buttons["accept"], self.buttons["reject"]))  # always in view
+        pinned.addWidget(self.export_button)
 
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)

@@ -126,9 +126,8 @@ class TrainWidget(QWidget):
         self.status.setWordWrap(True)
         self.plot = LossPlot()
 
-        self.scroll_area, layout = scrolling_layout(self)
+        self.scroll_area, layout, pinned = scrolling_layout(self)
         layout.addWidget(self.form.native)
-        layout.addLayout(row(self.start_button, self.fine_tune_button, self.stop_button))
         layout.addLayout(row(self.load_button, self.save_button))
         layout.addWidget(self.status)
         layout.addWidget(self.plot)
@@ -136,6 +135,7 @@ class TrainWidget(QWidget):
         layout.addWidget(self.correct_button)
         layout.addWidget(self.learn_button)
         layout.addStretch()
+        pinned.addLayout(row(self.start_button, self.fine_tune_button, self.stop_button))  # always in view
 
         self.start_button.clicked.connect(lambda: self.start())
         self.fine_tune_button.clicked.connect(self.fine_tune)

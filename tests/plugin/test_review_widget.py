@@ -11,6 +11,7 @@ from qtpy.QtCore import QPoint, Qt
 
 from jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, log_path, region_key, session_autosave_path
 from jcas.settings import REVIEW_KEY
+from napari_jcas._layers import HEATMAP_FLOOR
 from napari_jcas._reader import read_file
 from napari_jcas._review_widget import COLUMNS, KEYS, RESULT_PAUSE_MS
 from reach import click, press
@@ -35,8 +36,9 @@ def test_correct_adds_its_layers_and_leaves_the_mask_alone(corrected, noisy_mni)
                                                                         "brain disagreement", "brain proposal"]
     # where the model agrees the heatmap is transparent; where it disagrees it is strong, and the image
     # still shows through
-    agree, disagree = heat.colormap.map([0.0, 1.0])
-    assert agree[3] == 0 and 0.5 < disagree[3] < 1
+    # (so it is, too, where the model's doubt is small: at every boundary, in the background)
+    agree, doubt, disagree = heat.colormap.map([0.0, HEATMAP_FLOOR, 1.0])
+    assert agree[3] == 0 and doubt[3] == 0 and 0.5 < disagree[3] < 1
     assert viewer.layers.selection.active is corrected.cleaned
     # a mask without a source file gets no export path, and nothing is saved before the first decision
     assert corrected.review.export_path.line_edit.value == "" and corrected.review.saved.text() == ""
