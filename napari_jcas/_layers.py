@@ -30,12 +30,12 @@ HEATMAP_KINDS = ("class", "affinity")
 #: Below this disagreement the heatmap is transparent: the model's doubt at every boundary and in
 #: dark background does not tint the whole image.
 HEATMAP_FLOOR = 0.3
-#: The disagreement heatmap: transparent up to :data:`HEATMAP_FLOOR`, then orange to yellow, strongest
-#: where the model disagrees most, and never opaque, so the anatomy and the labels under a disputed
+#: The disagreement heatmap: transparent up to :data:`HEATMAP_FLOOR`, then orange to amber, strongest
+#: where the model disagrees most, and at most 45% opaque, so the anatomy and the labels under a disputed
 #: region stay visible. It is drawn over the image and the cleaned labels (not added to them), so it
 #: stays legible over a bright MRI and over any label colour.
 HEATMAP_COLORMAP = Colormap(
-    colors=[[1.0, 0.6, 0.0, 0.0], [1.0, 0.6, 0.0, 0.0], [1.0, 0.75, 0.0, 0.3], [1.0, 1.0, 0.2, 0.6]],
+    colors=[[1.0, 0.45, 0.0, 0.0], [1.0, 0.45, 0.0, 0.0], [1.0, 0.55, 0.0, 0.25], [1.0, 0.8, 0.0, 0.45]],
     controls=[0.0, HEATMAP_FLOOR, 0.6, 1.0], name="jcas disagreement",
 )
 #: The cleaned labels are painted on: seen, but faint enough that the image shows through.
