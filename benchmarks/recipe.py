@@ -85,6 +85,18 @@ def reliability_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def mask_quality_table(rows: list[dict]) -> list[str]:
+    """Per row: how well the estimated Dice of each drawn slice (``quality.csv``'s estimate) ranks the slices by
+    their true Dice: Spearman correlation, and the share of the truly worst 10 % among the estimated worst 10 %."""
+    lines = ["| set | noise | method | slices | Spearman | worst 10 % found |", "|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: (r["held_out_set"], r["dataset"], r["noise"], r["method"])):
+        if "quality_spearman" in row:
+            lines.append(f"| {row['dataset']} | {row['noise']}:{row['fraction']:g} | "
+                         f"{NAMES.get(row['method'], row['method'])} | {len(row['slice_quality'])} | "
+                         f"{_f(row['quality_spearman'], 2)} | {_f(row['quality_worst10_found'], 2)} |")
+    return lines
+
+
 def provenance(rows: list[dict]) -> list[str]:
     """The commits and machines the rows came from."""
     commits = sorted({row.get("commit", "?") for row in rows})
@@ -109,6 +121,10 @@ def report(rows: list[dict], slice_floor_rows: list[dict]) -> str:
              "of the code each row ran, not of the current defaults. *10 px*, *100 px*, *400 px*: fixed area",
              "floors with the score floor (0.6), no confidence floor, the guard.", "", *provenance(rows), "", "## Quality", "", *quality_table(rows), "",
              "## Against the earlier recipe, same noise and seed", "", *earlier_recipe(rows), "",
+             "## Ranking the masks by their estimated quality", "",
+             "The estimate `jcas correct` writes to `quality.csv` (`jcas.evaluation.mask_quality`), per slice,",
+             "against the slice's true Dice (issue 25's targets: Spearman >= 0.8, >= 60 % of the worst found).", "",
+             *mask_quality_table(rows + slice_floor_rows), "",
              "## Reliability of the proposals' confidence", "",
              "Candidate regions at the default area floor with no score or confidence floor, binned by their",
              "confidence; a calibrated confidence has a gap near 0.", "", *reliability_table(rows), "",

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Set up everything napari-jcas needs on a fresh Debian/Ubuntu machine, idempotently:
-# the X libraries napari's Qt window and Xvfb need, a virtual environment in .venv,
-# PyTorch (the pinned release) and the project with its test extras.
+# the X libraries napari's Qt window and Xvfb need, a headless browser (the report's test),
+# a virtual environment in .venv, PyTorch (the pinned release) and the project with its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
-              libxcb-xinerama0 libxcb-cursor0 libxkbcommon-x11-0 libgl1 libegl1 libfontconfig1 libdbus-1-3)
+              libxcb-xinerama0 libxcb-cursor0 libxkbcommon-x11-0 libgl1 libegl1 libfontconfig1 libdbus-1-3
+              chromium-headless-shell)  # the last: the test that opens the HTML report in a real browser
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -288,7 +288,7 @@ def test_a_deeply_nested_names_file_is_refused_with_a_message(data, capsys, comm
 @pytest.mark.skipif(JCAS_SCRIPT is None, reason="the jcas command is not installed beside this Python")
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse names that are not UTF-8")
 def test_a_file_name_that_is_not_utf8_is_printed_and_written_with_an_escape(data):
-    from jcas.cli import regions_table
+    from jcas.correction.folder import regions_table
 
     stem = os.fsdecode(b"caf\xe9")  # Latin-1, not UTF-8
     for folder in ("images", "masks"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
 import json
 import os
@@ -224,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"{SELECTION_HELP['min_confidence']} (default {MIN_CONFIDENCE})")
     fix.add_argument("--mirror", action="store_true", help=SELECTION_HELP["mirror"])
     fix.add_argument("--overwrite", action="store_true", help="replace existing files in OUT")
+    fix.add_argument("--resume", action="store_true",
+                     help="continue a run that stopped part-way in OUT (Ctrl+C, kill, an error): the files it "
+                          "finished are not corrected again, if the model, the settings and those files are unchanged")
     fix.set_defaults(handler=correct_command)
 
     evaluate = commands.add_parser("evaluate", help="score masks against true masks")
@@ -425,103 +427,24 @@ def run_with_progress(trainer, show: bool = True) -> None:
 
 def correct_command(args: argparse.Namespace) -> int:
     from .arguments import check_thresholds
-    from .correction.guard import untrusted_classes
-    from .correction.maps import guard_notes, stream_correct
-    from .correction.regions import rank
-    from .data.class_names import class_names_of
-    from .data.io import output_suffix, write_array, write_bytes_atomic
+    from .correction.folder import correct_folder
     from .data.pairs import match_folders
-    from .data.stream import SliceStore
-    from .nn.checkpoint import check_channels
-    from .nn.integrity import check_finite_output
-    from .outputs import OutputSet, check_clear_of_inputs, check_writable
-    from .training.dataset import volumes_from_files
 
     check_thresholds(args.min_area, args.min_score, args.min_confidence)
     model = load_model(args.model, device=args.device)
     pairs = match_folders(args.images, args.masks)
-    outputs = {p.stem: (args.out / f"{p.stem}{output_suffix(p.mask)}", args.out / "disagreement" / f"{p.stem}.tif",
-                        args.out / "affinity_disagreement" / f"{p.stem}.tif", args.out / "boundaries" / f"{p.stem}.tif")
-               for p in pairs}
-    regions_csv = args.out / "regions.csv"
-    files = [p for paths in outputs.values() for p in paths] + [regions_csv]
-    check_clear_of_inputs([args.out, *files], {"the --images folder": args.images, "the --masks folder": args.masks,
-                                               "the --model file": args.model})
-    check_writable(args.out, "--out", folder=True)
-    refuse_existing(files, args.overwrite)
-    names = {p.stem: class_names_of(p.mask) for p in pairs}  # the corrected masks keep them
-    store = SliceStore(0)  # each slice is read once per pass: nothing to keep
-    run_notes = guard_notes(untrusted_classes(model), model.label_map.num_classes)
-    rows = []
-    with OutputSet(args.out, overwrite=args.overwrite) as staged:  # all files or none
-        for pair in pairs:
-            [volume] = volumes_from_files([pair], store=store)  # checked slice by slice, never read whole
-            mask_file = store.file(pair.mask)
-            model.label_map.check_dtype(mask_file.dtype, name=f"mask {pair.mask.name}")
-            check_channels(model, volume.channels)
-            corrected_path, class_path, affinity_path, boundaries_path = outputs[pair.stem]
-            corrected = np.empty(mask_file.shape, dtype=mask_file.dtype)  # the mask's size; no float map is whole
-            slice_of = (lambda a, z: a) if corrected.ndim == 2 else (lambda a, z: a[z])
-            regions, withheld, notes, changed = [], [], list(run_notes), 0
-            started = time.perf_counter()
-            with heatmap_writers({staged.path(class_path): np.float32, staged.path(affinity_path): np.float32,
-                                  staged.path(boundaries_path): np.uint8}, mask_file.shape) as (
-                    write_class, write_affinity, write_boundaries):
-                for part in stream_correct(model, volume.image, volume.mask, volume.slices, name=volume.name,
-                                           min_area=args.min_area, min_score=args.min_score,
-                                           min_confidence=args.min_confidence, mirror=args.mirror):
-                    check_finite_output(part.class_disagreement, f"the class disagreement of {pair.stem}")
-                    check_finite_output(part.affinity_disagreement, f"the affinity disagreement of {pair.stem}")
-                    write_class(part.class_disagreement)
-                    write_affinity(part.affinity_disagreement)
-                    write_boundaries(part.boundaries)
-                    slice_of(corrected, part.z)[...] = part.selection.corrected
-                    changed += int(np.count_nonzero(part.selection.region_map))  # a kept region's pixels change
-                    regions += part.selection.regions
-                    withheld += part.selection.withheld
-                    notes += part.selection.notes
-            write_array(staged.path(corrected_path), corrected, affine=mask_file.affine, labels=True,
-                        class_names=names[pair.stem])
-            rows += [{"stem": pair.stem, **region.to_row(), "withheld": ""} for region in rank(regions)]
-            rows += [{"stem": pair.stem, **held.region.to_row(), "withheld": held.reason} for held in withheld]
-            print(f"{pair.stem}: {len(regions)} candidate regions, {len(withheld)} withheld, "
-                  f"{changed / corrected.size:.1%} of pixels changed ({time.perf_counter() - started:.1f} s)")
-            for note in notes:
-                print(f"jcas correct: warning: {pair.stem}: {note}", file=sys.stderr)
-        write_bytes_atomic(staged.path(regions_csv), regions_table(rows))
-    print(f"wrote corrected masks, heatmaps and {regions_csv} to {args.out}")
+    result = correct_folder(model, pairs, args.out, model_file=args.model,
+                            inputs={"the --images folder": args.images, "the --masks folder": args.masks,
+                                    "the --model file": args.model},
+                            min_area=args.min_area, min_score=args.min_score, min_confidence=args.min_confidence,
+                            mirror=args.mirror, overwrite=args.overwrite, resume=args.resume,
+                            progress=sys.stderr.isatty())
+    for stem, notes in result.notes.items():
+        for note in notes:
+            print(f"jcas correct: warning: {stem}: {note}", file=sys.stderr)
+    resumed = f" ({result.resumed} of {len(pairs)} files from the stopped run)" if result.resumed else ""
+    print(f"wrote corrected masks, heatmaps, regions.csv, quality.csv and report.html to {args.out}{resumed}")
     return 0
-
-
-def regions_table(rows: list[dict]) -> bytes:
-    """``regions.csv``: one row per candidate region (``stem``, the region's fields, ``withheld``), UTF-8.
-
-    A stem that is not valid UTF-8 (a file name with a byte of another encoding) is written with a
-    backslash escape for that byte, as it is printed (:func:`main`).
-    """
-    from .correction.regions import REGION_FIELDS
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=("stem",) + REGION_FIELDS + ("withheld",))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8", "backslashreplace")
-
-
-@contextlib.contextmanager
-def heatmap_writers(paths: dict[Path, type], shape: tuple[int, ...]):
-    """One writer per map file of a pair (path: its dtype), each taking the next slice ``(H, W)``: slice by
-    slice into a TIFF stack (:class:`jcas.data.io.StackWriter`) for a stack, the one slice of a 2D mask at the end."""
-    from .data.io import StackWriter, write_array
-
-    if len(shape) == 3:
-        with contextlib.ExitStack() as writers:
-            yield [writers.enter_context(StackWriter(path, shape, dtype)).write for path, dtype in paths.items()]
-        return
-    pages: dict[Path, np.ndarray] = {}
-    yield [lambda page, path=path: pages.__setitem__(path, page) for path in paths]
-    for path in paths:
-        write_array(path, pages[path])
 
 
 def load_model(path: Path, device: str = "auto", option: str = "--model"):

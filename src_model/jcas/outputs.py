@@ -360,19 +360,35 @@ class OutputSet:
     overwrite : bool
         Replace files that exist at the end; without it, a file that appeared meanwhile
         stops the commit (and nothing is moved).
+    resumable : str, optional
+        Stage in the hidden folder of this name (``root/.jcas-<name>``), kept when the block ends with
+        an exception (Ctrl+C included) so that a later run can pick up the files already staged there
+        (:attr:`resumed`); without it the staging folder is new each time and removed on any exit.
     """
 
-    def __init__(self, root: str | os.PathLike, *, overwrite: bool = False):
+    def __init__(self, root: str | os.PathLike, *, overwrite: bool = False, resumable: str | None = None):
         self.root = Path(root)
         self.overwrite = overwrite
+        self.resumable = resumable
+        self.resumed = False
         self.staging: Path | None = None
         self._targets: dict[Path, Path] = {}
         self._created: list[Path] = []
 
+    @property
+    def kept_staging(self) -> Path | None:
+        """The staging folder a resumable run keeps when stopped (None for a run that is not resumable)."""
+        return self.root / f"{TEMPORARY_MARK}{self.resumable}" if self.resumable else None
+
     def __enter__(self) -> "OutputSet":
         self._created = make_folder(self.root)
         try:
-            self.staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f"{TEMPORARY_MARK}staging-"))
+            if self.resumable:
+                self.resumed = self.kept_staging.is_dir()
+                self.kept_staging.mkdir(exist_ok=True)
+                self.staging = self.kept_staging
+            else:
+                self.staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f"{TEMPORARY_MARK}staging-"))
         except OSError as error:
             _remove_empty(self._created)
             raise JCASOutputError(f"cannot write in {self.root}: {describe_os_error(error)}") from error
@@ -403,10 +419,11 @@ class OutputSet:
             if kind is None:
                 self.commit()
         finally:
-            if self.staging is not None:
+            kept = kind is not None and self.resumable is not None
+            if self.staging is not None and not kept:
                 shutil.rmtree(self.staging, ignore_errors=True)
-                self.staging = None
-            if kind is not None:
+            self.staging = None
+            if kind is not None and not kept:
                 _remove_empty(self._created)
         if isinstance(error, (OSError, JCASOutputError)):
             # Name the real target, not its hidden staged copy, and say that nothing changed.

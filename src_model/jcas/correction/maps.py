@@ -16,6 +16,7 @@ import torch
 from ..arguments import check_setting, check_thresholds
 from ..data.pairs import as_slices, channels_of, check_correct_arguments, check_pair, normalise
 from ..device import autocast
+from ..evaluation.mask_quality import QualityTally, tally_quality
 from ..nn.affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
 from ..nn.calibration import tempered
 from ..nn.checkpoint import check_channels
@@ -390,6 +391,9 @@ class SliceCorrection:
         ``(H, W)`` uint8: the boundary view of the drawn slice
         (:func:`jcas.correction.boundary.boundary_view`: 1 a boundary the model sees and the mask
         lacks, 2 a drawn boundary the model does not see).
+    drawn_quality, corrected_quality : QualityTally or None
+        The sums of the estimated quality (:mod:`jcas.evaluation.mask_quality`) of the drawn slice and of
+        the corrected one, judged by the same model(s).
     """
 
     z: int
@@ -399,6 +403,8 @@ class SliceCorrection:
     judge: str
     boundary: np.ndarray | None = None
     boundaries: np.ndarray | None = None
+    drawn_quality: QualityTally | None = None
+    corrected_quality: QualityTally | None = None
 
 
 def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], np.ndarray],
@@ -437,7 +443,8 @@ def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], n
     for z in range(slices):
         image_slice, mask_slice = image(z), mask(z)
         check_pair(image_slice, mask_slice, name=f"{name}, slice {z + 1} of {slices}" if slices > 1 else name)
-        maps = predict_slice(model, image_slice, model.label_map.encode(mask_slice), tile=tile, mirror=mirror)
+        labels = model.label_map.encode(mask_slice)
+        maps = predict_slice(model, image_slice, labels, tile=tile, mirror=mirror)
         proposed = proposed_labels(model.label_map, maps, mask_slice)
         selection = select_slice(mask_slice, proposed, maps.class_disagreement, maps.probability.max(axis=0), z,
                                  first_id, (min_area, min_score, min_confidence), untrusted, maps.slice_reason,
@@ -445,7 +452,9 @@ def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], n
         first_id += len(selection.regions) + len(selection.withheld)
         yield SliceCorrection(z, selection, maps.class_disagreement, maps.affinity_disagreement, maps.judge,
                               maps.boundary, boundary_view(maps.boundary, mask_slice,
-                                                           ignore_value=model.label_map.ignore_value))
+                                                           ignore_value=model.label_map.ignore_value),
+                              tally_quality(maps.probability, labels),
+                              tally_quality(maps.probability, model.label_map.encode(selection.corrected)))
 
 
 def proposed_labels(label_map, maps: SliceMaps, drawn: np.ndarray) -> np.ndarray:

@@ -6,6 +6,9 @@ the drawn mask with the truth is ``sum(p_k d_k)`` and the expected size of the t
 so the estimated Dice is ``2 sum(p_k d_k) / (sum(p_k) + sum(d_k))`` (a ratio of expectations). A model
 that is right and certain gives the true Dice exactly; a calibrated one gives its expectation. Classes
 are averaged as :func:`jcas.evaluation.metrics.mean_dice` averages them (the background left out).
+
+The sums of one slice are a :class:`QualityTally`; tallies add up, so a stack's or a data set's
+estimate is the ratio of its summed expectations, as its true Dice would be the ratio of its summed counts.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ MIN_EXPECTED_PIXELS = 0.5
 
 @dataclass(frozen=True)
 class MaskQuality:
-    """The estimated quality of one drawn slice.
+    """The estimated quality of a drawn mask (one slice, a stack or a data set).
 
     Attributes
     ----------
@@ -36,6 +39,76 @@ class MaskQuality:
     dice: float
     class_dice: dict[int, float]
     likely_wrong: float
+
+
+@dataclass(frozen=True)
+class QualityTally:
+    """The sums behind an estimated Dice; ``a + b`` is the tally of both masks together.
+
+    Attributes
+    ----------
+    overlap : numpy.ndarray
+        ``(K,)`` float64: per class, the expected overlap ``sum(p_k d_k)``.
+    expected : numpy.ndarray
+        ``(K,)`` float64: per class, the expected true area ``sum(p_k)``.
+    drawn : numpy.ndarray
+        ``(K,)`` float64: per class, the drawn area ``sum(d_k)``.
+    wrong : float
+        ``sum(1 - p(drawn))`` over the labelled pixels.
+    labelled : int
+        Labelled pixels counted.
+    """
+
+    overlap: np.ndarray
+    expected: np.ndarray
+    drawn: np.ndarray
+    wrong: float
+    labelled: int
+
+    def __add__(self, other: QualityTally) -> QualityTally:
+        return QualityTally(self.overlap + other.overlap, self.expected + other.expected, self.drawn + other.drawn,
+                            self.wrong + other.wrong, self.labelled + other.labelled)
+
+    def quality(self, values: list[int]) -> MaskQuality:
+        """The estimate these sums give.
+
+        Parameters
+        ----------
+        values : list of int
+            The label value of each class index (``LabelMap.values``), ``K`` of them.
+
+        Returns
+        -------
+        MaskQuality
+        """
+        class_dice = {int(value): 2 * float(self.overlap[k]) / float(self.expected[k] + self.drawn[k])
+                      for k, value in enumerate(values)
+                      if self.expected[k] >= MIN_EXPECTED_PIXELS or self.drawn[k] >= MIN_EXPECTED_PIXELS}
+        return MaskQuality(mean_over_classes(class_dice), class_dice,
+                           self.wrong / self.labelled if self.labelled else 0.0)
+
+
+def tally_quality(probability: np.ndarray, labels: np.ndarray) -> QualityTally:
+    """The sums of one slice's estimate.
+
+    Parameters
+    ----------
+    probability : numpy.ndarray
+        ``(K, H, W)`` class probabilities of the model that judges the slice (out of fold for a training slice).
+    labels : numpy.ndarray
+        ``(H, W)`` class indices 0..K-1 of the mask to judge, -1 for unlabelled pixels (not counted).
+
+    Returns
+    -------
+    QualityTally
+    """
+    labelled = labels >= 0
+    p = probability[:, labelled].astype(np.float64)  # (K, N)
+    drawn = labels[labelled]
+    is_drawn = np.arange(len(probability))[:, None] == drawn[None]  # (K, N)
+    p_drawn = np.take_along_axis(p, drawn[None], axis=0)[0] if drawn.size else np.zeros(0)
+    return QualityTally((p * is_drawn).sum(axis=1), p.sum(axis=1), is_drawn.sum(axis=1).astype(np.float64),
+                        float((1 - p_drawn).sum()), int(drawn.size))
 
 
 def estimate_quality(probability: np.ndarray, labels: np.ndarray, values: list[int]) -> MaskQuality:
@@ -54,15 +127,4 @@ def estimate_quality(probability: np.ndarray, labels: np.ndarray, values: list[i
     -------
     MaskQuality
     """
-    labelled = labels >= 0
-    p = probability[:, labelled].astype(np.float64)  # (K, N)
-    drawn = labels[labelled]
-    class_dice = {}
-    for index, value in enumerate(values):
-        is_drawn = drawn == index
-        expected, drawn_count = float(p[index].sum()), float(is_drawn.sum())
-        if expected < MIN_EXPECTED_PIXELS and drawn_count < MIN_EXPECTED_PIXELS:
-            continue
-        class_dice[int(value)] = 2 * float(p[index][is_drawn].sum()) / (expected + drawn_count)
-    wrong = 1 - np.take_along_axis(p, drawn[None], axis=0)[0] if drawn.size else np.zeros(0)
-    return MaskQuality(mean_over_classes(class_dice), class_dice, float(wrong.mean()) if wrong.size else 0.0)
+    return tally_quality(probability, labels).quality(values)
