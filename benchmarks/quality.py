@@ -271,12 +271,17 @@ def mask_quality(model, images, noisy, clean, row: dict) -> None:
         estimate = estimate_quality(predict_slice(model, images[z], labels).probability, labels, label_map.values)
         pairs.append([estimate.dice, mean_dice(noisy[z], clean[z])])
     row["slice_quality"] = pairs
+    row["quality_spearman"], row["quality_worst10_found"] = ranking_agreement(pairs)
+
+
+def ranking_agreement(pairs: list[list[float]]) -> tuple[float, float]:
+    """How well a per-slice quality score ranks slices by their true Dice: the Spearman correlation of
+    ``[score, true Dice]`` pairs, and the share of the truly worst 10 % among the 10 % scored worst."""
     estimated, true = np.array(pairs).T
     finite = np.isfinite(estimated) & np.isfinite(true)
-    row["quality_spearman"] = float(stats.spearmanr(estimated[finite], true[finite]).statistic)
     worst = max(1, int(round(0.1 * finite.sum())))
-    row["quality_worst10_found"] = len(set(np.argsort(estimated[finite])[:worst]) &
-                                       set(np.argsort(true[finite])[:worst])) / worst
+    found = len(set(np.argsort(estimated[finite])[:worst]) & set(np.argsort(true[finite])[:worst])) / worst
+    return float(stats.spearmanr(estimated[finite], true[finite]).statistic), found
 
 
 def plain_calibration(model, images, noisy, clean, row: dict) -> None:
@@ -442,6 +447,7 @@ def posterior_heatmap(model, images, noisy, noise_map, row: dict) -> None:
 def run_cleanlab(images, noisy, clean, noise_map, config, row, log) -> None:
     """Out-of-fold ce probabilities (3-fold over slices) + cleanlab.segmentation.filter.find_label_issues."""
     from cleanlab.segmentation.filter import find_label_issues
+    from cleanlab.segmentation.rank import get_label_quality_scores
 
     count = len(images)
     folds = np.arange(count) % CLEANLAB_FOLDS
@@ -463,6 +469,9 @@ def run_cleanlab(images, noisy, clean, noise_map, config, row, log) -> None:
     t0 = time.perf_counter()
     flagged = find_label_issues(labels, probs, verbose=False, n_jobs=1)
     row["correct_seconds"] = time.perf_counter() - t0
+    image_scores, _ = get_label_quality_scores(labels, probs, verbose=False, n_jobs=1)  # the peer of quality.csv's ranking
+    row["slice_quality"] = [[float(score), mean_dice(noisy[z], clean[z])] for z, score in enumerate(image_scores)]
+    row["quality_spearman"], row["quality_worst10_found"] = ranking_agreement(row["slice_quality"])
     argmax = values[probs.argmax(axis=1)].astype(noisy.dtype)
     cleaned = np.where(flagged, argmax, noisy)
     row["dice_cleaned"] = mean_dice(list(cleaned), list(clean))
