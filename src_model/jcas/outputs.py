@@ -415,11 +415,16 @@ class OutputSet:
 
     def __exit__(self, kind, error, trace) -> None:
         staging = self.staging
+        stopped = kind is not None
         try:
             if kind is None:
-                self.commit()
+                try:
+                    self.commit()
+                except BaseException:
+                    stopped = True
+                    raise
         finally:
-            kept = kind is not None and self.resumable is not None
+            kept = stopped and self.resumable is not None
             if self.staging is not None and not kept:
                 shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
@@ -453,7 +458,7 @@ class OutputSet:
                 raise JCASOutputError(f"{target} appeared while this run was working; nothing was written. "
                                       "Run again with --overwrite or choose another output.")
         backups = self.staging / f"{TEMPORARY_MARK}replaced"
-        done: list[tuple[Path, Path | None, bool]] = []
+        done: list[tuple[Path, Path, Path | None, bool]] = []
         created: list[Path] = []
         try:
             for index, (target, path) in enumerate(sorted(staged.items())):
@@ -463,14 +468,14 @@ class OutputSet:
                     backup = backups / str(index)
                     backup.parent.mkdir(exist_ok=True)
                     os.replace(target, backup)
-                done.append((target, backup, False))
+                done.append((target, path, backup, False))
                 os.replace(path, target)
-                done[-1] = (target, backup, True)
+                done[-1] = (target, path, backup, True)
         except BaseException as error:
-            for target, backup, placed in reversed(done):
+            for target, path, backup, placed in reversed(done):
                 try:
                     if placed:
-                        target.unlink()
+                        os.replace(target, path)  # back to staging: a resumable run finds it there again
                     if backup is not None:
                         os.replace(backup, target)
                 except OSError:

@@ -177,6 +177,38 @@ def test_a_commit_that_fails_halfway_puts_the_old_files_back(tmp_path, monkeypat
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {name: b"old " + name.encode() for name in names}
 
 
+def test_a_resumable_set_keeps_every_staged_file_when_stopped_even_halfway_through_its_commit(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    names = ("a.csv", "b.csv", "c.csv")
+    with pytest.raises(KeyboardInterrupt):
+        with OutputSet(out, resumable="run") as outputs:
+            write_bytes_atomic(outputs.path(out / "a.csv"), b"new a")
+            raise KeyboardInterrupt
+    assert [p.name for p in out.iterdir()] == [".jcas-run"] and (out / ".jcas-run" / "a.csv").read_bytes() == b"new a"
+    real_replace, moves = os.replace, []
+
+    def replace(source, target):
+        if ".jcas-run" in str(source) and ".jcas-run" not in str(target):  # a staged file into place
+            moves.append(target)
+            if len(moves) == 3:
+                raise KeyboardInterrupt
+        return real_replace(source, target)
+
+    monkeypatch.setattr(jcas.outputs.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        with OutputSet(out, resumable="run") as outputs:
+            assert outputs.resumed
+            for name in names:
+                if not outputs.path(out / name).exists():
+                    write_bytes_atomic(outputs.path(out / name), f"new {name[0]}".encode())
+    assert [p.name for p in out.iterdir()] == [".jcas-run"], "nothing in place"
+    monkeypatch.setattr(jcas.outputs.os, "replace", real_replace)
+    with OutputSet(out, resumable="run") as outputs:
+        for name in names:
+            outputs.path(out / name)  # every file is staged already
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == {name: f"new {name[0]}".encode() for name in names}
+
+
 def test_save_with_recovery_says_where_the_file_went(tmp_path, monkeypatch):
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the folder should be")
