@@ -448,41 +448,14 @@ def correct_command(args: argparse.Namespace) -> int:
 
 
 def load_model(path: Path, device: str = "auto", option: str = "--model"):
-    """Load a checkpoint for correction; every damaged or edited file gives a :class:`JCASInputError`.
+    """Load a model file (:func:`jcas.nn.checkpoint.load_checkpoint`, with every check); each message starts
+    with ``option``, the argument that named the file (``--model``, ``--init-model``)."""
+    from .nn.checkpoint import load_checkpoint
 
-    Beyond :func:`jcas.nn.checkpoint.load_checkpoint`: a failure it does not explain is
-    explained field by field (:func:`jcas.nn.integrity.validate_checkpoint_fields`), and the
-    loaded model must expect 1 or 3 channels and hold finite weights. Every message starts with
-    ``option``, the argument that named the file (``--model``, ``--init-model``).
-    """
     try:
-        return _load_model(path, device)
+        return load_checkpoint(path, device=device)
     except JCASInputError as error:
         raise type(error)(f"{option}: {error}") from error
-
-
-def _load_model(path: Path, device: str):
-    """:func:`load_model` without the option's name in its messages."""
-    from .nn.checkpoint import FORMAT, load_checkpoint
-    from .nn.integrity import check_model, validate_checkpoint_fields
-
-    try:
-        model = load_checkpoint(path, device=device)
-    except JCASInputError:
-        raise
-    except Exception as error:  # load_checkpoint checked the file's size: it can be read again
-        import torch
-
-        try:  # explain the failure by the field that caused it, when one did
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:
-            payload = None
-        if isinstance(payload, dict) and payload.get("format") == FORMAT:
-            validate_checkpoint_fields(payload, path)
-        raise JCASInputError(f"{path} cannot be loaded as a napari-jcas model ({type(error).__name__}: {error}); "
-                             "the file is damaged or was edited. Train a new model or pick another file.") from error
-    check_model(model, path)
-    return model
 
 
 def evaluate_command(args: argparse.Namespace) -> int:

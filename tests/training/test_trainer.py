@@ -190,3 +190,9 @@ def test_the_model_keeps_the_typical_object_of_each_class_of_its_training_masks(
     assert trainer.model.object_areas == pytest.approx({v: float(a) for v, a in expected.items()})
     loaded = load_checkpoint(trainer.save(tmp_path / "m.pt"))
     assert loaded.object_areas == trainer.model.object_areas
+
+
+def test_a_config_given_with_keywords_it_already_sets_is_refused_not_half_applied(mni):
+    images, masks = mni
+    with pytest.raises(JCASInputError, match="got a config and epochs, folds as well"):
+        Trainer([images], [masks], make_config("jcas", "fast"), folds=3, epochs=2)

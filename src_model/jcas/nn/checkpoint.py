@@ -19,7 +19,7 @@ from ..errors import JCASInputError
 from ..limits import MAX_MODEL_MB
 from ..settings import TrainConfig
 from .crossfit import CrossFittedModel, Trust, as_cross_fitted
-from .integrity import FORMAT, FORMAT_VERSION, check_format_version, validate_checkpoint_fields
+from .integrity import FORMAT, FORMAT_VERSION, check_format_version, check_model, validate_checkpoint_fields
 from .model import JCASModel
 
 NORMALISATION = "per-slice percentiles 1-99 to [0, 1]"
@@ -71,7 +71,9 @@ def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
     JCASInputError
         A path that is not a path, missing, corrupt or foreign files, files larger than
         :data:`jcas.limits.MAX_MODEL_MB` (or that unpack to more), files of another format
-        version, and files whose weights do not fit their settings.
+        version, files whose weights do not fit their settings, and models that expect other than
+        1 or 3 image channels or hold weights that are not finite
+        (:func:`jcas.nn.integrity.check_model`). This is the one way in for every client.
     """
     check_model_path(path, "load_checkpoint('model.pt')")
     path = Path(path)
@@ -112,6 +114,10 @@ def load_checkpoint(path: str | Path, device: str = "auto") -> CrossFittedModel:
         model.trust = [None if t is None else Trust(**t) for t in payload["trust"]]
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise JCASInputError(f"{path}: the weights do not fit the model's settings ({error}).") from error
+    except Exception as error:  # the fields passed their checks, yet the model cannot be built from them
+        raise JCASInputError(f"{path} cannot be loaded as a napari-jcas model ({type(error).__name__}: {error}); "
+                             "the file is damaged or was edited. Train a new model or pick another file.") from error
+    check_model(model, path)
     return model.to(select_device(device)).eval()
 
 

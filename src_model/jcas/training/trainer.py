@@ -100,6 +100,23 @@ class _Stage:
     corrected: bool
 
 
+def train(images: Sequence[np.ndarray] = (), masks: Sequence[np.ndarray] = (), config: TrainConfig | None = None,
+          **options) -> CrossFittedModel:
+    """Train to the end and return the model: :class:`Trainer` with the same arguments, run through.
+
+    >>> model = jcas.train([image_stack], [noisy_mask_stack], preset="fast")      # doctest: +SKIP
+
+    Returns
+    -------
+    CrossFittedModel
+        ``Trainer(...).model`` after the last step.
+    """
+    trainer = Trainer(images, masks, config, **options)
+    for _ in trainer.run():
+        pass
+    return trainer.model
+
+
 class Trainer:
     """Train a cross-fitted JCAS model (or a baseline) on images and their noisy masks.
 
@@ -116,7 +133,9 @@ class Trainer:
         with masks ``(H, W)`` / ``(Z, H, W)`` in the user's label values; sizes may differ
         between pairs. Pass ``volumes`` instead to stream pairs from disk.
     config : TrainConfig, optional
-        Full settings; built from ``method``, ``preset`` and the keywords when omitted.
+        Full settings; built from ``method``, ``preset`` and the keywords when omitted. Give one or
+        the other: a ``config`` with any of ``method``, ``preset``, ``seed``, ``epochs`` or ``folds``
+        set is refused rather than half-applied (``make_config(..., folds=3)`` sets them in a config).
     volumes : sequence of Volume, optional
         Pairs loaded on demand (see :func:`jcas.training.dataset.volumes_from_files`).
     init_model : CrossFittedModel, optional
@@ -153,6 +172,13 @@ class Trainer:
         trusted: Sequence[np.ndarray | None] | None = None,
     ):
         check_init_model(init_model)
+        given = {name: value for name, value, default in (("method", method, "jcas"), ("preset", preset, "standard"),
+                                                          ("seed", seed, 0), ("epochs", epochs, None),
+                                                          ("folds", folds, None)) if value != default}
+        if config is not None and given:
+            raise JCASInputError(f"Trainer got a config and {', '.join(sorted(given))} as well, which the config "
+                                 "already sets; put them in the config (jcas.settings.make_config(method, preset, "
+                                 "**settings)) or leave the config out.")
         if config is None:
             extra = {} if epochs is None else {"epochs": epochs}
             if folds is not None:
