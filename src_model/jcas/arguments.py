@@ -117,22 +117,6 @@ def check_config(config: Any) -> None:
         raise JCASInputError(f"epochs_warmup + epochs_correction must be at least 1, got {config.total_epochs}.")
 
 
-def check_init_model(init_model: Any) -> None:
-    """Raise :class:`JCASInputError` unless ``init_model`` is ``None`` or a whole trained model
-    (:class:`jcas.nn.crossfit.CrossFittedModel`: ``trainer.model``, or a loaded model file)."""
-    if init_model is None:
-        return
-    from .nn.crossfit import CrossFittedModel
-    from .nn.model import JCASModel
-
-    if isinstance(init_model, CrossFittedModel):
-        return
-    what = ("one fold model of a trained model" if isinstance(init_model, JCASModel)
-            else f"a {type(init_model).__name__}")
-    raise JCASInputError(f"init_model is {what}; pass the whole trained model to fine-tune: trainer.model, or "
-                         "jcas.nn.checkpoint.load_checkpoint(path).")
-
-
 def check_thresholds(min_area: Any, min_score: Any, min_confidence: Any = 0.0) -> None:
     """Refuse a ``min_area`` that is neither ``None`` (a floor relative to the objects) nor a whole number of
     at least 1 pixel, and a ``min_score`` or ``min_confidence`` that is not a number from 0 to 1

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from jcas.correction.regions import STRUCTURE, find_regions, relative_floors, typical_areas
+from jcas.correction.regions import find_regions, relative_floors
+from jcas.data.labels import STRUCTURE, typical_areas
 from jcas.settings import MIN_AREA_FRACTION, MIN_AREA_LOWEST
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from jcas.correction.maps import correct
-from jcas.correction.regions import typical_areas
+from jcas.data.labels import typical_areas
 from jcas.errors import JCASInputError
 from jcas.nn.checkpoint import load_checkpoint
 from jcas.settings import make_config

@@ -15,23 +15,19 @@ import torch
 
 from ..arguments import check_setting, check_thresholds
 from ..data.pairs import as_slices, channels_of, check_correct_arguments, check_pair, normalise
-from ..device import autocast
 from ..evaluation.mask_quality import QualityTally, tally_quality
 from ..nn.affinity import global_affinity_disagreement, global_affinity_statistics, local_affinity_disagreement
 from ..nn.calibration import tempered
 from ..nn.checkpoint import check_channels
 from ..nn.crossfit import CrossFittedModel, as_cross_fitted, strip_folds
 from ..nn.integrity import check_finite_output
-from ..nn.model import JCASModel, Prediction
+from ..nn.model import JCASModel
+from ..nn.tiles import TILE, inner_crop, mirrored_probabilities, tiles
 from ..settings import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, MIRROR
 from .boundary import affinity_boundary, boundary_view
 from .guard import Withheld, untrusted_classes, untrusted_slice, withhold
 from .regions import Region, find_regions, rank, relative_floors
 
-TILE = 512
-MARGIN = 64
-#: Test-time mirroring (:data:`jcas.settings.MIRROR`): the image flipped along these axes too.
-MIRROR_AXES = ((-1,), (-2,), (-2, -1))
 
 
 @dataclass
@@ -562,8 +558,8 @@ def member_maps(member: JCASModel, normalised: np.ndarray, labels: np.ndarray, t
     labels_t = torch.from_numpy(np.ascontiguousarray(labels))
     global_stats = (_global_statistics(member, normalised, labels_t, tile)
                     if member.config.affinity == "global" else None)
-    for inner, outer, batch, prediction in _tiles(member, normalised, tile):
-        crop = tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))
+    for inner, outer, batch, prediction in tiles(member, normalised, tile):
+        crop = inner_crop(inner, outer)
         tile_labels = labels_t[outer].to(member.device)
         tile_probability = (mirrored_probabilities(member, batch, prediction) if mirror
                             else prediction.probabilities())[0]
@@ -578,36 +574,11 @@ def member_maps(member: JCASModel, normalised: np.ndarray, labels: np.ndarray, t
     return MemberMaps(tempered(probability, float(member.temperature)), affinity_map, boundary_map)
 
 
-def _tiles(model: JCASModel, normalised: np.ndarray, tile: int):
-    """Yield ``(inner, outer, batch, prediction)`` for each tile: the region it fills, the region it saw,
-    its ``(1, C, h, w)`` input and the model's output."""
-    height, width = normalised.shape[-2:]
-    for y in range(0, height, tile):
-        for x in range(0, width, tile):
-            inner = (slice(y, min(y + tile, height)), slice(x, min(x + tile, width)))
-            outer = (slice(max(0, y - MARGIN), min(y + tile + MARGIN, height)),
-                     slice(max(0, x - MARGIN), min(x + tile + MARGIN, width)))
-            batch = torch.from_numpy(np.ascontiguousarray(normalised[(slice(None),) + outer]))[None].to(model.device)
-            with autocast(model.device):
-                prediction = model.predict(batch)
-            yield inner, outer, batch, prediction
-
-
-def mirrored_probabilities(model: JCASModel, batch: torch.Tensor, prediction: Prediction) -> torch.Tensor:
-    """``(B, K, H, W)`` class probabilities averaged over ``batch`` ``(B, C, H, W)`` and its three mirror
-    images; ``prediction`` is the model's output for ``batch`` itself."""
-    total = prediction.probabilities()
-    for dims in MIRROR_AXES:
-        with autocast(model.device):
-            total = total + model.predict(batch.flip(dims)).probabilities().flip(dims)
-    return total / (1 + len(MIRROR_AXES))
-
-
 def _global_statistics(model: JCASModel, normalised: np.ndarray, labels: torch.Tensor, tile: int) -> dict:
     """Sums over the whole slice for the global affinity disagreement (a first pass over the tiles)."""
     total: dict[str, torch.Tensor] = {}
-    for inner, outer, _, prediction in _tiles(model, normalised, tile):
-        crop = tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))
+    for inner, outer, _, prediction in tiles(model, normalised, tile):
+        crop = inner_crop(inner, outer)
         unit = prediction.unit[0][(slice(None),) + crop].flatten(1)
         stats = global_affinity_statistics(unit, labels[inner].flatten().to(model.device), model.label_map.num_classes)
         total = {k: total.get(k, 0) + v for k, v in stats.items()}

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import numpy as np
 from scipy import ndimage
 
-from ..settings import CONNECTIVITY, MIN_AREA_FRACTION, MIN_AREA_LOWEST
+from ..data.labels import STRUCTURE, typical_areas
+from ..settings import MIN_AREA_FRACTION, MIN_AREA_LOWEST
 
-#: 8-connectivity in 2D (:data:`jcas.settings.CONNECTIVITY`).
-STRUCTURE = np.array(CONNECTIVITY)
 
 
 @dataclass(frozen=True)
@@ -63,33 +62,6 @@ class Region:
 REGION_FIELDS = ("index", "slice", "y0", "x0", "y1", "x1", "area", "old_label", "new_label", "score", "confidence")
 
 
-def typical_areas(masks: Iterable[np.ndarray]) -> dict[int, int]:
-    """The typical object of each label value over some slices: half of the value's pixels lie in
-    8-connected components at least this large (an area-weighted median, so specks do not pull it down).
-
-    Parameters
-    ----------
-    masks : iterable of numpy.ndarray
-        ``(H, W)`` label values, e.g. every training slice's drawn mask.
-
-    Returns
-    -------
-    dict of int to int
-        ``{label value: pixels}`` for every value the slices hold.
-    """
-    components_of: dict[int, list[np.ndarray]] = {}
-    for mask in masks:
-        for value in np.unique(mask).tolist():
-            components, count = ndimage.label(mask == value, structure=STRUCTURE)
-            components_of.setdefault(int(value), []).append(np.bincount(components.ravel(), minlength=count + 1)[1:])
-    typical = {}
-    for value, parts in components_of.items():
-        areas = np.sort(np.concatenate(parts))
-        cumulative = np.cumsum(areas)
-        typical[value] = int(areas[np.searchsorted(cumulative, cumulative[-1] / 2)])
-    return typical
-
-
 def relative_floors(drawn: np.ndarray, object_areas: Mapping[int, float] | None = None,
                     fraction: float = MIN_AREA_FRACTION, lowest: int = MIN_AREA_LOWEST) -> dict[int, int]:
     """Area floors relative to the objects: ``fraction`` of each label value's typical object, at least
@@ -101,7 +73,7 @@ def relative_floors(drawn: np.ndarray, object_areas: Mapping[int, float] | None 
         ``(H, W)`` label values of the slice the floors are for.
     object_areas : mapping of int to float, optional
         The typical object of each label value over the masks a model trained on
-        (:func:`typical_areas`, kept in the model); values it lacks are measured on ``drawn`` alone.
+        (:func:`jcas.data.labels.typical_areas`, kept in the model); values it lacks are measured on ``drawn`` alone.
     fraction : float
     lowest : int
 

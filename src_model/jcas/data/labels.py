@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from scipy import ndimage
 
 from ..errors import JCASInputError
 from ..limits import MAX_CLASSES
+from ..settings import CONNECTIVITY
 
+#: 8-connectivity in 2D (:data:`jcas.settings.CONNECTIVITY`): what makes pixels one object.
+STRUCTURE = np.array(CONNECTIVITY)
 IGNORE_VALUE = 255
 IGNORE_INDEX = -1
 #: The largest label value: label values are counted in int64.
@@ -255,3 +259,30 @@ def parse_class_names(entries: object) -> dict[int, str]:
 def class_change(old: int, new: int, names: dict[int, str]) -> str:
     """``"grey matter → white matter"`` (or ``"1 → 2"`` for values without a name) for a correction."""
     return f"{names.get(int(old), old)} → {names.get(int(new), new)}"
+
+
+def typical_areas(masks: Iterable[np.ndarray]) -> dict[int, int]:
+    """The typical object of each label value over some slices: half of the value's pixels lie in
+    8-connected components at least this large (an area-weighted median, so specks do not pull it down).
+
+    Parameters
+    ----------
+    masks : iterable of numpy.ndarray
+        ``(H, W)`` label values, e.g. every training slice's drawn mask.
+
+    Returns
+    -------
+    dict of int to int
+        ``{label value: pixels}`` for every value the slices hold.
+    """
+    components_of: dict[int, list[np.ndarray]] = {}
+    for mask in masks:
+        for value in np.unique(mask).tolist():
+            components, count = ndimage.label(mask == value, structure=STRUCTURE)
+            components_of.setdefault(int(value), []).append(np.bincount(components.ravel(), minlength=count + 1)[1:])
+    typical = {}
+    for value, parts in components_of.items():
+        areas = np.sort(np.concatenate(parts))
+        cumulative = np.cumsum(areas)
+        typical[value] = int(areas[np.searchsorted(cumulative, cumulative[-1] / 2)])
+    return typical

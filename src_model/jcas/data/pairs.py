@@ -331,8 +331,8 @@ def check_correct_arguments(model: Any, image: Any, mask: Any) -> tuple[np.ndarr
     """
     if model is None:
         raise JCASInputError("model is None: train one first (trainer = Trainer(...); run trainer.run(); use "
-                             "trainer.model) or load one with jcas.nn.checkpoint.load_checkpoint(path).")
+                             "trainer.model) or load one with jcas.load_model(path).")
     if not all(hasattr(model, attribute) for attribute in ("label_map", "in_channels", "config")):
         raise JCASInputError(f"model is a {type(model).__name__}, not a trained JCAS model; pass trainer.model or "
-                             "the result of jcas.nn.checkpoint.load_checkpoint(path).")
+                             "the result of jcas.load_model(path).")
     return _as_array(image, "image"), _as_array(mask, "mask")

@@ -107,7 +107,7 @@ class JCASModel(nn.Module):
         # Fitted on the held-out slices after training (jcas.nn.calibration); 1 = not calibrated.
         self.register_buffer("temperature", torch.ones(()))
         # (K,) the typical object of each class in the training masks, in pixels
-        # (jcas.correction.regions.typical_areas; the relative area floor); 0 = not measured.
+        # (jcas.data.labels.typical_areas; the relative area floor); 0 = not measured.
         self.register_buffer("object_areas", torch.zeros(classes))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -21,9 +21,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from ..arguments import check_config, check_init_model
-from ..correction.maps import member_maps
-from ..correction.regions import typical_areas
+from ..arguments import check_config
+from ..data.labels import typical_areas
 from ..data.labels import IGNORE_INDEX
 from ..data.pairs import check_training_arrays, check_training_sizes, normalise
 from ..device import autocast, available_devices, select_device
@@ -34,6 +33,7 @@ from ..nn.checkpoint import save_checkpoint
 from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds,
                            strip_folds)
 from ..nn.model import JCASModel
+from ..nn.tiles import tiled_probabilities
 from ..settings import (FINE_TUNE_PRESET, METHODS, NETWORK_FIELDS, PRESETS, TrainConfig, fine_tune_config,
                         make_config)
 from . import distributed
@@ -98,6 +98,19 @@ class _Stage:
     name: str
     epochs: int
     corrected: bool
+
+
+def check_init_model(init_model: object) -> None:
+    """Raise :class:`JCASInputError` unless ``init_model`` is ``None`` or a whole trained model
+    (:class:`jcas.nn.crossfit.CrossFittedModel`: ``trainer.model``, or a loaded model file)."""
+    if init_model is None:
+        return
+    if isinstance(init_model, CrossFittedModel):
+        return
+    what = ("one fold model of a trained model" if isinstance(init_model, JCASModel)
+            else f"a {type(init_model).__name__}")
+    raise JCASInputError(f"init_model is {what}; pass the whole trained model to fine-tune: trainer.model, or "
+                         "jcas.load_model(path).")
 
 
 def train(images: Sequence[np.ndarray] = (), masks: Sequence[np.ndarray] = (), config: TrainConfig | None = None,
@@ -421,7 +434,7 @@ class _FoldRun:
         sampled_probability, sampled_drawn = [], []
         for v, z in self.held_out:
             image, labels, _ = self.trainer.volumes[v].slice_labels(z, label_map)
-            probability = member_maps(model, normalise(image, model.in_channels), labels).probability
+            probability = tiled_probabilities(model, normalise(image, model.in_channels))
             predicted = probability.argmax(axis=0)
             if self.hidden_strip is not None:
                 labels = np.where(strip_folds(labels.shape, self.hidden_strip[1]) == self.fold, labels, IGNORE_INDEX)
