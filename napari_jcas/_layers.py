@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 #: The metadata key that marks a layer the plugin made: its value says which ("cleaned", "disagreement",
 #: "proposal", "boundaries", "outline"). All but the cleaned labels show a result and are never inputs.
 OUTPUT_KEY = "jcas_output"
+#: The metadata key of a mask layer whose review has its own place (the Dataset dock's files): the path the Review
+#: dock exports it to, and autosaves it beside, whatever the dock's "Export to" said before.
+EXPORT_KEY = "jcas_export"
 HEATMAP_KINDS = ("class", "affinity")
 #: Below this disagreement the heatmap is transparent: the model's doubt at every boundary and in
 #: dark background does not tint the whole image.
@@ -127,9 +130,37 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     drawn = np.asarray(mask.data)
     review = Review(correction.regions, correction.region_map, correction.corrected, drawn)
     heatmaps = {"class": correction.class_disagreement, "affinity": correction.affinity_disagreement}
+    cleaned, disagreement, proposal, boundaries = add_review_layers(
+        viewer, image, mask, review, heatmaps, boundary_labels(correction, drawn), heatmap)
+    return CorrectionLayers(proposal, disagreement, cleaned, correction.maps, image, mask, boundaries)
+
+
+def add_review_layers(viewer, image: Layer, mask: Labels, review: Review, heatmaps: dict, boundaries: np.ndarray,
+                      heatmap: str = "class") -> tuple[Labels, Image, Labels, Labels]:
+    """Add the layers of a review of ``mask``, as :func:`add_correction_layers` describes them.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    image, mask : napari.layers.Layer
+        The image and the drawn mask reviewed; their data are left alone.
+    review : Review
+        Of ``mask``: its proposal is shown, and the cleaned labels carry it.
+    heatmaps : dict
+        ``{"class": ..., "affinity": ...}``: the disagreement heatmaps, the mask's shape.
+    boundaries : numpy.ndarray
+        The boundary view (:func:`jcas.correction.boundary.boundary_view`).
+    heatmap : {"class", "affinity"}
+        Which disagreement to show first.
+
+    Returns
+    -------
+    tuple
+        The cleaned labels, the disagreement, the proposal and the boundaries layers.
+    """
     names = {"features": mask.features} if isinstance(mask, Labels) else {}  # class names, when known
     cleaned = viewer.add_labels(
-        drawn.copy(), name=f"{image.name} cleaned", opacity=CLEANED_OPACITY,
+        review.drawn.copy(), name=f"{image.name} cleaned", opacity=CLEANED_OPACITY,
         **output_geometry(mask, "cleaned", {REVIEW_KEY: review}), **names,
     )
     disagreement = viewer.add_image(
@@ -138,17 +169,17 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
         **output_geometry(mask, "disagreement", {HEATMAPS_KEY: heatmaps}),
     )
     proposal = viewer.add_labels(
-        np.asarray(correction.corrected), name=f"{image.name} proposal", opacity=0.9,
+        np.asarray(review.proposal), name=f"{image.name} proposal", opacity=0.9,
         **output_geometry(mask, "proposal"), **names,
     )
     proposal.contour = 1
-    boundaries = viewer.add_labels(
-        boundary_labels(correction, drawn), name=f"{image.name} boundaries", visible=SHOW_BOUNDARY_VIEW, opacity=0.8,
+    boundary_layer = viewer.add_labels(
+        boundaries, name=f"{image.name} boundaries", visible=SHOW_BOUNDARY_VIEW, opacity=0.8,
         colormap=BOUNDARY_COLORS, **output_geometry(mask, "boundaries"),
     )
     mask.visible = False  # the cleaned labels start as its copy: shown twice, the colours would double
     viewer.layers.selection.active = cleaned
-    return CorrectionLayers(proposal, disagreement, cleaned, correction.maps, image, mask, boundaries)
+    return cleaned, disagreement, proposal, boundary_layer
 
 
 def review_keeping_decisions(earlier: Review, cleaned: np.ndarray, correction) -> Review:

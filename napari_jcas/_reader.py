@@ -52,8 +52,9 @@ def _single(path: str | os.PathLike | list) -> Path:
     return Path(path[0] if isinstance(path, (list, tuple)) else path)
 
 
-def read_file(path: str | os.PathLike | list) -> list[LayerData]:
-    """Read one TIFF or NIfTI file as an Image layer, or as a Labels layer for masks.
+def read_file(path: str | os.PathLike | list, mask: bool | None = None) -> list[LayerData]:
+    """Read one TIFF or NIfTI file (or any file :func:`jcas.data.io.read_with_affine` reads) as an Image layer, or
+    as a Labels layer for masks; ``mask`` says which when the caller knows (the Dataset dock's masks folder).
 
     A file is a mask when it holds integers and a word of its name, or its folder's name,
     starts with one of :data:`MASK_WORDS` (``brain_mask.nii.gz``, ``labelsTr/001.nii.gz``), or
@@ -63,7 +64,7 @@ def read_file(path: str | os.PathLike | list) -> list[LayerData]:
     """
     path = _single(path)
     data, affine = read_with_affine(path)
-    is_mask = data.dtype.kind in "iub" and (_names_a_mask(path) or is_label_file(path))
+    is_mask = mask if mask is not None else data.dtype.kind in "iub" and (_names_a_mask(path) or is_label_file(path))
     attributes = {
         "name": file_stem(path),
         "scale": spacing_of_affine(affine, data.ndim),

@@ -38,7 +38,7 @@ from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, au
                          load_autosave, save_autosave, session_autosave_path)
 from jcas.settings import REVIEW_KEY, SOURCE_KEY
 
-from ._layers import focus, is_input, make_canvas_current, outline
+from ._layers import EXPORT_KEY, focus, is_input, make_canvas_current, outline
 from ._qt_layout import row, scrolling_layout
 from ._quit_guard import ask_save_path, quit_guard
 from ._reader import class_names
@@ -242,7 +242,7 @@ class ReviewWidget(QWidget):
             layer.events.set_data.connect(self._sync_soon)
             layer.events.metadata.connect(self._on_metadata)
             default = _default_export_path(layer)
-            if default and not self._export_path_text():
+            if default and (EXPORT_KEY in layer.metadata or not self._export_path_text()):
                 self.export_path.value = default
             self._restore()
         self._fill_table()
@@ -621,7 +621,11 @@ def session_folder() -> Path:
 
 
 def _default_export_path(layer: Labels) -> str | None:
-    """:func:`jcas.review.default_export_path` of the mask file or folder the layer came from, if known."""
+    """Where the review of the layer is exported: its own place (:data:`~napari_jcas._layers.EXPORT_KEY`, which
+    replaces what 'Export to' said), else :func:`jcas.review.default_export_path` of the mask file or folder the
+    layer came from, if known."""
+    if EXPORT_KEY in layer.metadata:
+        return str(layer.metadata[EXPORT_KEY])
     source = layer.metadata.get(SOURCE_KEY) or {}
     if not source.get("path"):
         return None

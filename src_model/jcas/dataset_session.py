@@ -243,8 +243,18 @@ class DatasetSession:
         return FROM_CORRECTION if self.states[stem] == REVIEWED else FROM_DRAWN
 
     def export_targets(self, folder: str | os.PathLike) -> dict[str, Path]:
-        """Where :meth:`export` writes each file's cleaned mask: ``<folder>/<stem><suffix>``, the mask's format."""
-        return {stem: Path(folder) / f"{stem}{output_suffix(pair.mask)}" for stem, pair in self.pairs.items()}
+        """Where :meth:`export` writes each file's cleaned mask: ``<folder>/<stem><suffix>``, the mask's format.
+
+        Raises
+        ------
+        jcas.errors.JCASOutputError
+            The folder is, or lies in, the images, the masks or the run's output folder.
+        """
+        targets = {stem: Path(folder) / f"{stem}{output_suffix(pair.mask)}" for stem, pair in self.pairs.items()}
+        check_clear_of_inputs([folder, *targets.values()],
+                              {"the images folder": self.images, "the masks folder": self.masks,
+                               "the output folder of the run": self.out})
+        return targets
 
     def export(self, folder: str | os.PathLike, *, overwrite: bool = False) -> dict[str, str]:
         """Write every file's cleaned mask into ``folder``, all of them or none (:class:`jcas.outputs.OutputSet`).
@@ -269,9 +279,6 @@ class DatasetSession:
             The folder is, or lies in, an input or the run's output folder, or files exist and ``overwrite`` is off.
         """
         targets = self.export_targets(folder)
-        check_clear_of_inputs([folder, *targets.values()],
-                              {"the images folder": self.images, "the masks folder": self.masks,
-                               "the output folder of the run": self.out})
         refuse_existing(targets.values(), overwrite)
         sources = {}
         with OutputSet(folder, overwrite=overwrite) as staging:

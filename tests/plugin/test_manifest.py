@@ -19,7 +19,7 @@ def test_manifest_from_the_installed_distribution():
     manifest = npe2.PluginManifest.from_distribution("napari-jcas")
     manifest.validate_imports()
     contributions = manifest.contributions
-    assert {w.display_name for w in contributions.widgets} == {"Train", "Review"}
+    assert {w.display_name for w in contributions.widgets} == {"Train", "Review", "Dataset"}
     [reader] = contributions.readers
     assert reader.accepts_directories and "*.nii.gz" in reader.filename_patterns
     [writer] = contributions.writers
