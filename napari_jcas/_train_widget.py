@@ -239,12 +239,11 @@ class TrainWidget(QWidget):
         try:
             image, mask = pair or self._chosen_pair()
             epochs = {} if not self.epochs_choice.value else {"epochs": self.epochs_choice.value}
-            config = None if init_model is None else fine_tune_config(
-                init_model.config, self.preset_choice.value, **epochs)
-            trainer = Trainer([np.asarray(image.data)], [np.asarray(mask.data)], config,
-                              method=self.method_choice.value,
-                              preset=self.preset_choice.value, device=self.device_choice.value,
-                              init_model=init_model, trusted=None if trusted is None else [trusted], **epochs)
+            settings = ({"config": fine_tune_config(init_model.config, self.preset_choice.value, **epochs)}
+                        if init_model is not None else
+                        {"method": self.method_choice.value, "preset": self.preset_choice.value, **epochs})
+            trainer = Trainer([np.asarray(image.data)], [np.asarray(mask.data)], device=self.device_choice.value,
+                              init_model=init_model, trusted=None if trusted is None else [trusted], **settings)
         except JCASInputError as error:
             show_error(f"Cannot {'fine-tune' if init_model is not None else 'train'}: {error}")
             self._learning = None

@@ -436,6 +436,13 @@ class OutputSet:
             text = text.replace(str(staging), str(self.root)) if staging is not None else text
             raise JCASOutputError(f"{text} Nothing was written to {self.root}.") from error
 
+    def discard_kept(self) -> None:
+        """After a resumable set was stopped: remove its kept staging folder and the folders it made, when
+        nothing in it is worth resuming."""
+        if self.kept_staging is not None:
+            shutil.rmtree(self.kept_staging, ignore_errors=True)
+        _remove_empty(self._created)
+
     def commit(self) -> list[Path]:
         """Move the staged files into place (called on leaving the ``with`` block normally).
 

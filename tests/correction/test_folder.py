@@ -114,7 +114,7 @@ def test_a_run_stopped_part_way_resumes_without_redoing_finished_files(folder, t
     assert main(correct_args(folder, whole)) == 0
     out = tmp_path / "out"
     run = subprocess.Popen([JCAS_SCRIPT, *correct_args(folder, out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
+                           text=True, preexec_fn=default_interrupts)
     finished = run.stdout.readline()  # one file done
     run.send_signal(stop)
     stdout, stderr = run.communicate(timeout=300)
@@ -129,6 +129,12 @@ def test_a_run_stopped_part_way_resumes_without_redoing_finished_files(folder, t
     assert len(redone) <= 8 - 1 and "from the stopped run" in done.stdout
     assert digest(out) == digest(whole), "the resumed run writes what an uninterrupted one writes"
     assert not (out / ".jcas-correct-partial").exists()
+
+
+def default_interrupts() -> None:
+    """Ctrl+C as a terminal delivers it: a test run started in the background of a shell ignores SIGINT, and
+    its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_resuming_with_another_model_or_setting_is_refused_and_without_resume_starts_over(folder, tmp_path, capsys):

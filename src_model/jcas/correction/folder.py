@@ -230,6 +230,9 @@ def correct_folder(model: CrossFittedModel, pairs: list[FilePair], out: Path, *,
     outputs = pair_outputs(pairs, out)
     store = SliceStore(0)  # each slice is read once: nothing to keep
     volumes = {pair.stem: volumes_from_files([pair], store=store)[0] for pair in pairs}  # headers checked up front
+    for pair in pairs:
+        model.label_map.check_dtype(store.file(pair.mask).dtype, name=f"mask {pair.mask.name}")
+        check_channels(model, volumes[pair.stem].channels)
     values = [int(v) for v in model.label_map.values]
     run_notes = guard_notes(untrusted_classes(model), model.label_map.num_classes)
     settings = {"model": _file_state(model_file), "min_area": min_area, "min_score": min_score,
@@ -260,10 +263,12 @@ def correct_folder(model: CrossFittedModel, pairs: list[FilePair], out: Path, *,
                         bar.update(volumes[pair.stem].slices)
                         records.append(record)
             _write_tables(staging, out, records, values, record_of, run_notes)
-    except (KeyboardInterrupt, JCASInputError, OSError):
+    except BaseException:
         if records:
             say(f"{len(records)} of {len(pairs)} files were finished; they are kept in {staging.kept_staging}, "
                 "and the same command with --resume goes on from there")
+        else:
+            staging.discard_kept()  # nothing to resume: leave no trace
         raise
     resumed = sum(1 for record in records if record.get("resumed"))
     return FolderResult(files, {record["stem"]: record["notes"] for record in records}, resumed)
@@ -303,8 +308,6 @@ def _correct_pair(model, volume, pair: FilePair, staged: dict[str, Path], store:
                   run_notes: list[str], floors: tuple, mirror: bool, bar) -> tuple[dict, Thumbnails | None]:
     """Correct one pair into its staged files; returns its record and its worst slice's pictures."""
     mask_file = store.file(pair.mask)
-    model.label_map.check_dtype(mask_file.dtype, name=f"mask {pair.mask.name}")
-    check_channels(model, volume.channels)
     corrected = np.empty(mask_file.shape, dtype=mask_file.dtype)  # the mask's size; no float map is whole
     stack = corrected.ndim == 3
     regions, withheld, notes, changed, quality_rows = [], [], list(run_notes), 0, []
