@@ -267,8 +267,8 @@ def correct_folder(model: CrossFittedModel, pairs: list[FilePair], out: Path, *,
         if records:
             say(f"{len(records)} of {len(pairs)} files were finished; they are kept in {staging.kept_staging}, "
                 "and the same command with --resume goes on from there")
-        else:
-            staging.discard_kept()  # nothing to resume: leave no trace
+        elif not staging.resumed:
+            staging.discard_kept()  # nothing to resume: leave no trace (an earlier stopped run stays)
         raise
     resumed = sum(1 for record in records if record.get("resumed"))
     return FolderResult(files, {record["stem"]: record["notes"] for record in records}, resumed)
