@@ -166,10 +166,9 @@ class Progress:
         record = json.loads(path.read_text())
         return {**record, "resumed": True} if record["inputs"] == inputs else None
 
-    def save(self, stem: str, record: dict, thumbnails: Thumbnails | None) -> None:
-        if thumbnails is not None:
-            pictures = {key: base64.b64encode(png).decode("ascii") for key, png in asdict(thumbnails).items()}
-            write_bytes_atomic(self._path(stem, "pictures"), json.dumps(pictures).encode())
+    def save(self, stem: str, record: dict, thumbnails: Thumbnails) -> None:
+        pictures = {key: base64.b64encode(png).decode("ascii") for key, png in asdict(thumbnails).items()}
+        write_bytes_atomic(self._path(stem, "pictures"), json.dumps(pictures).encode())
         write_bytes_atomic(self._path(stem, "record"), json.dumps(record).encode())  # last: the pair is done
 
     def thumbnails(self, stem: str) -> Thumbnails | None:
@@ -181,11 +180,13 @@ class Progress:
 
 @dataclass
 class _WorstSlice:
-    """The pictures' material of a pair's worst slice so far."""
+    """A pair's worst slice so far, with what its pictures need beside the image and the drawn mask (read
+    again once, at the end)."""
 
-    dice: float = math.inf
-    name: str = ""
-    arrays: tuple | None = None
+    z: int
+    dice: float
+    corrected: np.ndarray
+    heatmap: np.ndarray
 
 
 def correct_folder(model: CrossFittedModel, pairs: list[FilePair], out: Path, *, model_file: Path,
@@ -305,14 +306,14 @@ def _bar(total: int, show: bool):
 
 
 def _correct_pair(model, volume, pair: FilePair, staged: dict[str, Path], store: SliceStore, values: list[int],
-                  run_notes: list[str], floors: tuple, mirror: bool, bar) -> tuple[dict, Thumbnails | None]:
+                  run_notes: list[str], floors: tuple, mirror: bool, bar) -> tuple[dict, Thumbnails]:
     """Correct one pair into its staged files; returns its record and its worst slice's pictures."""
     mask_file = store.file(pair.mask)
     corrected = np.empty(mask_file.shape, dtype=mask_file.dtype)  # the mask's size; no float map is whole
     stack = corrected.ndim == 3
     regions, withheld, notes, changed, quality_rows = [], [], list(run_notes), 0, []
-    drawn_total = corrected_total = None
-    worst = _WorstSlice()
+    drawn_total = corrected_total = QualityTally.empty(len(values))
+    worst: _WorstSlice | None = None
     started = time.perf_counter()
     min_area, min_score, min_confidence = floors
     with heatmap_writers({staged["class_disagreement"]: np.float32, staged["affinity_disagreement"]: np.float32,
@@ -332,19 +333,15 @@ def _correct_pair(model, volume, pair: FilePair, staged: dict[str, Path], store:
             regions += part.selection.regions
             withheld += part.selection.withheld
             notes += part.selection.notes
-            drawn_total = part.drawn_quality if drawn_total is None else drawn_total + part.drawn_quality
-            corrected_total = (part.corrected_quality if corrected_total is None
-                               else corrected_total + part.corrected_quality)
-            slice_name = str(part.z + 1) if stack else ""
+            drawn_total += part.drawn_quality
+            corrected_total += part.corrected_quality
             if stack:
-                quality_rows.append(quality_row(pair.stem, slice_name, part.drawn_quality, part.corrected_quality,
-                                                values, _counts(part.selection, slice_changed, part.judge)))
+                quality_rows.append(quality_row(pair.stem, str(part.z + 1), part.drawn_quality,
+                                                part.corrected_quality, values,
+                                                _counts(part.selection, slice_changed, part.judge)))
             dice = part.drawn_quality.quality(values).dice
-            if worst.arrays is None or (math.isfinite(dice) and dice < worst.dice):
-                drawn = volume.mask(part.z)
-                worst = _WorstSlice(dice, slice_name, (volume.image(part.z), model.label_map.encode(drawn),
-                                                       model.label_map.encode(part.selection.corrected),
-                                                       part.class_disagreement))
+            if worst is None or (math.isfinite(dice) and dice < worst.dice):
+                worst = _WorstSlice(part.z, dice, part.selection.corrected, part.class_disagreement)
             bar.set_description(pair.stem[:24], refresh=False)
             bar.update(1)
     write_array(staged["corrected"], corrected, affine=mask_file.affine, labels=True,
@@ -359,8 +356,10 @@ def _correct_pair(model, volume, pair: FilePair, staged: dict[str, Path], store:
             f"{changed / corrected.size:.1%} of pixels changed ({time.perf_counter() - started:.1f} s)")
     record = {"stem": pair.stem, "line": line, "regions": region_rows, "quality": quality_rows,
               "drawn": _tally_record(drawn_total), "corrected": _tally_record(corrected_total),
-              "worst_slice": worst.name, "notes": notes, "slices": volume.slices}
-    return record, make_thumbnails(*worst.arrays)
+              "worst_slice": str(worst.z + 1) if stack else "", "notes": notes, "slices": volume.slices}
+    encode = model.label_map.encode
+    return record, make_thumbnails(volume.image(worst.z), encode(volume.mask(worst.z)), encode(worst.corrected),
+                                   worst.heatmap)
 
 
 def _counts(selection, changed: int, judge: str) -> dict:
@@ -386,10 +385,9 @@ def _write_tables(staging: OutputSet, out: Path, records: list[dict], values: li
              [:WORST_SHOWN]}
     files = [ReportFile(r["stem"], before, after, progress.thumbnails(r["stem"]) if r["stem"] in shown else None,
                         r["worst_slice"]) for r, before, after in estimates]
-    total_drawn = sum((d for _, d, _ in drawn[1:]), drawn[0][1]) if drawn else None
-    total_corrected = sum((c for _, _, c in drawn[1:]), drawn[0][2]) if drawn else None
-    totals = {"before": total_drawn.quality(values).dice if drawn else float("nan"),
-              "after": total_corrected.quality(values).dice if drawn else float("nan"),
+    total_drawn = sum((d for _, d, _ in drawn), QualityTally.empty(len(values)))
+    total_corrected = sum((c for _, _, c in drawn), QualityTally.empty(len(values)))
+    totals = {"before": total_drawn.quality(values).dice, "after": total_corrected.quality(values).dice,
               "files": len(records), "slices": sum(r["slices"] for r in records),
               "proposals": sum(len([row for row in r["regions"] if not row["withheld"]]) for r in records),
               "withheld": sum(len([row for row in r["regions"] if row["withheld"]]) for r in records)}

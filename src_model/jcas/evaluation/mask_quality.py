@@ -65,6 +65,11 @@ class QualityTally:
     wrong: float
     labelled: int
 
+    @classmethod
+    def empty(cls, num_classes: int) -> QualityTally:
+        """The tally of no pixels, to add slices to."""
+        return cls(np.zeros(num_classes), np.zeros(num_classes), np.zeros(num_classes), 0.0, 0)
+
     def __add__(self, other: QualityTally) -> QualityTally:
         return QualityTally(self.overlap + other.overlap, self.expected + other.expected, self.drawn + other.drawn,
                             self.wrong + other.wrong, self.labelled + other.labelled)
@@ -102,13 +107,14 @@ def tally_quality(probability: np.ndarray, labels: np.ndarray) -> QualityTally:
     -------
     QualityTally
     """
+    classes = len(probability)
     labelled = labels >= 0
-    p = probability[:, labelled].astype(np.float64)  # (K, N)
+    p = probability[:, labelled]  # (K, N)
     drawn = labels[labelled]
-    is_drawn = np.arange(len(probability))[:, None] == drawn[None]  # (K, N)
-    p_drawn = np.take_along_axis(p, drawn[None], axis=0)[0] if drawn.size else np.zeros(0)
-    return QualityTally((p * is_drawn).sum(axis=1), p.sum(axis=1), is_drawn.sum(axis=1).astype(np.float64),
-                        float((1 - p_drawn).sum()), int(drawn.size))
+    p_drawn = np.take_along_axis(p, drawn[None], axis=0)[0].astype(np.float64)  # (N,)
+    return QualityTally(np.bincount(drawn, weights=p_drawn, minlength=classes), p.sum(axis=1, dtype=np.float64),
+                        np.bincount(drawn, minlength=classes).astype(np.float64), float((1 - p_drawn).sum()),
+                        int(drawn.size))
 
 
 def estimate_quality(probability: np.ndarray, labels: np.ndarray, values: list[int]) -> MaskQuality:
