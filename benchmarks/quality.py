@@ -68,6 +68,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "ce_noaug": ("ce", dict(augment=False, flips=False)),
     # the plain U-Net recipe of the baseline row: cross-entropy, every mirror and transpose, no other change
     "plain_unet": ("ce", dict(augment=False, flips=True)),
+    # JCAS's terms on the plain recipe: every mirror and transpose, no other augmentation
+    "jcas_mirrors": ("jcas", dict(augment=False, flips=True)),
     "fc": ("fc", {}),
     "clean": ("ce", {}),
     "cleanlab": ("ce", {}),

@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 FOLDER = HERE / "results" / "recipe"
 #: The methods' names in the tables.
 NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas": "JCAS (current recipe)", "jcas_noaug": "JCAS, no augmentation", "plain_unet": "plain U-Net recipe",
+         "jcas_mirrors": "JCAS on the plain recipe",
          "ce": "plain (current recipe)", "ce_noaug": "plain, no augmentation"}
 
 
