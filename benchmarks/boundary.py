@@ -3,7 +3,7 @@ where it differs from the drawn one?
 
 For every model that ``quality.py --save-models DIR`` kept, the row's noisy masks are made again
 (same noise, same seed) and every slice is judged as ``jcas correct`` judges it (out of fold,
-:func:`jcas.correction.maps.predict_slice`). The target is every pixel of the TRUE mask's boundary
+:func:`jcas.correction.prediction.predict_slice`). The target is every pixel of the TRUE mask's boundary
 (:func:`jcas.correction.boundary.label_edges`) more than ``--tolerance`` px from any drawn
 boundary; each view's candidates are its "boundary the mask lacks" pixels (its boundary more
 than ``--tolerance`` px from any drawn boundary); the score is the boundary precision, recall
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from jcas.correction.boundary import UNSEEN, MISSING, boundary_view, class_boundary, label_edges, missing_edges
-from jcas.correction.maps import predict_slice
+from jcas.correction.prediction import predict_slice
 from jcas.data.noise import simulate_noise
 from jcas.evaluation.metrics import boundary_f1
 from jcas.nn.checkpoint import load_checkpoint

@@ -13,7 +13,7 @@ import hashlib
 
 import torch
 
-from jcas.correction.maps import correct
+from jcas import correct
 from jcas.data.noise import simulate_noise
 from jcas.data.samples import load_sample
 from jcas.settings import make_config

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jcas.correction.maps import predict_slice
+from jcas.correction.prediction import predict_slice
 from jcas.data.synthetic import split_discs
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer

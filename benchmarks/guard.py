@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from jcas.correction.guard import MIN_AGREEMENT
-from jcas.correction.maps import predict_slice
+from jcas.correction.prediction import predict_slice
 from jcas.correction.regions import find_regions
 from jcas.data.noise import simulate_noise
 from jcas.evaluation.metrics import mean_dice
@@ -123,7 +123,7 @@ RULES = {
 AREAS = (10, 25, 50, 100, 200, 400)
 GUARDS = ("none", "classes", "classes+slices")
 TODAY = ("score", 0.6, 10, "classes+slices")
-#: The core's default now (jcas.correction.maps, jcas.correction.guard): its score floor adds nothing to
+#: The core's default now (jcas.correction.selection, jcas.correction.guard): its score floor adds nothing to
 #: the confidence floor (p(proposed) >= 0.6 means 1 - p(drawn) >= 0.6), so it is the "p_new" rule.
 CORE = ("p_new", MIN_CONFIDENCE, MIN_AREA, "classes")
 #: What a chosen rule must reach on every tuning row (issue 10's targets): no harm, and this share right.

@@ -12,7 +12,7 @@ fingerprint the slices, build the fold models) with a slice cache of ``--cache-m
 same steps on a volume of 16 slices (what the process costs without the data) and the large
 volume read whole into memory and passed as arrays (the Python API's way, and how files were
 read before slices were streamed). Then the model of the ``.nii`` line corrects the volume twice:
-``jcas correct`` (slice by slice, the heatmaps written page by page) and :func:`jcas.correction.maps.correct`
+``jcas correct`` (slice by slice, the heatmaps written page by page) and :func:`jcas.correction.stream.correct`
 on the arrays in memory (what the plugin does, and the command did before). Results:
 ``benchmarks/results/memory.csv`` and ``memory.md``, with the commit and the machine.
 """
@@ -96,7 +96,7 @@ def correct_child(folder: Path, whole: bool) -> dict:
     import torch
 
     from jcas.cli import main
-    from jcas.correction.maps import correct
+    from jcas import correct
     from jcas.nn.checkpoint import load_checkpoint
     from jcas.data.pairs import load_pairs, match_folders
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from scipy import ndimage, stats
 
-from jcas.correction.maps import correct, predict_slice, select_regions
+from jcas import correct, select_regions
+from jcas.correction.prediction import predict_slice
 from jcas.data.noise import NOISE_KINDS, simulate_noise
 from jcas.data.realistic_noise import realistic_noise
 from jcas.data.pairs import load_pairs, match_folders
@@ -171,7 +172,7 @@ def train(images, masks, config, log: dict, hook=None, context=None) -> tuple[ob
 
 def probabilities(model, image: np.ndarray) -> np.ndarray:
     """(K, H, W) class probabilities of one slice, as the core's correction computes them
-    (:func:`jcas.correction.maps.predict_slice`; a one-model ``folds=1`` run: that model's)."""
+    (:func:`jcas.correction.prediction.predict_slice`; a one-model ``folds=1`` run: that model's)."""
     return predict_slice(model, image, np.zeros(image.shape[:2], dtype=np.int64)).probability
 
 

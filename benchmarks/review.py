@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jcas.correction.maps import correct
+from jcas import correct
 from jcas.data.noise import simulate_noise
 from jcas.evaluation.metrics import mean_dice
 from jcas.nn.checkpoint import load_checkpoint

@@ -8,7 +8,7 @@ Measured:
   the standard preset, interleaved in one run so that the ratio is fair on a shared machine;
 - DAR: the linear global form (jcas.nn.affinity_reasoning.global_dar) vs a quadratic N x N form written here, at grids
   32, 64, 128 (forward + backward): time and peak memory;
-- correction (jcas.correction.maps.correct) of 512 x 512 and 2048 x 2048 images, with and without mirroring:
+- correction (jcas.correction.stream.correct) of 512 x 512 and 2048 x 2048 images, with and without mirroring:
   time and peak memory;
 - peak memory of training (a few steps of each method).
 
@@ -146,7 +146,7 @@ def _correct_job(device_name, method, size, mirror, queue):
     torch, device = _setup(device_name)
     from scipy import ndimage
 
-    from jcas.correction.maps import correct
+    from jcas import correct
     from jcas.data.labels import LabelMap
     from jcas.nn.model import JCASModel
     from jcas.settings import make_config

@@ -21,7 +21,7 @@ from jcas.review import OPEN, Review
 from jcas.settings import HEATMAPS_KEY, REVIEW_KEY, SHOW_BOUNDARY_VIEW
 
 if TYPE_CHECKING:
-    from jcas.correction.maps import CorrectionMaps
+    from jcas.correction.results import CorrectionMaps
 
 #: The metadata key that marks a layer the plugin made: its value says which ("cleaned", "disagreement",
 #: "proposal", "boundaries", "outline"). All but the cleaned labels show a result and are never inputs.
@@ -116,7 +116,7 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     viewer : napari.Viewer
     image, mask : napari.layers.Layer
         The layers the correction was computed from; their data are left alone.
-    correction : jcas.correction.maps.Correction
+    correction : jcas.correction.results.Correction
         The model's result for ``mask``.
     heatmap : {"class", "affinity"}
         Which disagreement to show first.
@@ -197,7 +197,7 @@ def review_keeping_decisions(earlier: Review, cleaned: np.ndarray, correction) -
         The review shown so far.
     cleaned : numpy.ndarray
         The cleaned labels: the decisions and the person's own edits.
-    correction : jcas.correction.maps.Correction
+    correction : jcas.correction.results.Correction
         New regions of the same drawn mask (other thresholds, or a model that learnt from the review).
 
     Returns
@@ -237,8 +237,8 @@ def show_reselection(layers: CorrectionLayers, correction) -> Review:
     Parameters
     ----------
     layers : CorrectionLayers
-    correction : jcas.correction.maps.Correction
-        From :func:`jcas.correction.maps.select_regions` on ``layers.maps``.
+    correction : jcas.correction.results.Correction
+        From :func:`jcas.correction.selection.select_regions` on ``layers.maps``.
 
     Returns
     -------
@@ -263,8 +263,8 @@ def show_new_correction(layers: CorrectionLayers, correction, heatmap: str = "cl
     Parameters
     ----------
     layers : CorrectionLayers
-    correction : jcas.correction.maps.Correction
-        From :func:`jcas.correction.maps.correct` on ``layers.image`` and ``layers.mask``.
+    correction : jcas.correction.results.Correction
+        From :func:`jcas.correction.stream.correct` on ``layers.image`` and ``layers.mask``.
     heatmap : {"class", "affinity"}
         Which disagreement to show.
 

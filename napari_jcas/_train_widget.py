@@ -419,7 +419,7 @@ class TrainWidget(QWidget):
         With ``learnt`` (a model fine-tuned on the review: :meth:`learn_from_review`), that model runs, and
         it becomes the current model only once its proposals are shown: stopped before, nothing changes.
         """
-        from jcas.correction.maps import iter_correct
+        from jcas.correction.stream import iter_correct
 
         if self.worker is not None:
             return self.worker
@@ -496,7 +496,7 @@ class TrainWidget(QWidget):
         the person has decided nothing (:func:`napari_jcas._layers.review_keeping_decisions`).
         Returns the new review, or ``None`` when there is no correction (or it is out of the viewer).
         """
-        from jcas.correction.maps import select_regions
+        from jcas import select_regions
 
         layers = self._latest_correction()
         if layers is None:
@@ -580,7 +580,7 @@ def _candidates(correction, proposed: int | None = None) -> str:
 
     Parameters
     ----------
-    correction : jcas.correction.maps.Correction
+    correction : jcas.correction.results.Correction
     proposed : int, optional
         How many are proposed, when not all of ``correction.regions`` are (those that touch what the person
         decided are not).

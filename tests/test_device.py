@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from jcas.correction.maps import correct
+from jcas import correct
 from jcas.data.noise import simulate_noise
 from jcas.device import autocast
 from jcas.nn.checkpoint import load_checkpoint, save_checkpoint

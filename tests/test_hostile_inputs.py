@@ -518,7 +518,7 @@ def test_evaluate_replaces_its_json_only_with_overwrite(data, capsys):
 
 
 def test_correct_refuses_empty_arrays_and_bad_arguments_with_clear_errors(data):
-    from jcas.correction.maps import correct
+    from jcas import correct
     from jcas.data.pairs import check_correct_arguments
 
     model = load_checkpoint(data / "model.pt")
@@ -537,7 +537,7 @@ def test_correct_refuses_empty_arrays_and_bad_arguments_with_clear_errors(data):
 
 
 def test_a_uint8_mask_is_never_corrected_into_wrapped_labels(data):
-    from jcas.correction.maps import correct
+    from jcas import correct
 
     model = load_checkpoint(data / "wide.pt")
     mask = np.zeros((SIZE, SIZE), dtype=np.uint8)

@@ -25,7 +25,7 @@ import pytest
 import tifffile
 import torch
 
-from jcas.correction.maps import correct
+from jcas import correct
 from jcas.correction.regions import label_pairs
 from jcas.data.io import read_array, write_array
 from jcas.errors import JCASInputError

@@ -39,7 +39,7 @@ WHOLE_NUMBER_RANGES: dict[str, tuple[int, int | Limit]] = {
     "embedding_dim": (1, 256),
     "grid": (1, 128),
     "pair_samples": (0, 2**20),
-    "tile": (16, 4096),  # the side of the tiles a slice is judged in (jcas.correction.maps.TILE)
+    "tile": (16, 4096),  # the side of the tiles a slice is judged in (jcas.nn.tiles.TILE)
 }
 #: What a setting is, added to its message.
 SETTING_HINTS = {"folds": " (1 = no cross-fitting)"}

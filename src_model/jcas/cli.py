@@ -479,7 +479,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from .correction.maps import correct
+    from .correction.stream import correct
     from .data.samples import SAMPLE_DIR, load_noisy_sample
     from .evaluation import metrics
     from .evaluation.figure import save_summary_figure

@@ -82,7 +82,7 @@ class Review:
     ----------
     regions : sequence of Region
         Candidates in rank order (:func:`jcas.correction.regions.rank`), as
-        ``jcas.correction.maps.Correction.regions``.
+        ``jcas.correction.results.Correction.regions``.
     region_map : numpy.ndarray
         Integer array of the mask's shape; ``k`` marks the pixels of region index ``k``.
     proposal : numpy.ndarray

@@ -123,7 +123,8 @@ def test_boundary_f1_matches_within_a_slice_only_and_handles_empty_maps():
 
 
 def test_a_correction_carries_the_boundary_probability_slice_by_slice():
-    from jcas.correction.maps import correct, stream_correct
+    from jcas import correct
+    from jcas.correction.stream import stream_correct
     from jcas.settings import make_config
     from jcas.training.trainer import Trainer
 

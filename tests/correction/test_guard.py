@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from jcas.correction.guard import UNFAMILIAR_MARGIN, slice_agreement, untrusted_slice
-from jcas.correction.maps import correct, predict_slice
+from jcas import correct
+from jcas.correction.prediction import predict_slice
 from jcas.nn.crossfit import Trust
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer

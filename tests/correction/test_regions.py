@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from jcas.correction.regions import find_regions, relative_floors
+from jcas.correction.regions import Region, find_regions, rank, relative_floors
 from jcas.data.labels import STRUCTURE, typical_areas
 from jcas.settings import MIN_AREA_FRACTION, MIN_AREA_LOWEST
 
@@ -103,3 +103,12 @@ def test_the_floor_follows_the_objects_the_model_trained_on_not_one_slices_clump
     assert relative_floors(clumped)[1] > nucleus
     assert relative_floors(clumped, measured)[1] == relative_floors(training[0])[1] < nucleus
     assert relative_floors(clumped, {0: 1e6})[1] == relative_floors(clumped)[1]  # a class it lacks: the slice's
+
+
+def test_rank_puts_the_most_expected_pixels_fixed_first():
+    small_sure = Region(1, 0, (0, 0, 5, 5), 25, 0, 1, 0.95)  # 23.75 pixels expected to be fixed
+    large_unsure = Region(2, 0, (10, 10, 80, 80), 5000, 0, 1, 0.6)  # 3000
+    tie_late = Region(4, 1, (0, 0, 10, 10), 50, 1, 0, 1.0)  # 50
+    tie_early = Region(3, 1, (20, 20, 30, 30), 100, 1, 0, 0.5)  # 50
+    assert large_unsure.expected_pixels_fixed == 3000
+    assert [r.index for r in rank([tie_late, small_sure, tie_early, large_unsure])] == [2, 3, 4, 1]

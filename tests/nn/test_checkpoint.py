@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from jcas.correction.maps import correct, iter_correct
+from jcas import correct
+from jcas.correction.stream import iter_correct
 from jcas.errors import JCASInputError
 from jcas.nn.checkpoint import load_checkpoint
 from jcas.settings import make_config

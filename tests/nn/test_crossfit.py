@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from jcas.correction.maps import correct, predict_slice
+from jcas import correct
+from jcas.correction.prediction import predict_slice
 from jcas.data.labels import LabelMap
 from jcas.data.noise import simulate_noise
 from jcas.data.synthetic import split_discs

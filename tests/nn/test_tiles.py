@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from jcas.correction.maps import member_maps
+from jcas.correction.prediction import member_maps
 from jcas.data.labels import LabelMap
 from jcas.data.pairs import normalise
 from jcas.nn.model import JCASModel

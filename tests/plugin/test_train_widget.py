@@ -166,7 +166,7 @@ def test_the_method_chosen_is_the_method_trained(docked, qtbot, method, has_dar)
 
 
 def test_mirror_choice_reaches_the_correction(docked, model_file, qtbot):
-    from jcas.correction.maps import correct
+    from jcas import correct
 
     train = docked.train
     assert train.load_model(model_file)

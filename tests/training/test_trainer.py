@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from jcas.correction.maps import correct
+from jcas import correct
 from jcas.data.labels import typical_areas
 from jcas.errors import JCASInputError
 from jcas.nn.checkpoint import load_checkpoint
@@ -112,7 +112,7 @@ def test_the_larger_network_trains_and_fits_the_data(mni):
     run = trainer.run()
     assert np.isfinite(next(run).losses["total"])
     run.close()
-    from jcas.correction.maps import correct
+    from jcas import correct
 
     assert correct(trainer.model, mni[0][0], mni[1][0]).corrected.shape == mni[1][0].shape
 

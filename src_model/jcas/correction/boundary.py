@@ -153,7 +153,7 @@ def boundary_view(boundary: np.ndarray, drawn: np.ndarray, *, threshold: float =
     ----------
     boundary : numpy.ndarray
         ``(H, W)`` or ``(Z, H, W)`` float in [0, 1]: the model's boundary probability
-        (:func:`affinity_boundary`, :attr:`jcas.correction.maps.CorrectionMaps.boundary`).
+        (:func:`affinity_boundary`, :attr:`jcas.correction.results.CorrectionMaps.boundary`).
     drawn : numpy.ndarray
         The same shape: the drawn label values.
     threshold : float

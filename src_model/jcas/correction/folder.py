@@ -44,7 +44,8 @@ from ..nn.integrity import check_finite_output
 from ..outputs import OutputSet, check_clear_of_inputs, check_writable, refuse_existing
 from ..training.dataset import volumes_from_files
 from .guard import untrusted_classes
-from .maps import guard_notes, stream_correct
+from .selection import guard_notes
+from .stream import stream_correct
 from .regions import REGION_FIELDS, rank
 
 #: The hidden staging folder of a ``jcas correct`` run, kept when it stops (``OUT/.jcas-correct-partial``).
@@ -207,7 +208,7 @@ def correct_folder(model: CrossFittedModel, pairs: list[FilePair], out: Path, *,
         The folders and files the run reads, by what a person calls them ("the --masks folder"), which no
         output may land on.
     min_area, min_score, min_confidence, mirror
-        As for :func:`jcas.correction.maps.stream_correct`.
+        As for :func:`jcas.correction.stream.stream_correct`.
     overwrite : bool
         Replace existing outputs.
     resume : bool

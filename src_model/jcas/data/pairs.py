@@ -321,7 +321,7 @@ def check_training_arrays(images: Any, masks: Any, trusted: Any = None) -> tuple
 
 
 def check_correct_arguments(model: Any, image: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Check the arguments of :func:`jcas.correction.maps.correct`; returns ``image`` and ``mask`` as arrays.
+    """Check the arguments of :func:`jcas.correction.stream.correct`; returns ``image`` and ``mask`` as arrays.
 
     Raises
     ------

@@ -1,7 +1,7 @@
 """A model's prediction on a whole slice, tile by tile, so that memory stays bounded for large images.
 
 Each tile of ``TILE`` pixels is predicted with ``MARGIN`` pixels of context on every side and
-keeps only its inner part. Correction (:mod:`jcas.correction.maps`) builds its maps from
+keeps only its inner part. Correction (:mod:`jcas.correction.prediction`) builds its maps from
 :func:`tiles`; training's held-out selection needs only the class probabilities
 (:func:`tiled_probabilities`).
 """
