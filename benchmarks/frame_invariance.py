@@ -24,7 +24,7 @@ from jcas.data.synthetic import split_discs
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer
 
-from harness import RESULTS, load_provenance, save_provenance, write_lines
+from harness import RESULTS, load_run, save_provenance, write_lines
 
 VARIANTS = {"BatchNorm, no flips (default)": dict(norm="batch", flips=False),
             "GroupNorm, no flips": dict(norm="group", flips=False),
@@ -82,8 +82,7 @@ def main(argv=None) -> None:
 
 def write_report(folder: Path, out: Path) -> Path:
     """``out/frame_invariance.md`` from ``folder/frame_invariance.json`` and its provenance record."""
-    rows = json.loads((folder / "frame_invariance.json").read_text())
-    run = load_provenance(folder / "frame_invariance.json")
+    rows, run = load_run(folder / "frame_invariance.json")
     lines = ["# Frame invariance", "",
              f"Commit {run['commit']}, {run['machine']}, torch threads {run['threads']}; {run['epochs']} epochs, "
              "plain cross-entropy on 16 images of 64 x 64 (`jcas.data.synthetic.split_discs`: left and right halves "

@@ -169,6 +169,11 @@ def load_provenance(path: Path) -> dict:
     return json.loads(provenance_path(path).read_text())
 
 
+def load_run(path: Path) -> tuple[list[dict], dict]:
+    """The rows of a measured JSON file and the provenance record beside it."""
+    return json.loads(path.read_text()), load_provenance(path)
+
+
 def provenance_path(path: Path) -> Path:
     """``<folder>/<name>.provenance.json`` for ``<folder>/<name>.<suffix>``."""
     return path.with_name(f"{path.stem}.provenance.json")

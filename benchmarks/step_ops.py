@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import git_commit, load_provenance, save_provenance, write_lines
+from harness import git_commit, load_run, save_provenance, write_lines
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -158,8 +158,7 @@ def main(argv=None) -> int:
 
 def write_report(folder: Path, out: Path) -> Path:
     """``out/step_ops.md`` from ``folder/step_ops.json`` and its provenance record."""
-    rows = json.loads((folder / "step_ops.json").read_text())
-    run = load_provenance(folder / "step_ops.json")
+    rows, run = load_run(folder / "step_ops.json")
     lines = ["# Operations per training step (`benchmarks/step_ops.py`)", "",
              f"{run['machine']}, torch threads {run['threads']}; standard preset, crop 128, "
              "batch 8, mni_tissue with mixed noise 0.5. Operations that launch a kernel (views excluded), counted "
