@@ -1,5 +1,5 @@
-"""The boundary view against the class heatmap's edges (issue 13, item 6): which locates the true boundary
-where it differs from the drawn one?
+"""The boundary view against the class heatmap's edges: which locates the true boundary where it differs
+from the drawn one?
 
 For every model that ``quality.py --save-models DIR`` kept, the row's noisy masks are made again
 (same noise, same seed) and every slice is judged as ``jcas correct`` judges it (out of fold,
@@ -17,9 +17,12 @@ and F1 with a ``--tolerance`` px match (:func:`jcas.evaluation.metrics.boundary_
 
 The second half of the view (label 2, a drawn boundary the model does not see) is scored the same
 way against the drawn boundary more than ``--tolerance`` px from the true one (``spurious_*``).
-Thresholds are chosen on the tuning sets (``quality.TUNED_ON``) by mean F1 and reported on the others:
+Thresholds are chosen on the tuning sets (``harness.TUNED_ON``) by mean F1 and reported on the others:
 
     .venv/bin/python benchmarks/boundary.py --models benchmarks/models_boundary --out benchmarks/results
+
+Writes ``boundary.csv`` (every view and threshold of every row) with its provenance record, and
+``boundary.md``; :func:`write_report` makes the table again from the two.
 """
 from __future__ import annotations
 
@@ -40,15 +43,12 @@ from jcas.evaluation.metrics import boundary_f1
 from jcas.nn.checkpoint import load_checkpoint
 from jcas.settings import BOUNDARY_TOLERANCE
 
-import quality
-from guard import parse_key
-from provenance import git_commit, machine
+from harness import HERE, TUNED_ON, load_provenance, load_set, parse_key, save_provenance, saved_runs
 
-HERE = Path(__file__).resolve().parent
 #: Finer at the low end: a JCAS model's nearest-neighbour affinities rarely fall below 0.7 even across a
 #: boundary, so the boundary probability 1 - A lives mostly under 0.3.
 THRESHOLDS = (0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-#: The class heatmap's edges, the baselines the issue names (``class_pairs`` is shown for context).
+#: The class heatmap's edges, the baselines (``class_pairs`` is shown for context).
 BASELINES = ("class_edges", "class_heatmap")
 #: The decision rule, fixed before the held-out rows were seen: the boundary view is shown by default when
 #: its F1 beats both baselines on the mean over the held-out sets and on at least this share of them.
@@ -74,7 +74,7 @@ def slice_maps(model_path: Path, cache: Path) -> dict[str, np.ndarray]:
         with np.load(stored) as data:
             return dict(data)
     spec = parse_key(model_path.stem)
-    images, clean = quality.load_set(spec["dataset"])
+    images, clean = load_set(spec["dataset"])
     noisy, _ = simulate_noise(clean, spec["noise"], spec["fraction"], seed=spec["seed"])
     model = load_checkpoint(model_path, device="cpu")
     label_map = model.label_map
@@ -118,7 +118,7 @@ def score_row(key: str, maps: dict, tolerance: float) -> list[dict]:
             missing, unseen = view_edges(view, threshold, maps, drawn_edges, tolerance)
             found, wrong = boundary_f1(missing, target, tolerance), boundary_f1(unseen, spurious, tolerance)
             lines.append({"key": key, "dataset": spec["dataset"],
-                          "tuned_on": spec["dataset"] in quality.TUNED_ON, "noise": spec["noise"],
+                          "tuned_on": spec["dataset"] in TUNED_ON, "noise": spec["noise"],
                           "fraction": spec["fraction"], "seed": spec["seed"], "view": view,
                           "threshold": "" if threshold is None else threshold, "precision": found.precision,
                           "recall": found.recall, "f1": found.f1, "candidates": found.candidates,
@@ -136,7 +136,7 @@ def choose(lines: list[dict], metric: str = "f1") -> dict[str, object]:
             chosen[view] = ""
             continue
         tuned = [l for l in lines if l["view"] == view and l["tuned_on"]]
-        if {l["dataset"] for l in tuned} != set(quality.TUNED_ON):
+        if {l["dataset"] for l in tuned} != set(TUNED_ON):
             chosen[view] = None
             continue
         means = {t: np.nanmean([l[metric] for l in tuned if l["threshold"] == t]) for t in THRESHOLDS}
@@ -172,16 +172,19 @@ def trained_at(models: Path) -> str:
     return ", ".join(sorted(commits)) or "unknown"
 
 
-def report(lines: list[dict], command: str, preset: str, tolerance: float, trained: str = "unknown") -> str:
-    """The markdown table: per row, each view at the threshold chosen on the tuning sets."""
+def report(lines: list[dict], provenance: dict) -> str:
+    """The markdown table: per row, each view at the threshold chosen on the tuning sets; ``provenance`` is the
+    record :func:`harness.save_provenance` kept beside ``boundary.csv`` (the command, the models' preset and
+    commits, the tolerance)."""
+    tolerance = provenance["tolerance"]
+    local = f" with local changes ({provenance['local_changes']})" if provenance.get("local_changes") else ""
     chosen, chosen_spurious = choose(lines), choose(lines, "spurious_f1")
-    keys = sorted({l["key"] for l in lines}, key=lambda k: (parse_key(k)["dataset"] not in quality.TUNED_ON, k))
+    keys = sorted({l["key"] for l in lines}, key=lambda k: (parse_key(k)["dataset"] not in TUNED_ON, k))
     views = list(VIEWS)
     text = ["# The boundary view: does it locate the true boundary better than the class heatmap's edges?", "",
-            f"Scored at commit {git_commit()} with the boundary view in the working tree (not yet committed), "
-            f"{machine()}, torch threads 1; the rows beside the models record commit {trained} (the HEAD when "
-            f"each row finished). Models: {preset}. "
-            f"Command: `{command}`.", "",
+            f"Scored at commit {provenance['commit']}{local}, {provenance['machine']}, torch threads 1; the rows "
+            f"beside the models record commit {provenance['trained']} (the HEAD when each row finished). Models: "
+            f"{provenance['preset']}. Command: `{provenance['command']}`.", "",
             f"Every slice is judged out of fold, as `jcas correct` judges it. Target: the true mask's boundary "
             f"pixels more than {tolerance:g} px from any drawn (noisy) boundary. Candidates: each view's "
             f"\"boundary the mask lacks\" pixels. Boundary precision / recall / F1 with a {tolerance:g} px "
@@ -200,7 +203,7 @@ def report(lines: list[dict], command: str, preset: str, tolerance: float, train
         cells, f1, target_px = scores_at_chosen(lines, key, views, chosen)
         compared = {"affinity", *BASELINES} <= set(f1)
         difference = f1["affinity"] - max(f1[b] for b in BASELINES) if compared else None
-        tuned = spec["dataset"] in quality.TUNED_ON
+        tuned = spec["dataset"] in TUNED_ON
         if compared and not tuned:
             held_total += 1
             held_wins += difference > 0
@@ -234,7 +237,7 @@ def report(lines: list[dict], command: str, preset: str, tolerance: float, train
             best = max((l for l in lines if l["key"] == key and l["view"] == view),
                        key=lambda l: -1 if np.isnan(l["f1"]) else l["f1"])
             cells.append(f"{best['f1']:.3f} ({best['threshold'] if best['threshold'] != '' else '-'})")
-        text.append(f"| {spec['dataset']} | {'yes' if spec['dataset'] in quality.TUNED_ON else 'no'} | "
+        text.append(f"| {spec['dataset']} | {'yes' if spec['dataset'] in TUNED_ON else 'no'} | "
                     + " | ".join(cells) + " |")
     text += ["", "## The other half: a drawn boundary the model does not see (label 2)", "",
              f"Target: drawn boundary pixels more than {tolerance:g} px from the true boundary. Candidates: "
@@ -247,13 +250,36 @@ def report(lines: list[dict], command: str, preset: str, tolerance: float, train
     for key in keys:
         spec = parse_key(key)
         cells, _, target_px = scores_at_chosen(lines, key, views, chosen_spurious, half="spurious_")
-        text.append(f"| {spec['dataset']} | {'yes' if spec['dataset'] in quality.TUNED_ON else 'no'} | "
+        text.append(f"| {spec['dataset']} | {'yes' if spec['dataset'] in TUNED_ON else 'no'} | "
                     f"{spec['seed']} | {target_px} | " + " | ".join(cells) + " |")
-    text += ["", f"Every view and threshold of every row: `boundary.csv`. Written {time.strftime('%Y-%m-%d %H:%M')}."]
+    text += ["", f"Every view and threshold of every row: `boundary.csv`. Written {provenance['written']}."]
     return "\n".join(text) + "\n"
 
 
+def read_lines(path: Path) -> list[dict]:
+    """The lines of a ``boundary.csv``, with their numbers and flags as such."""
+    counts = {"seed", "candidates", "targets", "spurious_candidates", "spurious_targets"}
+    def value(name: str, text: str):
+        if name in ("key", "dataset", "noise", "view") or (name == "threshold" and text == ""):
+            return text
+        if name == "tuned_on":
+            return text == "True"
+        return int(text) if name in counts else float(text)
+
+    with open(path, newline="") as handle:
+        return [{k: value(k, v) for k, v in line.items()} for line in csv.DictReader(handle)]
+
+
+def write_report(folder: Path, out: Path) -> Path:
+    """``out/boundary.md`` from ``folder/boundary.csv`` and its provenance record."""
+    table = folder / "boundary.csv"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "boundary.md").write_text(report(read_lines(table), load_provenance(table)))
+    return out / "boundary.md"
+
+
 def main(argv=None) -> None:
+    """Score every view of every saved model, writing ``boundary.csv`` and ``boundary.md`` after each."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=Path, default=HERE / "models_boundary")
     parser.add_argument("--out", type=Path, default=HERE / "results")
@@ -271,22 +297,21 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     command = ".venv/bin/python benchmarks/boundary.py " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = []
-    for model_path in sorted(args.models.glob("*.pt"), key=lambda p: (parse_key(p.stem)["dataset"]
-                                                                      not in quality.TUNED_ON, p.stem)):
-        if parse_key(model_path.stem)["method"] not in args.methods:
-            continue
+    for model_path in sorted(saved_runs(args.models, args.methods),
+                             key=lambda p: (parse_key(p.stem)["dataset"] not in TUNED_ON, p.stem)):
         lines.extend(score_row(model_path.stem, slice_maps(model_path, cache), args.tolerance))
         with open(args.out / "boundary.csv", "w", newline="") as handle:
             writer = csv.DictWriter(handle, FIELDS)
             writer.writeheader()
             writer.writerows(lines)
-        (args.out / "boundary.md").write_text(report(lines, command.strip(), args.preset, args.tolerance,
-                                                      trained_at(args.models)))
+        save_provenance(args.out / "boundary.csv", command=command.strip(), preset=args.preset,
+                        tolerance=args.tolerance, trained=trained_at(args.models),
+                        written=time.strftime("%Y-%m-%d %H:%M"))
+        write_report(args.out, args.out)
         print(f"{model_path.stem}: scored", flush=True)
     if lines:
         print((args.out / "boundary.md").read_text())
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     main()

@@ -1,4 +1,4 @@
-"""What a user's standard run costs (issue 10's cost target): ``jcas train`` then ``jcas correct``.
+"""What a user's standard run costs: ``jcas train`` then ``jcas correct``.
 
     .venv/bin/python benchmarks/cost.py                  # mni_tissue, mixed noise 0.5, seed 0
     .venv/bin/python benchmarks/cost.py --threads 2 --out benchmarks/results
@@ -26,7 +26,7 @@ import numpy as np
 import suite
 from jcas.data.io import write_array
 from jcas.data.noise import simulate_noise
-from provenance import git_commit, machine
+from harness import git_commit, machine, write_lines
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -86,16 +86,16 @@ def main(argv=None) -> None:
         if handle.tell() == 0:
             writer.writeheader()
         writer.writerows(rows)
-    write_table(args.out)
+    write_report(args.out, args.out)
 
 
-def write_table(out: Path) -> None:
-    """``cost.md`` from every row of ``cost.csv``."""
-    with open(out / "cost.csv", newline="") as handle:
+def write_report(folder: Path, out: Path) -> Path:
+    """``out/cost.md`` from every row of ``folder/cost.csv``."""
+    with open(folder / "cost.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     lines = ["# Cost of a standard run (`benchmarks/cost.py`)", "",
              "Defaults of the core (standard preset, cross-fitted), mixed noise 0.5, commands run as a user runs "
-             "them. The target (issue 10) is a cross-fitted standard run on 60 slices of about 200 x 200 in at "
+             "them. The target is a cross-fitted standard run on 60 slices of about 200 x 200 in at "
              "most 5 minutes on 2 CPU cores. 'load at start' is the 1-minute load average just before the command: "
              "above about 0.5 before `jcas train` the machine was shared and the figures are too high (before "
              "`jcas correct` it still counts the training that has just ended).", "",
@@ -106,7 +106,7 @@ def write_table(out: Path) -> None:
         lines.append(f"| {row['command']} | {row['dataset']} | {row['slices']} | {row['shape']} | {row['seconds']} | "
                      f"{minutes:.1f} | {row['threads']} | {row['load_avg_1m']} | {row['device']} | {row['commit']} | "
                      f"{row['machine']} |")
-    (out / "cost.md").write_text("\n".join(lines) + "\n")
+    return write_lines(out / "cost.md", lines)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 
 Prints the number of steps, the last loss, a SHA-1 of every fold model's weights and one of the
 corrected masks. Two checkouts that print the same line train and correct alike to the bit, so a
-change meant to move code without changing behaviour (a regrouping) can be checked against the
-commit before it: run this file of either checkout with ``PYTHONPATH=<that checkout>/src_model``.
+change meant to move code without changing behaviour (a regrouping) can be checked against its
+parent commit: run this file of either checkout with ``PYTHONPATH=<that checkout>/src_model``.
 """
 from __future__ import annotations
 

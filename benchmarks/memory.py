@@ -1,4 +1,4 @@
-"""Peak memory of training from files on a volume ten times larger than the slice cache, and of correcting it (issue 14).
+"""Peak memory of training from files on a volume ten times larger than the slice cache, and of correcting it.
 
     .venv/bin/python benchmarks/memory.py                 # 400 slices of 512 x 512, a 16 MiB cache
     .venv/bin/python benchmarks/memory.py --slices 100 --cache-mb 5 --out benchmarks/results/memory_100
@@ -10,11 +10,11 @@ process does what ``jcas train`` does (match the folders, check every slice, sca
 fingerprint the slices, build the fold models) with a slice cache of ``--cache-mb`` and trains
 ``--steps`` steps; its peak resident memory is recorded. Two references run the same way: the
 same steps on a volume of 16 slices (what the process costs without the data) and the large
-volume read whole into memory and passed as arrays (the Python API's way, and how files were
-read before slices were streamed). Then the model of the ``.nii`` line corrects the volume twice:
-``jcas correct`` (slice by slice, the heatmaps written page by page) and :func:`jcas.correction.stream.correct`
-on the arrays in memory (what the plugin does, and the command did before). Results:
-``benchmarks/results/memory.csv`` and ``memory.md``, with the commit and the machine.
+volume read whole into memory and passed as arrays (the Python API's way). Then the model of the
+``.nii`` line corrects the volume twice: ``jcas correct`` (slice by slice, the heatmaps written page
+by page) and :func:`jcas.correction.stream.correct` on the arrays in memory (what the plugin does).
+Results: ``memory.csv`` with its provenance record (the commit, the machine, the volume's settings)
+and ``memory.md``; :func:`write_report` makes the table again from the two.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance import git_commit, machine
+from harness import load_provenance, save_provenance, write_lines
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -167,21 +167,33 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    save_provenance(args.out / "memory.csv", slices=args.slices, size=args.size, cache_mb=args.cache_mb,
+                    steps=args.steps, volume_mb=volume_mb)
+    print(write_report(args.out, args.out).read_text())
+    return 0
+
+
+def write_report(folder: Path, out: Path) -> Path:
+    """``out/memory.md`` from ``folder/memory.csv`` and its provenance record."""
+    with open(folder / "memory.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    run = load_provenance(folder / "memory.csv")
+    volume_mb = run["volume_mb"]
+    conditions = f", {run['conditions']}" if run.get("conditions") else ""
     lines = [f"# Peak memory of training from files (`benchmarks/memory.py`)", "",
-             f"A volume of {args.slices} slices of {args.size} x {args.size} (uint8 image and mask, "
-             f"{volume_mb:.0f} MiB together), a slice cache of {args.cache_mb} MiB "
-             f"({volume_mb / args.cache_mb:.0f}x smaller), the fast preset's jcas (2 fold models, crops of 128, "
-             f"batches of 8), {args.steps} steps, then the .nii line's model correcting the volume with the "
+             f"A volume of {run['slices']} slices of {run['size']} x {run['size']} (uint8 image and mask, "
+             f"{volume_mb:.0f} MiB together), a slice cache of {run['cache_mb']} MiB "
+             f"({volume_mb / run['cache_mb']:.0f}x smaller), the fast preset's jcas (2 fold models, crops of 128, "
+             f"batches of 8), {run['steps']} steps, then the .nii line's model correcting the volume with the "
              f"default selection; one fresh process per line. 'above small': peak minus the peak of the same "
-             f"training steps on {SMALL_SLICES} slices. Commit {git_commit()}, {machine()}, one torch thread.", "",
+             f"training steps on {SMALL_SLICES} slices. Commit {run['commit']}, {run['machine']}, one torch "
+             f"thread{conditions}.", "",
              "| case | slices | volume MiB | cache MiB | peak MiB | above small MiB | setup s | train s | correct s |",
              "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['case']} | {r['slices']} | {r['volume_mb']} | {r['cache_mb'] or '–'} | {r['peak_mb']} | "
               f"{'–' if r['above_small_mb'] == '' else r['above_small_mb']} | {r['setup_s'] or '–'} | {r['train_s'] or '–'} | {r['correct_s'] or '–'} |"
               for r in rows]
-    (args.out / "memory.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+    return write_lines(out / "memory.md", lines)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
-"""Label-cleaning quality benchmark (issues 4 and 5): resumable, one JSON file per finished row.
+"""The runner of the label-cleaning benchmark: resumable, one JSON file per finished row.
 
-A row = (dataset, noise kind, fraction, method or ablation variant, seed, schedule multiplier).
-For each row: simulate noise on the clean masks of every slice of the set (noise seed = row seed),
-train on the NOISY masks of all slices, correct the same images, score against the clean masks.
+A row = (set, noise kind and fraction, method, seed, schedule multiplier), each from the registry in
+``harness.py``. For each row: make the noise on the clean masks of every slice of the set (noise seed
+= row seed), train on the NOISY masks of all slices, correct the same images, score against the
+clean masks.
 
     .venv/bin/python benchmarks/quality.py --datasets mni cells --noise mixed:0.5 mixed:0.8 \
         --methods jcas ce --seeds 0 1 2 --schedule 1
 
-Rows already in ``benchmarks/results/rows/`` are skipped, so the command can be re-run after an
+Rows already in the ``--rows`` folder are skipped, so the command can be re-run after an
 interruption. ``benchmarks/report.py`` turns the rows into tables and plots.
 """
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -38,13 +38,10 @@ from jcas.settings import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, make_config
 from jcas.training.trainer import Trainer
 
 import suite
-from provenance import git_commit, machine
+from harness import (DATASETS, NOISE_KINDS as KNOWN_KINDS, RESULTS, TUNED_ON, VARIANTS, git_commit, load_set,
+                     machine, parse_noise, posterior_wrong, region_is_right, row_key)
 
-HERE = Path(__file__).resolve().parent
-ROWS = HERE / "results" / "suite" / "rows"
-DATA = Path(os.environ.get("JCAS_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-#: quality.py's short names, and every set of the development suite by its own name (benchmarks/suite.md).
-DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei", **{name: name for name in suite.SETS}}
+ROWS = RESULTS / "suite" / "rows"
 THREADS = 2
 
 #: Region-level selective correction, the same for every method and the core's default: keep the drawn
@@ -52,51 +49,9 @@ THREADS = 2
 #: 1 - p(drawn) >= SELECT_SCORE and mean p(proposed) >= SELECT_CONFIDENCE.
 SELECT_AREA, SELECT_SCORE, SELECT_CONFIDENCE = MIN_AREA, MIN_SCORE, MIN_CONFIDENCE
 #: Further selective settings (area, score; no confidence floor), recorded for the diagnosis
-#: (post-processing only, no extra cost); 10 px and 0.6 was the default before benchmarks/guard.py.
+#: (post-processing only, no extra cost).
 SELECT_EXTRA = [(10, 0.6), (100, 0.6), (400, 0.6), (200, 0.7), (200, 0.8), (10, 0.0), (1, 0.5)]
-
-#: name -> (core method, config overrides). "clean" trains on the clean masks; "cleanlab" is
-#: cross-fitted ce + cleanlab.segmentation (handled separately).
-VARIANTS: dict[str, tuple[str, dict]] = {
-    "jcas": ("jcas", {}),
-    # the second default (T_C from the warm-up confusion, no volume term, offsets (1, 3)) with DAR
-    "jcas_dar": ("jcas_dar", {}),
-    # the first default: T_C from the VolMinNet start, volume weight 0.01, offsets up to 27 px
-    "jcas_paper": ("jcas_dar", dict(transition_from_warmup=False, weight_volume=0.01, offsets=(1, 3, 9, 27))),
-    "ce": ("ce", {}),
-    # the recipe before augmentation: no mirrors, no rotation, scaling or intensity changes
-    "jcas_noaug": ("jcas", dict(augment=False, flips=False)),
-    "ce_noaug": ("ce", dict(augment=False, flips=False)),
-    # the plain U-Net recipe of the baseline row: cross-entropy, every mirror and transpose, no other change
-    "plain_unet": ("ce", dict(augment=False, flips=True)),
-    # JCAS's terms on the plain recipe: every mirror and transpose, no other augmentation
-    "jcas_mirrors": ("jcas", dict(augment=False, flips=True)),
-    "fc": ("fc", {}),
-    "clean": ("ce", {}),
-    "cleanlab": ("ce", {}),
-    # ablation (issue 5), each a config override; "+consistency" (T_C + local affinity + T_A, so the
-    # consistency term is on) is "jcas" and "full" is "jcas_dar" (see report.ALIASES)
-    "+dar": ("ce", dict(use_dar=True)),
-    "+aff_global": ("ce", dict(use_affinity=True, affinity="global")),
-    "+aff_local": ("ce", dict(use_affinity=True, affinity="local")),
-}
 CLEANLAB_FOLDS = 3
-
-
-def load_set(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(N, H, W)`` or ``(N, H, W, 3)`` and clean masks ``(N, H, W)`` of a set, from the suite's cache.
-
-    The set is built into the cache first when missing; the shared sets are read from ``DATA``.
-    Volumes are split into their slices.
-    """
-    folder = suite.cached(DATASETS[name], shared=DATA)
-    images, masks = load_pairs(match_folders(folder / "images", folder / "masks"))
-    return suite.stacked(images), suite.stacked(masks)
-
-
-#: The sets the defaults were chosen on (DAR, offsets, selection in earlier rounds; nothing was tuned
-#: on the other suite sets). Every row records it; rows on other sets report held-out figures.
-TUNED_ON = ("mni_tissue", "cells3d_nuclei")
 
 
 def make_noise(dataset: str, kind: str, fraction: float, seed: int, images: np.ndarray,
@@ -118,17 +73,10 @@ def make_noise(dataset: str, kind: str, fraction: float, seed: int, images: np.n
     return realistic_noise(clean, kind, images, strength=fraction, seed=seed, stack=suite.SETS[DATASETS[dataset]].stack)
 
 
-def row_key(dataset, noise, fraction, method, seed, schedule, base_epochs, folds=None) -> str:
-    epochs = "std" if base_epochs is None else f"e{base_epochs}"
-    fold_tag = "" if folds is None else f"__f{folds}"
-    return f"{dataset}__{noise}-{fraction:g}__{method}__s{seed}__x{schedule:g}__{epochs}{fold_tag}"
-
-
-def build_config(method: str, seed: int, schedule: float, base_epochs: int | None, extra: dict | None = None,
-                 variants: dict | None = None):
-    """The row's settings: the variant's core method and overrides (``variants``, :data:`VARIANTS` by default),
-    ``extra`` overrides, the seed, and the schedule multiplier of the base epochs."""
-    core, overrides = (variants or VARIANTS)[method]
+def build_config(method: str, seed: int, schedule: float, base_epochs: int | None, extra: dict | None = None):
+    """The row's settings: the method's core method and overrides (:data:`harness.VARIANTS`), ``extra``
+    overrides, the seed, and the schedule multiplier of the base epochs."""
+    core, overrides = VARIANTS[method]
     overrides = dict(overrides, **(extra or {}))
     if method == "cleanlab":
         overrides["folds"] = 1  # cleanlab's own cross-fitting trains the fold models (run_cleanlab)
@@ -227,12 +175,6 @@ def selected(corrections, noisy, area: int | None = SELECT_AREA, score: float = 
                      for c in corrections])
 
 
-def region_is_right(region, region_map, clean_slice) -> bool:
-    """The proposal matches the truth on more of the region's pixels than the drawn mask does."""
-    truth = clean_slice[region_map == region.index]
-    return bool((truth == region.new_label).sum() > (truth == region.old_label).sum())
-
-
 def region_precision(corrections, clean) -> float:
     """Share of the default-selected regions that are right (:func:`region_is_right`)."""
     right = total = 0
@@ -329,20 +271,18 @@ def heatmaps(class_map, affinity_map, noise_map, row: dict) -> None:
 
 
 def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data, extra=None,
-            model_path: Path | None = None, mirror: bool = True, variants: dict | None = None,
-            hook=None) -> dict:
+            model_path: Path | None = None, mirror: bool = True, hook=None) -> dict:
     """One row.
 
     ``model_path``, when given, receives the trained model (for benchmarks/guard.py); ``mirror`` adds
-    the correction with test-time mirroring (4 forward passes); ``variants`` replaces :data:`VARIANTS`;
-    ``hook(trainer, event or None, context)`` is called before training (event None) and after every
-    step (diagnosis variants use it, e.g. to fix or initialise the transition matrices).
+    the correction with test-time mirroring (4 forward passes); ``hook(trainer, event or None, context)``
+    is called before training (event None) and after every step (:data:`HOOKS`: the diagnosis variants
+    fix or initialise the transition matrices with it).
     """
-    variants = variants or VARIANTS
     commit = git_commit()  # the code the row runs: later commits during the row do not change it
     images, clean = data
     noisy, noise_map = make_noise(dataset, noise, fraction, seed, images, clean)
-    config = build_config(method, seed, schedule, base_epochs, extra, variants)
+    config = build_config(method, seed, schedule, base_epochs, extra)
     name = DATASETS[dataset]
     row = {
         "protocol": f"self-correction, {config.folds}-fold cross-fitted" if config.folds > 1 else "self-correction, in sample",
@@ -352,7 +292,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         "base_epochs": "standard" if base_epochs is None else base_epochs,
         "epochs_warmup": config.epochs_warmup if config.uses_correction else 0,
         "epochs_correction": config.epochs_correction if config.uses_correction else 0,
-        "overrides": dict(variants[method][1], **(extra or {})),
+        "overrides": dict(VARIANTS[method][1], **(extra or {})),
         "core_method": config.method,
         "noise_rate": float(noise_map.mean()),
         "dice_noisy": mean_dice(list(noisy), list(clean)),
@@ -427,14 +367,6 @@ def boundary_heatmaps(class_map, affinity_map, noisy, noise_map, row: dict, widt
         row[f"ap_boundary{name}"] = average_precision(scores[band], noise_map[band])
 
 
-def posterior_wrong(probability: np.ndarray, transition: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``(H, W)`` 1 - P(clean = drawn | drawn, x) = 1 - p_y T_yy / sum_i p_i T_iy from ``(K, H, W)`` probabilities,
-    the ``(K, K)`` T_C and the ``(H, W)`` drawn class indices."""
-    joint = probability * transition[:, labels]  # (K, H, W): p_i T[i, y]
-    drawn = np.take_along_axis(joint, labels[None], axis=0)[0]
-    return 1 - drawn / joint.sum(axis=0).clip(min=1e-12)
-
-
 def posterior_heatmap(model, images, noisy, noise_map, row: dict) -> None:
     """AP/AUROC of 1 - P(clean = drawn | drawn, x) = 1 - p_y T_yy / sum_i p_i T_iy, with the learned T_C."""
     with torch.no_grad():
@@ -491,18 +423,63 @@ def run_cleanlab(images, noisy, clean, noise_map, config, row, log) -> None:
     row["changed_precision"], row["changed_recall"] = precision_recall(changed, noise_map)
 
 
-def parse_noise(spec: str) -> tuple[str, float]:
-    kind, _, fraction = spec.partition(":")
-    return kind, float(fraction or 0.5)
+def weights_for(transition: np.ndarray) -> torch.Tensor:
+    """W with rownorm(I + sigmoid(W) (1 - I)) == transition (transition diagonally dominant)."""
+    t = np.asarray(transition, dtype=np.float64)
+    ratio = np.clip(t / np.diag(t)[:, None], 1e-4, 1 - 1e-4)
+    w = np.log(ratio / (1 - ratio))
+    np.fill_diagonal(w, 0.0)
+    return torch.tensor(w, dtype=torch.float32)
 
 
-def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = None) -> None:
+def set_transitions(trainer, class_t, affinity_t, freeze: bool) -> None:
+    """Set the model's T_C and T_A to these matrices, and keep them there when ``freeze``."""
+    model = trainer.model
+    with torch.no_grad():
+        model.class_transition.weight.copy_(weights_for(class_t))
+        model.affinity_transition.weight.copy_(weights_for(affinity_t))
+    if freeze:
+        model.class_transition.weight.requires_grad_(False)
+        model.affinity_transition.weight.requires_grad_(False)
+
+
+def oracle_hook(trainer, event, ctx) -> None:
+    """``jcas_oracleT``: T_C and T_A fixed to the true noise matrices of the run (T_C over all pixels, T_A over
+    the local pairs at the training offsets): what perfect transition estimates would buy."""
+    if event is None:
+        row = ctx["row"]
+        set_transitions(trainer, row["true_T_C"], row["T_A_local"], freeze=True)
+
+
+def warm_hook(trainer, event, ctx) -> None:
+    """``jcas_warmT``: T_C and T_A set, at the end of the warm-up, from the warm-up model's confusion with the
+    noisy labels (T_C[i, j] = P(noisy = j | predicted = i), T_A likewise over the local pairs), then learned."""
+    if event is None or event.stage != "warmup" or event.epoch != event.epochs or event.step != event.steps_per_epoch:
+        return
+    model = trainer.model
+    values = np.array(model.label_map.values)
+    predicted = np.stack([values[probabilities(model, image).argmax(axis=0)] for image in ctx["images"]])
+    model.train()
+    noisy = ctx["noisy"]
+    class_t = np.asarray(true_transition(predicted.astype(noisy.dtype), noisy, values.tolist()))
+    affinity_t = np.asarray(true_pair_transition(predicted, noisy, trainer.config.offsets)["T_A_local"])
+    ctx["log"]["warm_T_C"], ctx["log"]["warm_T_A"] = class_t.tolist(), affinity_t.tolist()
+    set_transitions(trainer, class_t, affinity_t, freeze=False)
+
+
+#: method -> training hook (:func:`run_row`); the other methods have none.
+HOOKS = {"jcas_oracleT": oracle_hook, "jcas_warmT": warm_hook}
+
+
+def main(argv=None) -> None:
+    """Run the rows of the command line that are not in the ``--rows`` folder yet."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["mni", "cells"], choices=list(DATASETS))
     parser.add_argument("--noise", nargs="+", default=["mixed:0.5", "mixed:0.8"],
                         help="kind:fraction ..., simulated or realistic kinds; a realistic kind's number is its "
                              "strength (make_noise), e.g. sparse:5 threshold:1 misregistered:2")
-    parser.add_argument("--methods", nargs="+", default=["jcas", "ce"])
+    parser.add_argument("--methods", nargs="+", default=["jcas", "ce"], choices=list(VARIANTS), metavar="METHOD",
+                        help=f"any of {', '.join(VARIANTS)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--schedule", nargs="+", type=float, default=[1.0], help="multipliers of the total epochs")
     parser.add_argument("--epochs", type=int, default=None,
@@ -519,11 +496,9 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
     parser.add_argument("--threads", type=int, default=THREADS,
                         help="torch threads (recorded in every row); 1 is much faster on a shared 2-core machine")
     args = parser.parse_args(argv)
-    variants = {**VARIANTS, **(extra_variants or {})}
-    hooks = hooks or {}
-    for method in args.methods:
-        if method not in variants:
-            parser.error(f"unknown method {method!r}; known: {', '.join(variants)}")
+    unknown = sorted({parse_noise(spec)[0] for spec in args.noise} - set(KNOWN_KINDS))
+    if unknown:
+        parser.error(f"unknown noise kinds {', '.join(unknown)}; known: {', '.join(KNOWN_KINDS)}")
     torch.set_num_threads(args.threads)
     extra = None if args.folds is None else {"folds": args.folds}
     args.rows.mkdir(parents=True, exist_ok=True)
@@ -554,7 +529,7 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
         try:
             model_path = None if args.save_models is None else args.save_models / f"{key}.pt"
             row = run_row(dataset, kind, fraction, method, seed, schedule, args.epochs, cache[dataset], extra,
-                          model_path, mirror=not args.no_mirror, variants=variants, hook=hooks.get(method))
+                          model_path, mirror=not args.no_mirror, hook=HOOKS.get(method))
         except Exception:  # noqa: BLE001  keep going with the next row
             traceback.print_exc()
             continue
@@ -569,5 +544,4 @@ def main(argv=None, extra_variants: dict | None = None, hooks: dict | None = Non
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     main()

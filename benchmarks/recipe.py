@@ -13,14 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from report import load_rows
-from suite import SETS
+from harness import DATASETS, RESULTS, load_rows
 
-#: quality.py's short set names.
-DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei", **{name: name for name in SETS}}
-
-HERE = Path(__file__).resolve().parent
-FOLDER = HERE / "results" / "recipe"
+FOLDER = RESULTS / "recipe"
 #: The methods' names in the tables.
 NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas": "JCAS (current recipe)", "jcas_noaug": "JCAS, no augmentation", "plain_unet": "plain U-Net recipe",
          "jcas_mirrors": "JCAS on the plain recipe",
@@ -65,7 +60,7 @@ def earlier_recipe(rows: list[dict]) -> list[str]:
              "|---|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: (r["dataset"], r["method"])):
         key = row["key"].replace(f"{row['dataset']}__", f"{DATASETS[row['dataset']]}__", 1)
-        earlier = HERE / "results" / "suite" / "rows" / f"{key}.json"
+        earlier = RESULTS / "suite" / "rows" / f"{key}.json"
         if earlier.exists():
             old = json.loads(earlier.read_text())
             lines.append(f"| {row['dataset']} | {row['noise']}:{row['fraction']:g} | {row['method']} | "
@@ -173,9 +168,12 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--folder", type=Path, default=FOLDER, help="holds rows/ and receives recipe.md")
+    parser.add_argument("--folder", type=Path, default=FOLDER, help="holds rows/, rows_slice_floor/ and rows_current/")
+    parser.add_argument("--out", type=Path, default=None, help="folder that receives recipe.md (default: --folder)")
     args = parser.parse_args(argv)
-    (args.folder / "recipe.md").write_text(report(load_rows(args.folder / "rows"),
+    out = args.out or args.folder
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.md").write_text(report(load_rows(args.folder / "rows"),
                                                   load_rows(args.folder / "rows_slice_floor"),
                                                   load_rows(args.folder / "rows_current")))
 

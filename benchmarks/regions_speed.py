@@ -1,4 +1,4 @@
-"""Speed of finding the candidate regions of a slice, against the region finding of an earlier commit.
+"""Speed of finding the candidate regions of a slice, at this commit against the region finding of another.
 
     .venv/bin/python benchmarks/regions_speed.py --against 930ffe4
 
@@ -8,7 +8,8 @@ smooth classes with patches of changed labels (a proposal that moves labels acro
 borders, so that label pairs touch), the default area, score and confidence floors. Both versions
 run in this process, alternately, ``--repeats`` times each; the table gives the best time of
 each and their ratio (the machine is shared: compare the ratio, not the seconds), and whether
-both found the same region map and regions. Results: ``benchmarks/results/regions_speed.md``.
+both found the same region map and regions. The table is printed: a comparison of two commits, not
+a committed table.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from scipy import ndimage
 
 from jcas.correction.regions import find_regions
 from jcas.settings import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE
-from provenance import git_commit, machine
+from harness import git_commit, machine
 
 HERE = Path(__file__).resolve().parent
 CASES = ((512, 3), (2048, 4), (4096, 4))
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
              f"This commit ({git_commit()}) against {args.against}, {machine()}; default floors ({MIN_AREA} px, "
              f"score {MIN_SCORE}, confidence {MIN_CONFIDENCE}); best of {args.repeats}, alternating. 'same': the "
              "same region map, and the same regions (scores within float rounding) with every floor at its minimum.",
-             "", "| slice | classes | changed | earlier s | now s | speed-up | same |", "|---|---|---|---|---|---|---|"]
+             "", f"| slice | classes | changed | {args.against} s | {git_commit()} s | speed-up | same |", "|---|---|---|---|---|---|---|"]
     for size, classes in CASES:
         drawn, proposed, score, confidence = case(size, classes)
         floors = (MIN_AREA, MIN_SCORE, confidence, MIN_CONFIDENCE)
@@ -76,8 +77,7 @@ def main(argv=None) -> int:
             and np.isclose(a.score, b.score) and np.isclose(a.confidence, b.confidence) for a, b in zip(then, now))
         lines.append(f"| {size} x {size} | {classes} | {np.mean(drawn != proposed):.0%} | {best['earlier']:.3f} | "
                      f"{best['now']:.3f} | {best['earlier'] / best['now']:.1f}x | {'yes' if same else 'no'} |")
-        print(lines[-1], flush=True)
-    (HERE / "results" / "regions_speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
     return 0
 
 

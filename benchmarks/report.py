@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from harness import RESULTS, load_rows, mean_std as ms
 #: stands in COLUMNS for the other selective settings the rows record (quality.SELECT_EXTRA), in row order
 SELECTIONS = "dice_selective_a*"
 COLUMNS = ["protocol", "tuned_on", "held_out_set", "folds", "dataset", "noise", "fraction", "method", "dice_noisy", "dice_cleaned", "auroc", "ap", "train_seconds",
@@ -29,10 +28,6 @@ MAIN_METHODS = ["clean", "jcas", "jcas_dar", "jcas_paper", "ce", "fc", "cleanlab
 #: ablation variants that are the same configuration as a main method (rows reused)
 ALIASES = {"ce": "plain", "fc": "+tc", "jcas": "+consistency", "jcas_dar": "full"}
 ABLATION = ["plain", "+dar", "+tc", "+aff_global", "+aff_local", "+consistency", "full"]
-
-
-def load_rows(folder: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
 def csv_columns(rows: list[dict]) -> list[str]:
@@ -54,16 +49,6 @@ def write_csv(rows: list[dict], path: Path) -> None:
                 if isinstance(v, float):
                     out[k] = f"{v:.5g}"
             writer.writerow(out)
-
-
-def ms(values, digits=3, count="n=") -> str:
-    """Mean ± sample standard deviation and the count, e.g. ``0.853 ± 0.020 (n=3)``; '–' when empty."""
-    values = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f} ({count}1)"
-    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f} ({count}{len(values)})"
 
 
 def setting(row) -> tuple:
@@ -139,11 +124,12 @@ def schedules(rows) -> list[str]:
 
 
 def targets(rows) -> list[str]:
-    """The issue-5 targets per setting (1x = standard preset rows unless only --epochs rows exist)."""
+    """The quality targets per setting: jcas against ce on Dice, stability at 3x, AP and epoch cost (1x = standard
+    preset rows unless only --epochs rows exist)."""
     by = defaultdict(list)
     for r in rows:
         by[(r["dataset"], r["noise"], r["fraction"], str(r["base_epochs"]), r["schedule"], r["method"])].append(r)
-    lines = ["## Issue-5 targets (jcas vs ce, paired by seed)", "",
+    lines = ["## Targets (jcas vs ce, paired by seed)", "",
              "Dice of the default (selective) correction; AP of the class heatmap the annotator sees.", "",
              "| setting | n | cleaned: jcas - ce >= 0.02 | fall 1x->3x of jcas >= -0.01 (ce) | "
              "AP jcas >= 0.9 and > AP ce (1 - p(drawn)) | AP combined >= AP class (jcas) | epoch cost jcas/ce <= 1.5 |",
@@ -207,10 +193,10 @@ def heatmaps(rows) -> list[str]:
 
 
 def ablation(rows) -> list[str]:
-    lines = ["## Ablation (issue 5)", "",
+    lines = ["## Ablation", "",
              "plain = ce; +dar = ce + DAR; +tc = fc (T_C only); +aff_global = ce + global pair loss (grid 32); "
              "+aff_local = ce + local pair loss; +consistency = T_C + local affinity + T_A (+consistency term), "
-             "no DAR = jcas, the default; full = jcas_dar (the same with DAR, the previous default).", "",
+             "no DAR = jcas, the default; full = jcas_dar (the same with DAR).", "",
              "| setting | variant | n | dice cleaned | dice selective | AP class | AP affinity | AP combined | s/epoch |",
              "|---|---|---|---|---|---|---|---|---|"]
     groups = defaultdict(lambda: defaultdict(list))

@@ -1,4 +1,4 @@
-"""What a person gains per region reviewed (issue 13): a simulated annotator goes through the queue.
+"""What a person gains per region reviewed: a simulated annotator goes through the queue.
 
 For every JCAS model that ``quality.py --save-models DIR`` kept (and the plain-training model of
 the same row, when kept), the row's noisy masks are made again and the whole set is corrected as
@@ -8,7 +8,7 @@ accepting a region when the proposal is right on more of its pixels than the dra
 rejecting it (so the mask keeps the drawn labels there). Orders:
 
 - ``ours``: the review table's rank order, expected pixels fixed (area x score), largest first;
-- ``score``: mean disagreement alone, the order before;
+- ``score``: mean disagreement alone;
 - ``random``: seeded shuffles of the same regions (the mean of 5);
 - ``plain``: the candidate regions of the plain-training (ce) model of the row, in its rank order;
 - ``oracle``: the same regions in the order of the pixels they truly fix (0 for a wrong one), which
@@ -27,13 +27,13 @@ decisions (no trusted labels), which tells what the decisions add to the extra t
     .venv/bin/python benchmarks/review.py --models benchmarks/models --out benchmarks/results
     .venv/bin/python benchmarks/review.py --models benchmarks/models --out benchmarks/results --learn --seeds 1
 
-Writes ``review.csv`` (one line per row, order and review count), ``review.md`` and ``review.png``.
+Writes ``review.csv`` (one line per row, order and review count), ``review.md`` and ``review.png``;
+:func:`write_report` makes the last two again from the first.
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 from pathlib import Path
 
@@ -47,22 +47,14 @@ from jcas.nn.checkpoint import load_checkpoint
 from jcas.review import Review, trusted_labels
 from jcas.training.trainer import Trainer
 
-import quality
-from guard import parse_key
-from provenance import git_commit, machine
+from harness import (DATASETS, HERE, TUNED_ON, git_commit, load_set, machine, parse_key, region_is_right as is_right,
+                     write_lines)
 
-HERE = Path(__file__).resolve().parent
 COUNTS = (10, 25, 50, 100)
 RANDOM_ORDERS = 5
 LEARN_AFTER = 25
 FIELDS = ("key", "dataset", "held_out_set", "seed", "order", "reviews", "regions", "dice", "dice_noisy",
           "dice_all", "precision", "commit", "machine")
-
-
-def is_right(region, region_map: np.ndarray, clean: np.ndarray) -> bool:
-    """The proposal is right on more of the region's pixels than the drawn mask."""
-    truth = clean[region_map == region.index]
-    return int((truth == region.new_label).sum()) > int((truth == region.old_label).sum())
 
 
 def pixels_fixed(region, region_map: np.ndarray, clean: np.ndarray) -> int:
@@ -162,10 +154,10 @@ def run(models: Path, learn: bool, seeds: list[int] | None = None) -> list[dict]
         if seeds is not None and parse_key(path.stem)["seed"] not in seeds:
             continue
         spec = parse_key(path.stem)
-        images, clean = quality.load_set(spec["dataset"])
+        images, clean = load_set(spec["dataset"])
         noisy, _ = simulate_noise(clean, spec["noise"], spec["fraction"], seed=spec["seed"])
         base = {"key": path.stem, "dataset": spec["dataset"], "seed": spec["seed"],
-                "held_out_set": quality.DATASETS[spec["dataset"]] not in quality.TUNED_ON,
+                "held_out_set": DATASETS[spec["dataset"]] not in TUNED_ON,
                 "commit": git_commit(), "machine": machine()}
         print(f"[{time.strftime('%H:%M:%S')}] {path.stem}", flush=True)
         model = load_checkpoint(path, device="cpu")
@@ -210,10 +202,17 @@ def write(lines: list[dict], out: Path, learn: bool) -> None:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(lines)
-    with open(path, newline="") as handle:
+    write_report(out, out)
+
+
+def write_report(folder: Path, out: Path, plotted: bool = True) -> Path:
+    """``out/review.md`` (and ``review.png`` when ``plotted``) from ``folder/review.csv``."""
+    with open(folder / "review.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    table(rows, out / "review.md")
-    plot(rows, out / "review.png")
+    out.mkdir(parents=True, exist_ok=True)
+    if plotted:
+        plot(rows, out / "review.png")
+    return table(rows, out / "review.md")
 
 
 def number(value: str, digits: int = 3) -> str:
@@ -221,7 +220,7 @@ def number(value: str, digits: int = 3) -> str:
     return "" if value in ("", "nan", None) else f"{float(value):.{digits}f}"
 
 
-def table(rows: list[dict], path: Path) -> None:
+def table(rows: list[dict], path: Path) -> Path:
     """``review.md``: per row and order, Dice after k reviews, the top 10 % gain share and the precision."""
     keys = sorted({r["key"] for r in rows})
     text = ["# Review cost (`benchmarks/review.py`)", "",
@@ -233,7 +232,7 @@ def table(rows: list[dict], path: Path) -> None:
             "reviewing every region that the top 10 % of the queue gives (target >= 0.6); 'first 20': the share of "
             "the first 20 regions that are right (target >= 0.8); 'oracle': the regions in the order of the pixels they "
             "truly fix, the ceiling of any ranking. Tuning sets: "
-            f"{', '.join(quality.TUNED_ON)} (where the selection defaults were chosen); the others are held out.",
+            f"{', '.join(TUNED_ON)} (where the selection defaults were chosen); the others are held out.",
             "", f"Commit {rows[0]['commit']}, {rows[0]['machine']}.", "",
             "| set | held out | seed | order | regions | noisy | after 10 | after 25 | after 50 | after 100 | after all "
             "| top 10 % gain share | first 20 right | all right |", "|" + "---|" * 14]
@@ -270,7 +269,7 @@ def table(rows: list[dict], path: Path) -> None:
                     text.append(f"| {b['dataset']} | {b['seed']} | {part} | {b['regions']} | {number(b['precision'], 2)} "
                                 f"| {a['regions']} | {number(a['precision'], 2)} | {c.get('regions', '')} "
                                 f"| {number(c.get('precision', ''), 2)} | {a['learn_seconds']} |")
-    path.write_text("\n".join(text) + "\n")
+    return write_lines(path, text)
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -313,5 +312,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     main()

@@ -1,4 +1,4 @@
-"""Speed and memory benchmark (issue 4): writes benchmarks/results/speed.csv and speed.md.
+"""Speed and memory benchmark: writes benchmarks/results/speed.csv and speed.md.
 
     .venv/bin/python benchmarks/speed.py            # device auto (cuda when present, else cpu)
     .venv/bin/python benchmarks/speed.py --quick    # fewer steps, no 2048 x 2048 correction
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance import git_commit, machine
+from harness import git_commit, machine, write_lines
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -269,11 +269,7 @@ def main(argv=None) -> None:
     parts = set(args.parts)
     rows: list[dict] = []
     if parts != set(PARTS) and (args.out / "speed.csv").exists():  # keep the other parts' rows of an earlier run
-        with open(args.out / "speed.csv") as handle:
-            rows = [r for r in csv.DictReader(handle) if r["benchmark"] not in parts]
-        for r in rows:
-            for k in ("seconds", "images_per_s", "peak_mb", "rss_mb", "ratio"):
-                r[k] = float(r[k]) if r.get(k) not in ("", None) else ""
+        rows = [r for r in read_rows(args.out / "speed.csv") if r["benchmark"] not in parts]
 
     def emit(new):
         for row in new:
@@ -315,15 +311,33 @@ def main(argv=None) -> None:
                "note": "growth of peak memory over 4 steps (jcas: corrected stage)"}])
 
 
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a ``speed.csv``, with the measured figures as numbers ('' where none)."""
+    with open(path) as handle:
+        rows = list(csv.DictReader(handle))
+    for r in rows:
+        for k in ("seconds", "images_per_s", "peak_mb", "rss_mb", "ratio"):
+            r[k] = float(r[k]) if r.get(k) not in ("", None) else ""
+    return rows
+
+
 def write(rows: list[dict], out: Path) -> None:
+    """``speed.csv`` and ``speed.md`` from the rows."""
     with open(out / "speed.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: row.get(k, "") for k in FIELDS})
+    write_report(out, out)
+
+
+def write_report(folder: Path, out: Path) -> Path:
+    """``out/speed.md`` from ``folder/speed.csv``."""
+    rows = read_rows(folder / "speed.csv")
     fmt = lambda v, d=3: "" if v in ("", None) else (f"{v:.{d}f}" if isinstance(v, float) else str(v))  # noqa: E731
     commits = ", ".join(sorted({str(r["commit"]) for r in rows}))
-    lines = [f"# Speed and memory (commit {commits}, {rows[0]['machine']}, torch threads {THREADS})", "",
+    threads = ", ".join(sorted({str(r["threads"]) for r in rows}))
+    lines = [f"# Speed and memory (commit {commits}, {rows[0]['machine']}, torch threads {threads})", "",
              "Shared machine: timings are noisy; compare ratios measured in this run only. "
              "Peak MB (growth) on CPU: the largest resident set during the measured window minus the resident "
              "set at its start, sampled every 2 ms (operations shorter than that may read 0); on CUDA, "
@@ -335,7 +349,7 @@ def write(rows: list[dict], out: Path) -> None:
                      f"{fmt(r.get('images_per_s'), 1)} | {fmt(r.get('peak_mb'), 1)} | {fmt(r.get('rss_mb'), 0)} | "
                      f"{fmt(r.get('ratio'), 2)} | "
                      f"{r['device']} | {r.get('note', '')} |")
-    (out / "speed.md").write_text("\n".join(lines) + "\n")
+    return write_lines(out / "speed.md", lines)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Operations a training step dispatches, by phase, against an earlier commit (issue 14's GPU path).
+"""Operations a training step dispatches, by phase, at this commit and at others named (the GPU path's cost).
 
     .venv/bin/python benchmarks/step_ops.py --against 5b20493
 
@@ -6,12 +6,12 @@ At the standard preset's sizes (crop 128, batch 8) a GPU step is bound by launch
 by computing them: on the H200 (``benchmarks/results/cuda/speed.md``) each operation the JCAS loss
 added cost about as much as any other. So the count of operations that launch a kernel (views
 and other metadata operations excluded) is a device-independent measure of what a step costs
-there, and the ratio of JCAS's count to plain training's is what the issue's 1.3x target bounds.
+there, and the ratio of JCAS's count to plain training's is what the 1.3x target bounds.
 Counted with a ``TorchDispatchMode`` (every operation after autograd, forward and backward) over
 one step of each method, on the CPU; each commit runs in its own process, its library taken
 from ``git archive``. The CPU step times beside the counts are medians of a few steps, noisy on a
-shared machine (compare the ratios within a commit's row). Results:
-``benchmarks/results/step_ops.md``.
+shared machine (compare the ratios within a commit's row). Results: ``step_ops.json`` with its
+provenance record, and ``step_ops.md``; :func:`write_report` makes the table again from the two.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from provenance import git_commit, machine
+from harness import git_commit, load_run, save_provenance, write_lines
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -149,17 +149,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rows = {commit: in_commit(commit, args.steps) for commit in args.against}
     rows[f"{git_commit()} (working tree)"] = in_commit("HEAD", args.steps)  # its own row, whatever --against names
-    lines = ["# Operations per training step (`benchmarks/step_ops.py`)", "",
-             f"{machine()}, torch threads {os.environ.get('JCAS_BENCH_THREADS', 2)}; standard preset, crop 128, "
-             "batch 8, mni_tissue with mixed noise 0.5. Operations that launch a kernel (views excluded), counted "
-             "over one step on the CPU. The optimizer column is the CPU's AdamW: a for-loop over the parameters at "
-             "earlier commits (on CUDA the default was the multi-tensor form), one fused kernel now on both, so "
-             "it is left out of the GPU-path total.", ""] + table(rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "step_ops.md").write_text("\n".join(lines) + "\n")
     (args.out / "step_ops.json").write_text(json.dumps(rows, indent=1) + "\n")
-    print("\n".join(lines))
+    save_provenance(args.out / "step_ops.json", threads=int(os.environ.get("JCAS_BENCH_THREADS", 2)))
+    print(write_report(args.out, args.out).read_text())
     return 0
+
+
+def write_report(folder: Path, out: Path) -> Path:
+    """``out/step_ops.md`` from ``folder/step_ops.json`` and its provenance record."""
+    rows, run = load_run(folder / "step_ops.json")
+    lines = ["# Operations per training step (`benchmarks/step_ops.py`)", "",
+             f"{run['machine']}, torch threads {run['threads']}; standard preset, crop 128, "
+             "batch 8, mni_tissue with mixed noise 0.5. Operations that launch a kernel (views excluded), counted "
+             "over one step on the CPU. The optimizer column is the CPU's AdamW, a for-loop over the parameters "
+             "or one fused kernel depending on the commit (on CUDA the multi-tensor form or the fused kernel), so "
+             "it is left out of the GPU-path total.", ""] + table(rows)
+    return write_lines(out / "step_ops.md", lines)
 
 
 if __name__ == "__main__":

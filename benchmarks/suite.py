@@ -1,4 +1,4 @@
-"""The development suite of the quality benchmark (issue 10): real image sets with clean masks.
+"""The development suite of the quality benchmark: real image sets with clean masks.
 
 Every set is real data: the two shared sets beside the repository (``JCAS_BENCH_DATA``, as in
 ``quality.py``) and sets built from files shipped inside package wheels (nilearn,
@@ -82,9 +82,9 @@ class SuiteSet:
     their builders read. ``shape`` is that of one image: ``(H, W)``, ``(H, W, 3)``, or
     ``(Z, H, W)`` for a volume. ``classes`` names label 0, 1, ...; ``intensity`` is the
     (min, max) of the images, as shipped unless ``description`` says otherwise. ``criteria``
-    are the letters of issue 10, item 5 that the set meets (a: shared set; b: classes share
+    are the suite's selection criteria that the set meets (a: shared set; b: classes share
     intensity; c: 16 images or fewer; d: at least 512 x 512; e: a 3D NIfTI volume; f: far
-    from 0..255; g: a source none of the tuning sets, ``quality.TUNED_ON``, shares). ``stack``:
+    from 0..255; g: a source none of the tuning sets, ``harness.TUNED_ON``, shares). ``stack``:
     the images are the slices (or frames) of one stack in order (slice annotation and one
     registration per stack apply to them, see ``quality.make_noise``); else they are
     independent images.
