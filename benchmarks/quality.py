@@ -18,13 +18,14 @@ import json
 import os
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy import ndimage, stats
 
-from jcas import correct, select_regions
+from jcas import correct, load_model, select_regions
 from jcas.correction.prediction import predict_slice
 from jcas.data.noise import NOISE_KINDS, simulate_noise
 from jcas.data.realistic_noise import realistic_noise
@@ -34,7 +35,7 @@ from jcas.nn.calibration import CALIBRATION_PIXELS, fit_temperature, sample_pixe
 from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
 from jcas.nn.checkpoint import save_checkpoint
 from jcas.nn.crossfit import as_cross_fitted
-from jcas.settings import MIN_AREA, MIN_CONFIDENCE, MIN_SCORE, make_config
+from jcas.settings import MIN_AREA, MIN_AREA_FRACTION, MIN_CONFIDENCE, MIN_SCORE, make_config
 from jcas.training.trainer import Trainer
 
 import suite
@@ -173,6 +174,55 @@ def selected(corrections, noisy, area: int | None = SELECT_AREA, score: float = 
     core's defaults unless given; ``area`` None = relative to the objects), the guard included."""
     return np.stack([select_regions(c.maps, min_area=area, min_score=score, min_confidence=confidence).corrected
                      for c in corrections])
+
+
+#: The area floors of the floor sweep, as fractions of the typical object (the core's is
+#: ``jcas.settings.MIN_AREA_FRACTION``), each at the confidence floors of FLOOR_CONFIDENCES.
+FLOOR_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3)
+FLOOR_CONFIDENCES = (0.6, 0.7, 0.8)
+
+
+def floor_sweep(corrections, noisy, clean) -> list[list[float]]:
+    """``[[fraction, confidence, Dice, regions, right], ...]``: the default selection (score floor, the guard) at
+    each relative area floor and confidence floor, from the maps of ``corrections`` alone. A fraction f is the
+    core's relative floor with every typical object scaled by f / ``MIN_AREA_FRACTION`` (the same floors,
+    including the lowest one)."""
+    sweep = []
+    for fraction in FLOOR_FRACTIONS:
+        for confidence in FLOOR_CONFIDENCES:
+            selected_masks, regions, right = [], 0, 0
+            for z, c in enumerate(corrections):
+                scale = fraction / MIN_AREA_FRACTION
+                maps = replace(c.maps, object_areas={value: area * scale for value, area in c.maps.object_areas.items()})
+                chosen = select_regions(maps, min_confidence=confidence)
+                selected_masks.append(chosen.corrected)
+                regions += len(chosen.regions)
+                right += sum(region_is_right(r, chosen.region_map, clean[z]) for r in chosen.regions)
+            sweep.append([fraction, confidence, mean_dice(selected_masks, list(clean)), regions,
+                          right / regions if regions else float("nan")])
+    return sweep
+
+
+def rescore_floors(rows: Path, models: Path) -> None:
+    """Add the floor sweep (``floors``, with the commit that made it as ``floors_commit``) to every row in ``rows``
+    whose model was saved in ``models`` (``--save-models``) and that has no sweep yet."""
+    for model_path in sorted(models.glob("*.pt")):
+        path = rows / f"{model_path.stem}.json"
+        if not path.exists():
+            continue
+        row = json.loads(path.read_text())
+        if "floors" in row:
+            continue
+        images, clean = load_set(row["dataset"])
+        noisy, _ = make_noise(row["dataset"], row["noise"], row["fraction"], row["seed"], images, clean)
+        model = load_model(model_path)
+        corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0)
+                       for z in range(len(images))]
+        row["floors"], row["floors_commit"] = floor_sweep(corrections, noisy, clean), git_commit()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(row, indent=1, default=float))
+        tmp.replace(path)
+        print(f"[{time.strftime('%H:%M:%S')}] {path.stem}: floors added", flush=True)
 
 
 def region_precision(corrections, clean) -> float:
@@ -329,6 +379,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         row["region_precision"] = region_precision(corrections, clean)
         row["reliability"] = reliability(corrections, clean)
         row["regions_selected"] = sum(len(select_regions(c.maps).regions) for c in corrections)
+        row["floors"], row["floors_commit"] = floor_sweep(corrections, noisy, clean), commit
         row["temperatures"] = [float(member.temperature) for member in as_cross_fitted(model).members]
         mask_quality(model, images, noisy, clean, row)
         plain_calibration(model, images, noisy, clean, row)
@@ -495,7 +546,13 @@ def main(argv=None) -> None:
                         help="also save each row's trained model as DIR/<row key>.pt (for benchmarks/guard.py)")
     parser.add_argument("--threads", type=int, default=THREADS,
                         help="torch threads (recorded in every row); 1 is much faster on a shared 2-core machine")
+    parser.add_argument("--rescore-floors", type=Path, default=None, metavar="DIR",
+                        help="only add the floor sweep to the rows in --rows whose models DIR holds (--save-models)")
     args = parser.parse_args(argv)
+    if args.rescore_floors is not None:
+        torch.set_num_threads(args.threads)
+        rescore_floors(args.rows, args.rescore_floors)
+        return
     unknown = sorted({parse_noise(spec)[0] for spec in args.noise} - set(KNOWN_KINDS))
     if unknown:
         parser.error(f"unknown noise kinds {', '.join(unknown)}; known: {', '.join(KNOWN_KINDS)}")

@@ -69,6 +69,57 @@ def earlier_recipe(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _mean_sd(values: list[float], digits: int = 3) -> str:
+    """``mean ± sd`` of the seeds' values (the mean alone for one seed)."""
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return _f(values[0], digits)
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def seeds_table(rows: list[dict]) -> list[str]:
+    """Per set, noise and method (and schedule): the mean and standard deviation over the seeds of the drawn
+    masks' Dice, the default's, the argmax's, the heatmap's AP, the default's regions and their share right."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["held_out_set"], row["dataset"], row["noise"], row["fraction"], row["method"],
+                           row["schedule"]), []).append(row)
+    lines = ["| set | held out | noise | method | seeds | noisy | default | argmax | AP class | regions | right | "
+             "train s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (held_out, dataset, noise, fraction, method, schedule), group in sorted(groups.items()):
+        pick = lambda name: [r.get(name) for r in group]  # noqa: E731
+        lines.append(f"| {dataset} | {'yes' if held_out else 'no'} | {noise}:{fraction:g} | "
+                     f"{NAMES.get(method, method)} ({schedule}) | {', '.join(str(r['seed']) for r in group)} | "
+                     f"{_mean_sd(pick('dice_noisy'))} | {_mean_sd(pick('dice_selective'))} | "
+                     f"{_mean_sd(pick('dice_cleaned'))} | {_mean_sd(pick('ap'), 2)} | "
+                     f"{_mean_sd(pick('regions_selected'), 0)} | {_mean_sd(pick('region_precision'), 2)} | "
+                     f"{_mean_sd(pick('train_seconds'), 0)} |")
+    return lines
+
+
+def floors_table(rows: list[dict]) -> list[str]:
+    """The floor sweep of the rows that have one (``quality.floor_sweep``): per set, noise and method, at each
+    relative area floor and confidence floor, the default selection's Dice, regions and share right, averaged
+    over the seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if "floors" in row:
+            groups.setdefault((row["held_out_set"], row["dataset"], row["noise"], row["fraction"], row["method"]),
+                              []).append(row)
+    lines = ["| set | noise | method | seeds | area floor | confidence floor | Dice | regions | right |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (_, dataset, noise, fraction, method), group in sorted(groups.items()):
+        sweeps = np.array([row["floors"] for row in group], dtype=np.float64)  # (seeds, settings, 5)
+        for i, (area, confidence, *_) in enumerate(sweeps[0]):
+            dice, regions, right = (sweeps[:, i, 2], sweeps[:, i, 3], sweeps[:, i, 4])
+            lines.append(f"| {dataset} | {noise}:{fraction:g} | {NAMES.get(method, method)} | {len(group)} | "
+                         f"{area:g} | {confidence:g} | {_f(float(dice.mean()))} | {regions.mean():.0f} | "
+                         f"{_f(float(np.nanmean(right)) if np.isfinite(right).any() else float('nan'), 2)} |")
+    return lines
+
+
 def reliability_table(rows: list[dict]) -> list[str]:
     """Candidate regions of the JCAS rows binned by confidence (mean probability of the proposed label): how many,
     how many right, and the gap between the share right and the mean confidence."""
