@@ -17,9 +17,15 @@ from harness import DATASETS, RESULTS, load_rows
 
 FOLDER = RESULTS / "recipe"
 #: The methods' names in the tables.
-NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas": "JCAS (current recipe)", "jcas_noaug": "JCAS, no augmentation", "plain_unet": "plain U-Net recipe",
+NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas": "JCAS (the default)", "jcas_noaug": "JCAS, no augmentation", "plain_unet": "plain U-Net recipe",
          "jcas_mirrors": "JCAS on the plain recipe",
-         "ce": "plain (current recipe)", "ce_noaug": "plain, no augmentation"}
+         "ce": "plain cross-entropy (the default)", "ce_noaug": "plain, no augmentation"}
+
+
+def label(row: dict) -> str:
+    """The row's method for people: its name, and whether its crops were augmented (the default of its commit)."""
+    augmented = row["method"] in ("jcas", "ce") and row.get("config", {}).get("augment", False)
+    return NAMES.get(row["method"], row["method"]) + (", with augmentation" if augmented else "")
 
 
 def _f(value, digits: int = 3) -> str:
@@ -44,7 +50,7 @@ def quality_table(rows: list[dict]) -> list[str]:
         temperatures = ", ".join(f"{t:.2f}" for t in row.get("temperatures", []))
         lines.append(
             f"| {row['dataset']} | {'yes' if row['held_out_set'] else 'no'} | {row['noise']}:{row['fraction']:g} | "
-            f"{NAMES.get(row['method'], row['method'])} ({row['schedule']}) | {_f(row['dice_noisy'])} | "
+            f"{label(row)} ({row['schedule']}) | {_f(row['dice_noisy'])} | "
             f"{_f(row['dice_selective'])} | {_f(row['dice_cleaned'])} | {_signed(gain)} | "
             + " | ".join(_f(row.get(f"dice_selective_a{area}_s0.6")) for area in (10, 100, 400))
             + f" | {row.get('regions_selected', '–')} | "
@@ -84,14 +90,14 @@ def seeds_table(rows: list[dict]) -> list[str]:
     masks' Dice, the default's, the argmax's, the heatmap's AP, the default's regions and their share right."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault((row["held_out_set"], row["dataset"], row["noise"], row["fraction"], row["method"],
+        groups.setdefault((row["held_out_set"], row["dataset"], row["noise"], row["fraction"], label(row),
                            row["schedule"]), []).append(row)
     lines = ["| set | held out | noise | method | seeds | noisy | default | argmax | AP class | regions | right | "
              "train s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (held_out, dataset, noise, fraction, method, schedule), group in sorted(groups.items()):
         pick = lambda name: [r.get(name) for r in group]  # noqa: E731
         lines.append(f"| {dataset} | {'yes' if held_out else 'no'} | {noise}:{fraction:g} | "
-                     f"{NAMES.get(method, method)} ({schedule}) | {', '.join(str(r['seed']) for r in group)} | "
+                     f"{method} ({schedule}) | {', '.join(str(r['seed']) for r in group)} | "
                      f"{_mean_sd(pick('dice_noisy'))} | {_mean_sd(pick('dice_selective'))} | "
                      f"{_mean_sd(pick('dice_cleaned'))} | {_mean_sd(pick('ap'), 2)} | "
                      f"{_mean_sd(pick('regions_selected'), 0)} | {_mean_sd(pick('region_precision'), 2)} | "
@@ -100,23 +106,31 @@ def seeds_table(rows: list[dict]) -> list[str]:
 
 
 def floors_table(rows: list[dict]) -> list[str]:
-    """The floor sweep of the rows that have one (``quality.floor_sweep``): per set, noise and method, at each
-    relative area floor and confidence floor, the default selection's Dice, regions and share right, averaged
-    over the seeds."""
+    """The floor sweep of the rows that have one (``quality.floor_sweep``): per set, noise, method and confidence
+    floor, the default selection's Dice, regions and share right at each relative area floor, averaged over the
+    seeds."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         if "floors" in row:
-            groups.setdefault((row["held_out_set"], row["dataset"], row["noise"], row["fraction"], row["method"]),
+            groups.setdefault((row["held_out_set"], row["dataset"], row["noise"], row["fraction"], label(row)),
                               []).append(row)
-    lines = ["| set | noise | method | seeds | area floor | confidence floor | Dice | regions | right |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for (_, dataset, noise, fraction, method), group in sorted(groups.items()):
-        sweeps = np.array([row["floors"] for row in group], dtype=np.float64)  # (seeds, settings, 5)
-        for i, (area, confidence, *_) in enumerate(sweeps[0]):
-            dice, regions, right = (sweeps[:, i, 2], sweeps[:, i, 3], sweeps[:, i, 4])
-            lines.append(f"| {dataset} | {noise}:{fraction:g} | {NAMES.get(method, method)} | {len(group)} | "
-                         f"{area:g} | {confidence:g} | {_f(float(dice.mean()))} | {regions.mean():.0f} | "
-                         f"{_f(float(np.nanmean(right)) if np.isfinite(right).any() else float('nan'), 2)} |")
+    if not groups:
+        return []
+    sweeps = {key: np.array([row["floors"] for row in group], dtype=np.float64) for key, group in groups.items()}
+    areas = sorted({float(a) for sweep in sweeps.values() for a in sweep[0, :, 0]})
+    lines = ["| set | noise | method | seeds | confidence floor | "
+             + " | ".join(f"area floor {a:g}" for a in areas) + " |", "|---|---|---|---|---|" + "---|" * len(areas)]
+    for key, sweep in sorted(sweeps.items()):
+        _, dataset, noise, fraction, method = key
+        for confidence in sorted({float(c) for c in sweep[0, :, 1]}):
+            cells = []
+            for area in areas:
+                pick = (sweep[0, :, 0] == area) & (sweep[0, :, 1] == confidence)
+                dice, regions, right = (sweep[:, pick, i].ravel() for i in (2, 3, 4))
+                share = float(np.nanmean(right)) if np.isfinite(right).any() else float("nan")
+                cells.append(f"{_f(float(dice.mean()))}, {regions.mean():.0f}, {_f(share, 2)}")
+            lines.append(f"| {dataset} | {noise}:{fraction:g} | {method} | {len(groups[key])} | {confidence:g} | "
+                         + " | ".join(cells) + " |")
     return lines
 
 
@@ -126,7 +140,7 @@ def reliability_table(rows: list[dict]) -> list[str]:
     lines = ["| set | noise | confidence | regions | right | share right | mean confidence | gap |",
              "|---|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: (r["held_out_set"], r["dataset"], r["noise"])):
-        if row["method"] != "jcas" or "reliability" not in row:
+        if row["method"] not in ("jcas", "jcas_mirrors") or "reliability" not in row:
             continue
         for low, high, count, right, confidence in row["reliability"]:
             if not count:
@@ -163,7 +177,7 @@ def mask_quality_table(rows: list[dict]) -> list[str]:
         if "quality_spearman" in row:
             ordered, best = review_gain_share(row["slice_quality"])
             lines.append(f"| {row['dataset']} | {row['noise']}:{row['fraction']:g} | "
-                         f"{NAMES.get(row['method'], row['method'])} | {len(row['slice_quality'])} | "
+                         f"{label(row)} | {len(row['slice_quality'])} | "
                          f"{_f(row['quality_spearman'], 2)} | {_f(row['quality_worst10_found'], 2)} | "
                          f"{_f(ordered, 2)} | {_f(best, 2)} |")
     return lines
@@ -182,18 +196,33 @@ def provenance(rows: list[dict]) -> list[str]:
 def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[dict]) -> str:
     """The whole markdown report: the rows of the current code, then those whose default used per-slice floors."""
     parts = ["# The current recipe on the development suite", "",
-             "Generated by `benchmarks/recipe.py` from `benchmarks/results/recipe/rows/` (one seed, 0; defaults of",
+             "Generated by `benchmarks/recipe.py` from the rows in `benchmarks/results/recipe/` (defaults of",
              "`jcas train` and `jcas correct` unless the method says otherwise). *default*: the correction the",
              "core makes (relative area floor, score and confidence floors, the guard); *argmax*: every pixel",
              "where the model disagrees. *right*: share of the default's regions where the proposal matches the",
              "truth on more pixels than the drawn mask. Plain rows ran 1.2x the epochs of JCAS rows (equal time or",
-             "more: a plain step costs less). *default* and the reliability bins are those of the code each row ran",
+             "more: a plain step costs less). *JCAS on the plain recipe* is JCAS with every mirror and no other",
+             "augmentation: the default since augmentation was turned off, where the masks allow every mirror",
+             "(they do on both tuning sets). Rows *with augmentation* ran the default of their commit before that.",
+             "",
+             "## Recipes over seeds, at the current code", "",
+             "Rows of `rows_current/` (the code of their `commit`): mean ± standard deviation over the seeds.", "",
+             *seeds_table(current_rows), "",
+             "## Area and confidence floors", "",
+             "The default selection (score floor 0.6, the guard) at relative area floors from 0.02 to 0.3 of the",
+             "typical object (the default is 0.05) and confidence floors from 0.6 (the default) to 0.8, from the",
+             "maps of the rows of `rows_current/` that have the sweep (`quality.floor_sweep`), mean over the seeds.",
+             "Each cell: Dice, regions, share right.",
+             "", *floors_table(current_rows), "",
+             "## Earlier rows, seed 0", "",
+             "Rows of `rows/`. *default* and the reliability bins are those of the code each row ran",
              "(its `commit`, taken when the row started): rows of 1527099 and 584215a ran with an area floor of 0.2",
              "of the typical object and with temperatures below 1 allowed (the default of 0.05 and temperatures of at",
              "least 1 were chosen from them); rows from 8757261 on ran with 0.05 and temperatures of at least 1.",
              "The guard's class floor was an agreement of 0.5 until cb97f1d and 0.4 from it. *10 px*, *100 px*,",
              "*400 px*: fixed area floors with the score floor (0.6), no confidence floor, the guard. cleanlab",
-             "rows have no selection of their own: *argmax* is their flagged pixels replaced.", "", *provenance(rows), "", "## Quality", "", *quality_table(rows), "",
+"rows have no selection of their own: *argmax* is their flagged pixels replaced.", "", *provenance(rows), "",
+             *quality_table(rows), "",
              "## Against the earlier recipe, same noise and seed", "", *earlier_recipe(rows), "",
              "## Ranking the masks by their estimated quality", "",
              "The estimate `jcas correct` writes to `quality.csv` (`jcas.evaluation.mask_quality`), per slice,",

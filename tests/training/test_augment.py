@@ -58,7 +58,9 @@ def test_augmented_image_and_labels_move_together(seed):
 
 def test_intensity_changes_leave_labels_alone_and_training_uses_the_allowed_mirrors():
     images, masks = split_discs(4, 48, seed=1)
-    trainer = Trainer(images, masks, method="ce", preset="fast", epochs=1)
+    default = Trainer(images, masks, method="ce", preset="fast", epochs=1).augmenter
+    assert default == Augmenter(("flip_rows",), geometry=False, intensity=False)
+    trainer = Trainer(images, masks, make_config("ce", "fast", epochs=1, augment=True))
     assert trainer.augmenter == Augmenter(("flip_rows",), geometry=True, intensity=True)
     crop = trainer.runs[0].dataset
     crop.augment = Augmenter((), geometry=False, intensity=True)
