@@ -96,27 +96,6 @@ def check_settings(values: Mapping[str, Any]) -> None:
         check_setting(name, value)
 
 
-def check_config(config: Any) -> None:
-    """Raise :class:`JCASInputError` unless ``config`` is a :class:`jcas.settings.TrainConfig` with sound settings.
-
-    A dictionary, a model or anything else is refused with what to pass instead.
-    """
-    from .settings import TrainConfig
-
-    if not isinstance(config, TrainConfig):
-        if isinstance(config, Mapping):
-            fix = "build one with jcas.settings.make_config(method, preset, **settings) or TrainConfig.from_dict(...)"
-        elif hasattr(config, "config"):
-            fix = "pass model.config, or init_model=model to fine-tune the model"
-        else:
-            fix = "build one with jcas.settings.make_config(method, preset, **settings)"
-        raise JCASInputError(f"config is a {type(config).__name__}, not a TrainConfig; {fix}.")
-    settings = config.to_dict()
-    check_settings(settings)
-    if config.total_epochs < 1:
-        raise JCASInputError(f"epochs_warmup + epochs_correction must be at least 1, got {config.total_epochs}.")
-
-
 def check_thresholds(min_area: Any, min_score: Any, min_confidence: Any = 0.0) -> None:
     """Refuse a ``min_area`` that is neither ``None`` (a floor relative to the objects) nor a whole number of
     at least 1 pixel, and a ``min_score`` or ``min_confidence`` that is not a number from 0 to 1

@@ -3,6 +3,7 @@ the objective), the correction defaults and the plugin's layer-metadata keys."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping
 
 from .arguments import check_settings
 from .errors import JCASInputError
@@ -186,6 +187,25 @@ class TrainConfig:
         if "offsets" in values:
             values["offsets"] = tuple(values["offsets"])
         return cls(**values)
+
+
+def check_config(config: Any) -> None:
+    """Raise :class:`JCASInputError` unless ``config`` is a :class:`jcas.settings.TrainConfig` with sound settings.
+
+    A dictionary, a model or anything else is refused with what to pass instead.
+    """
+    if not isinstance(config, TrainConfig):
+        if isinstance(config, Mapping):
+            fix = "build one with jcas.settings.make_config(method, preset, **settings) or TrainConfig.from_dict(...)"
+        elif hasattr(config, "config"):
+            fix = "pass model.config, or init_model=model to fine-tune the model"
+        else:
+            fix = "build one with jcas.settings.make_config(method, preset, **settings)"
+        raise JCASInputError(f"config is a {type(config).__name__}, not a TrainConfig; {fix}.")
+    settings = config.to_dict()
+    check_settings(settings)
+    if config.total_epochs < 1:
+        raise JCASInputError(f"epochs_warmup + epochs_correction must be at least 1, got {config.total_epochs}.")
 
 
 #: Settings that model files written by earlier versions hold and this one drops when it reads them:

@@ -21,7 +21,6 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from ..arguments import check_config
 from ..data.labels import typical_areas
 from ..data.labels import IGNORE_INDEX
 from ..data.pairs import check_training_arrays, check_training_sizes, normalise
@@ -34,8 +33,8 @@ from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, c
                            strip_folds)
 from ..nn.model import JCASModel
 from ..nn.tiles import tiled_probabilities
-from ..settings import (FINE_TUNE_PRESET, METHODS, NETWORK_FIELDS, PRESETS, TrainConfig, fine_tune_config,
-                        make_config)
+from ..settings import (FINE_TUNE_PRESET, METHODS, NETWORK_FIELDS, PRESETS, TrainConfig, check_config,
+                        fine_tune_config, make_config)
 from . import distributed
 from .augment import MIRRORS, Augmenter, allowed_mirrors
 from .dataset import CropDataset, Volume, scan_labels, volumes_from_arrays
