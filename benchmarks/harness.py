@@ -54,6 +54,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "plain_unet": ("ce", dict(augment=False, flips=True)),
     # JCAS's terms on the plain recipe: every mirror and transpose, no other augmentation
     "jcas_mirrors": ("jcas", dict(augment=False, flips=True)),
+    # JCAS with the mirrors the masks allow and every crop augmented (rotation, scaling, intensity)
+    "jcas_aug": ("jcas", dict(augment=True)),
     "fc": ("fc", {}),
     "clean": ("ce", {}),
     "cleanlab": ("ce", {}),

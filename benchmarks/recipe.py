@@ -17,15 +17,20 @@ from harness import DATASETS, RESULTS, load_rows
 
 FOLDER = RESULTS / "recipe"
 #: The methods' names in the tables.
-NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas": "JCAS (the default)", "jcas_noaug": "JCAS, no augmentation", "plain_unet": "plain U-Net recipe",
-         "jcas_mirrors": "JCAS on the plain recipe",
-         "ce": "plain cross-entropy (the default)", "ce_noaug": "plain, no augmentation"}
+NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas_noaug": "JCAS, no mirrors or augmentation",
+         "plain_unet": "plain U-Net recipe", "jcas_mirrors": "JCAS on the plain recipe",
+         "ce_noaug": "plain, no mirrors or augmentation"}
 
 
 def label(row: dict) -> str:
-    """The row's method for people: its name, and whether its crops were augmented (the default of its commit)."""
-    augmented = row["method"] in ("jcas", "ce") and row.get("config", {}).get("augment", False)
-    return NAMES.get(row["method"], row["method"]) + (", with augmentation" if augmented else "")
+    """The row's method for people; rows of "jcas" and "ce" by whether their crops were augmented (the default of
+    their commit), so that they group with the variants that set the same."""
+    augmented = row.get("config", {}).get("augment", False)
+    if row["method"] in ("jcas", "jcas_aug"):
+        return "JCAS with augmentation" if augmented else "JCAS (the default)"
+    if row["method"] == "ce":
+        return "plain cross-entropy with augmentation" if augmented else "plain cross-entropy"
+    return NAMES.get(row["method"], row["method"])
 
 
 def _f(value, digits: int = 3) -> str:
