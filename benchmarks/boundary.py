@@ -38,9 +38,8 @@ import torch
 
 from jcas.correction.boundary import UNSEEN, MISSING, boundary_view, class_boundary, label_edges, missing_edges
 from jcas.correction.prediction import predict_slice
-from jcas.data.noise import simulate_noise
+from jcas import load_model, simulate_noise
 from jcas.evaluation.metrics import boundary_f1
-from jcas.nn.checkpoint import load_checkpoint
 from jcas.settings import BOUNDARY_TOLERANCE
 
 from harness import HERE, TUNED_ON, load_provenance, load_set, parse_key, save_provenance, saved_runs
@@ -76,7 +75,7 @@ def slice_maps(model_path: Path, cache: Path) -> dict[str, np.ndarray]:
     spec = parse_key(model_path.stem)
     images, clean = load_set(spec["dataset"])
     noisy, _ = simulate_noise(clean, spec["noise"], spec["fraction"], seed=spec["seed"])
-    model = load_checkpoint(model_path, device="cpu")
+    model = load_model(model_path, device="cpu")
     label_map = model.label_map
     maps = {name: np.zeros(noisy.shape, dtype=np.float32) for name in ("affinity", "class_heatmap", "class_pairs")}
     proposed = np.zeros_like(noisy)

@@ -25,7 +25,7 @@ import numpy as np
 
 import suite
 from jcas.data.io import write_array
-from jcas.data.noise import simulate_noise
+from jcas import simulate_noise
 from harness import git_commit, machine, write_lines
 
 HERE = Path(__file__).resolve().parent

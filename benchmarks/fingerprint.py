@@ -13,11 +13,8 @@ import hashlib
 
 import torch
 
-from jcas import correct
-from jcas.data.noise import simulate_noise
+from jcas import Trainer, correct, make_config, simulate_noise
 from jcas.data.samples import load_sample
-from jcas.settings import make_config
-from jcas.training.trainer import Trainer
 
 
 def fingerprint() -> str:

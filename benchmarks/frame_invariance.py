@@ -21,8 +21,7 @@ import torch
 
 from jcas.correction.prediction import predict_slice
 from jcas.data.synthetic import split_discs
-from jcas.settings import make_config
-from jcas.training.trainer import Trainer
+from jcas import Trainer, make_config
 
 from harness import RESULTS, load_run, save_provenance, write_lines
 

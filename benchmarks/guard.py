@@ -30,9 +30,7 @@ import torch
 from jcas.correction.guard import MIN_AGREEMENT
 from jcas.correction.prediction import predict_slice
 from jcas.correction.regions import find_regions
-from jcas.data.noise import simulate_noise
-from jcas.evaluation.metrics import mean_dice
-from jcas.nn.checkpoint import load_checkpoint
+from jcas import load_model, mean_dice, simulate_noise
 
 from harness import (HERE, RESULTS, TUNED_ON, load_provenance, load_set, parse_key, posterior_wrong, row_key,
                      save_provenance, saved_runs, write_lines)
@@ -75,7 +73,7 @@ def region_features(model_path: Path) -> tuple[list[dict], np.ndarray, np.ndarra
     spec = parse_key(model_path.stem)
     images, clean = load_set(spec["dataset"])
     noisy, _ = simulate_noise(clean, spec["noise"], spec["fraction"], seed=spec["seed"])
-    model = load_checkpoint(model_path, device="cpu")
+    model = load_model(model_path, device="cpu")
     label_map = model.label_map
     with torch.no_grad():
         transitions = np.stack([m.class_transition().float().cpu().numpy() for m in model.members])

@@ -68,9 +68,9 @@ def child(folder: Path, cache_mb: int, steps: int, whole: bool) -> dict:
 
     from jcas.data.pairs import load_pairs, match_folders
     from jcas.data.stream import SliceStore
-    from jcas.settings import make_config
+    from jcas import make_config
     from jcas.training.dataset import volumes_from_files
-    from jcas.training.trainer import Trainer
+    from jcas import Trainer
 
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -96,15 +96,14 @@ def correct_child(folder: Path, whole: bool) -> dict:
     import torch
 
     from jcas.cli import main
-    from jcas import correct
-    from jcas.nn.checkpoint import load_checkpoint
+    from jcas import correct, load_model
     from jcas.data.pairs import load_pairs, match_folders
 
     torch.set_num_threads(1)
     started = time.perf_counter()
     if whole:
         [image], [mask] = load_pairs(match_folders(folder / "images", folder / "masks"))
-        correct(load_checkpoint(folder / "model.pt"), image, mask)
+        correct(load_model(folder / "model.pt"), image, mask)
     else:
         main(["correct", "--model", str(folder / "model.pt"), "--images", str(folder / "images"), "--masks",
               str(folder / "masks"), "--out", str(folder / "corrected"), "--overwrite"])
@@ -180,7 +179,7 @@ def write_report(folder: Path, out: Path) -> Path:
     run = load_provenance(folder / "memory.csv")
     volume_mb = run["volume_mb"]
     conditions = f", {run['conditions']}" if run.get("conditions") else ""
-    lines = [f"# Peak memory of training from files (`benchmarks/memory.py`)", "",
+    lines = ["# Peak memory of training from files (`benchmarks/memory.py`)", "",
              f"A volume of {run['slices']} slices of {run['size']} x {run['size']} (uint8 image and mask, "
              f"{volume_mb:.0f} MiB together), a slice cache of {run['cache_mb']} MiB "
              f"({volume_mb / run['cache_mb']:.0f}x smaller), the fast preset's jcas (2 fold models, crops of 128, "

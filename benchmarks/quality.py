@@ -25,18 +25,15 @@ import numpy as np
 import torch
 from scipy import ndimage, stats
 
-from jcas import correct, load_model, select_regions
+from jcas import (Trainer, correct, estimate_quality, load_model, make_config, mean_dice, save_model, select_regions,
+                  simulate_noise)
 from jcas.correction.prediction import predict_slice
-from jcas.data.noise import NOISE_KINDS, simulate_noise
+from jcas.data.noise import NOISE_KINDS
 from jcas.data.realistic_noise import realistic_noise
-from jcas.data.pairs import load_pairs, match_folders
-from jcas.evaluation.mask_quality import estimate_quality
 from jcas.nn.calibration import CALIBRATION_PIXELS, fit_temperature, sample_pixels
-from jcas.evaluation.metrics import auroc, average_precision, mean_dice, precision_recall
-from jcas.nn.checkpoint import save_checkpoint
+from jcas.evaluation.metrics import auroc, average_precision, precision_recall
 from jcas.nn.crossfit import as_cross_fitted
-from jcas.settings import MIN_AREA, MIN_AREA_FRACTION, MIN_CONFIDENCE, MIN_SCORE, make_config
-from jcas.training.trainer import Trainer
+from jcas.settings import MIN_AREA, MIN_AREA_FRACTION, MIN_CONFIDENCE, MIN_SCORE
 
 import suite
 from harness import (DATASETS, NOISE_KINDS as KNOWN_KINDS, RESULTS, TUNED_ON, VARIANTS, git_commit, load_set,
@@ -361,7 +358,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         model, train_seconds = train(images, targets, config, log, hook, context)
         row["train_seconds"] = train_seconds
         if model_path is not None:
-            save_checkpoint(model, model_path)
+            save_model(model, model_path)
         t0 = time.perf_counter()
         corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0)
                        for z in range(len(images))]

@@ -40,12 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jcas import correct
-from jcas.data.noise import simulate_noise
-from jcas.evaluation.metrics import mean_dice
-from jcas.nn.checkpoint import load_checkpoint
+from jcas import Trainer, correct, load_model, mean_dice, simulate_noise
 from jcas.review import Review, trusted_labels
-from jcas.training.trainer import Trainer
 
 from harness import (DATASETS, HERE, TUNED_ON, git_commit, load_set, machine, parse_key, region_is_right as is_right,
                      write_lines)
@@ -160,7 +156,7 @@ def run(models: Path, learn: bool, seeds: list[int] | None = None) -> list[dict]
                 "held_out_set": DATASETS[spec["dataset"]] not in TUNED_ON,
                 "commit": git_commit(), "machine": machine()}
         print(f"[{time.strftime('%H:%M:%S')}] {path.stem}", flush=True)
-        model = load_checkpoint(path, device="cpu")
+        model = load_model(path, device="cpu")
         review = review_of(model, images, noisy)
         if learn:
             lines += learning_round(model, images, noisy, clean, review, base)
@@ -175,7 +171,7 @@ def run(models: Path, learn: bool, seeds: list[int] | None = None) -> list[dict]
         lines += queue_lines("oracle", review, by_truth, clean, base)
         plain = path.with_name(path.name.replace("__jcas__", "__ce__"))
         if plain.is_file():
-            plain_review = review_of(load_checkpoint(plain, device="cpu"), images, noisy)
+            plain_review = review_of(load_model(plain, device="cpu"), images, noisy)
             lines += queue_lines("plain", plain_review, list(plain_review.order), clean, base)
     return lines
 

@@ -149,7 +149,7 @@ def _correct_job(device_name, method, size, mirror, queue):
     from jcas import correct
     from jcas.data.labels import LabelMap
     from jcas.nn.model import JCASModel
-    from jcas.settings import make_config
+    from jcas import make_config
 
     rng = np.random.default_rng(0)
     image = ndimage.gaussian_filter(rng.normal(size=(size, size)), 4).astype(np.float32)
@@ -171,7 +171,7 @@ def _correct_job(device_name, method, size, mirror, queue):
 
 
 def _load_training_data():
-    from jcas.data.noise import simulate_noise
+    from jcas import simulate_noise
     from jcas.data.pairs import load_pairs, match_folders
 
     folder = Path(os.environ.get("JCAS_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "mni_tissue"
@@ -181,8 +181,7 @@ def _load_training_data():
 
 
 def _trainer(method, device_name, corrected_first=False):
-    from jcas.settings import make_config
-    from jcas.training.trainer import Trainer
+    from jcas import Trainer, make_config
 
     images, noisy = _load_training_data()
     overrides = dict(epochs_warmup=1, epochs_correction=59) if corrected_first else {}  # corrected after 1 epoch
@@ -235,7 +234,7 @@ def throughput(device_name: str, rounds: int, block: int) -> list[dict]:
                 event = next(run)
                 _sync(torch, device)
                 steps[name].append(time.perf_counter() - t)
-    from jcas.settings import make_config
+    from jcas import make_config
 
     batch = make_config("ce", "standard").batch_size
     rows = []
@@ -276,7 +275,7 @@ def main(argv=None) -> None:
             row.setdefault("threads", THREADS)
             row.update(commit=git_commit(), machine=machine())
             if row["benchmark"] == "train_throughput":
-                from jcas.settings import make_config
+                from jcas import make_config
 
                 row["note"] += f"; jcas offsets {make_config('jcas', 'standard').offsets}"
             rows.append(row)
