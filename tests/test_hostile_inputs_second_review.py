@@ -1,4 +1,4 @@
-"""The cases of the second hostile-input review (issue 24): a regression, finished trainings that were
+"""The cases of the second hostile-input review: a regression, finished trainings that were
 lost, sizes a few bytes declared without bound, tracebacks, raw exceptions of the Python API, and
 wrong, silent or misleading behaviour.
 
@@ -7,7 +7,6 @@ terminal matters) on real files, and check that every input file keeps its hash.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal

@@ -1,4 +1,4 @@
-"""Cross-fitting, the schedule, held-out selection, the do-no-harm guard and frame invariance (issue 10)."""
+"""Cross-fitting, the schedule, held-out selection, the do-no-harm guard and frame invariance."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Fine-tuning a saved model (issue 13, item 1): through ``jcas train --init-model`` on real files."""
+"""Fine-tuning a saved model: through ``jcas train --init-model`` on real files."""
 import numpy as np
 import pytest
 import torch

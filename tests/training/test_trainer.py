@@ -127,7 +127,7 @@ def test_warm_up_confusion_starts_the_transition_matrices(mni):
 
 
 def test_warm_up_start_estimates_the_true_noise_matrix(mni):
-    """The default start of T_C (issue 5): the warm-up model's confusion with the noisy labels,
+    """The default start of T_C: the warm-up model's confusion with the noisy labels,
     which recovers class-dependent noise that the generic start (every off-diagonal equal) misses."""
     from jcas.data.noise import simulate_noise
 

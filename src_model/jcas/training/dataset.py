@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..data.labels import IGNORE_INDEX, IGNORE_VALUE, LabelMap, check_mask
+from ..data.labels import IGNORE_INDEX, LabelMap, check_mask
 from ..data.pairs import FilePair, channels_of, check_pair, normalise
 from ..data.stream import SliceFile, SliceStore, warn_of_spacing
 from ..errors import JCASInputError
