@@ -5,10 +5,10 @@
 1. the :data:`~jcas.data.labels.CLASS_NAMES_FILE` in the mask's folder (:func:`~jcas.data.labels.read_class_names`);
 2. the names in the file's metadata, as :func:`jcas.data.io.write_array` stores them (``class_names=``):
 
-   - TIFF: a :data:`NAMES_KEY` entry of tifffile's JSON ImageDescription, beside the shape, the label
+   - TIFF: a :data:`~jcas.data.io.NAMES_KEY` entry of tifffile's JSON ImageDescription, beside the shape, the label
      intent and the Z spacing: ``{"shape": [...], "intent": "label", "class_names": {"0": "background",
      "1": "grey matter"}}``;
-   - NIfTI: a header extension of code :data:`NIFTI_ECODE` (6, NIfTI-1's free-text "comment") holding
+   - NIfTI: a header extension of code :data:`~jcas.data.io.NIFTI_ECODE` (6, NIfTI-1's free-text "comment") holding
      the JSON object ``{"class_names": {"0": "background", ...}}``; other tools' comment extensions
      (free text, or JSON without the key) are passed over;
 3. none: the label values name themselves.
@@ -26,13 +26,8 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from .io import NIFTI_SUFFIXES, TIFF_SUFFIXES, file_suffix, quiet_logs
+from .io import NAMES_KEY, NIFTI_ECODE, NIFTI_SUFFIXES, TIFF_SUFFIXES, file_suffix, quiet_logs
 from .labels import parse_class_names, read_class_names
-
-#: The JSON key of the names in a TIFF's ImageDescription and in a NIfTI comment extension.
-NAMES_KEY = "class_names"
-#: The NIfTI header extension code of the names: 6, "comment" (nibabel's ``extension_codes``).
-NIFTI_ECODE = 6
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +72,6 @@ def names_in_file(path: str | os.PathLike) -> dict[int, str]:
     return {}
 
 
-def names_entry(names: Mapping[int, str]) -> dict[str, str]:
-    """The JSON form of ``names``, ``{"0": "background", "1": "grey matter"}``, in label order."""
-    return {str(int(value)): str(names[value]) for value in sorted(names)}
-
-
 def tiff_names(metadata: Mapping, where: str | os.PathLike = "a TIFF file") -> dict[int, str]:
     """The names in a TIFF's JSON (shaped) metadata, as tifffile decodes it; empty without a valid entry."""
     if not isinstance(metadata, Mapping) or NAMES_KEY not in metadata:
@@ -89,15 +79,8 @@ def tiff_names(metadata: Mapping, where: str | os.PathLike = "a TIFF file") -> d
     return _checked(metadata[NAMES_KEY], where)
 
 
-def nifti_extension(names: Mapping[int, str]):
-    """A NIfTI header extension (:data:`NIFTI_ECODE`) that holds ``names`` as ``{"class_names": {...}}``."""
-    from nibabel.nifti1 import Nifti1Extension
-
-    return Nifti1Extension(NIFTI_ECODE, json.dumps({NAMES_KEY: names_entry(names)}).encode("ascii"))
-
-
 def nifti_names(header, where: str | os.PathLike = "a NIfTI file") -> dict[int, str]:
-    """The names in a NIfTI header's first comment extension that holds a :data:`NAMES_KEY`; empty without one."""
+    """The names in a NIfTI header's first comment extension that holds a :data:`~jcas.data.io.NAMES_KEY`; empty without one."""
     for extension in getattr(header, "extensions", ()):
         if extension.get_code() != NIFTI_ECODE:
             continue

@@ -6,6 +6,7 @@ writers can keep the geometry of the input. Writers go through
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -29,6 +30,10 @@ WRITABLE_SUFFIXES = PNG_SUFFIXES + TIFF_SUFFIXES + NIFTI_SUFFIXES
 SUPPORTED_SUFFIXES = WRITABLE_SUFFIXES + ZARR_SUFFIXES
 #: The key and value in a TIFF's metadata that mark a label map (NIfTI has its label intent).
 LABEL_INTENT = ("intent", "label")
+#: The JSON key of the names in a TIFF's ImageDescription and in a NIfTI comment extension.
+NAMES_KEY = "class_names"
+#: The NIfTI header extension code of the names: 6, "comment" (nibabel's ``extension_codes``).
+NIFTI_ECODE = 6
 
 
 def file_suffix(path: str | os.PathLike) -> str:
@@ -366,10 +371,20 @@ def is_label_file(path: str | os.PathLike) -> bool:
     return False
 
 
+def names_entry(names: Mapping[int, str]) -> dict[str, str]:
+    """The JSON form of ``names``, ``{"0": "background", "1": "grey matter"}``, in label order."""
+    return {str(int(value)): str(names[value]) for value in sorted(names)}
+
+
+def nifti_extension(names: Mapping[int, str]):
+    """A NIfTI header extension (:data:`NIFTI_ECODE`) that holds ``names`` as ``{"class_names": {...}}``."""
+    from nibabel.nifti1 import Nifti1Extension
+
+    return Nifti1Extension(NIFTI_ECODE, json.dumps({NAMES_KEY: names_entry(names)}).encode("ascii"))
+
+
 def _write_now(path: Path, data: np.ndarray, suffix: str, affine: np.ndarray | None, labels: bool,
                names: dict[int, str]) -> None:
-    from .class_names import NAMES_KEY, names_entry, nifti_extension  # it reads files through this module
-
     if suffix in PNG_SUFFIXES:
         from PIL import Image
 
