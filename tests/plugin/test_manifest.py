@@ -51,5 +51,5 @@ def test_docks_open_through_the_manifest(make_napari_viewer):
     _, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
     _, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
     assert isinstance(train, TrainWidget) and isinstance(review, ReviewWidget)
-    assert train.device_choice.choices[0] == "auto" and "cpu" in train.device_choice.choices
-    assert train._model_path() is None  # nothing is saved anywhere until the user chooses
+    assert train.training.device_choice.choices[0] == "auto" and "cpu" in train.training.device_choice.choices
+    assert train.training._model_path() is None  # nothing is saved anywhere until the user chooses

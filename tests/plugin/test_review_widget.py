@@ -10,10 +10,12 @@ from napari.utils.notifications import NotificationSeverity
 from qtpy.QtCore import QPoint, Qt
 
 from jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, log_path, region_key, session_autosave_path
-from jcas.settings import REVIEW_KEY
+from napari_jcas._settings import REVIEW_KEY
 from napari_jcas._layers import HEATMAP_FLOOR
 from napari_jcas._reader import read_file
-from napari_jcas._review_widget import COLUMNS, KEYS, RESULT_PAUSE_MS
+from napari_jcas._review_keys import KEYS
+from napari_jcas._review_table import COLUMNS
+from napari_jcas._review_widget import RESULT_PAUSE_MS
 from reach import click, press
 
 pytestmark = pytest.mark.gui
@@ -41,14 +43,14 @@ def test_correct_adds_its_layers_and_leaves_the_mask_alone(corrected, noisy_mni)
     assert agree[3] == 0 and doubt[3] == 0 and 0.3 < disagree[3] <= 0.5
     assert viewer.layers.selection.active is corrected.cleaned
     # a mask without a source file gets no export path, and nothing is saved before the first decision
-    assert corrected.review.export_path.line_edit.value == "" and corrected.review.saved.text() == ""
+    assert corrected.review.export_path.line_edit.value == "" and corrected.review.autosave.saved.text() == ""
 
 
 def test_the_review_names_the_classes_when_the_mask_layer_does(docked, model_file, qtbot, tmp_path):
     docked.mask.features = {"index": [0, 1, 2], "class": ["background", "grey matter", "white matter"]}
-    docked.train.load_model(model_file)
-    docked.train.correct()
-    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=60_000)
+    docked.train.training.load_model(model_file)
+    docked.train.correcting.correct()
+    qtbot.waitUntil(lambda: docked.train.session.worker is None, timeout=60_000)
     cleaned = docked.viewer.layers["brain cleaned"]
     assert list(cleaned.features["class"]) == ["background", "grey matter", "white matter"]
     names = {"background", "grey matter", "white matter"}
@@ -174,8 +176,8 @@ def test_autosave_survives_removing_the_layer_and_restores_after_a_rerun(correct
     assert autosave_path(tmp_path / "brain_cleaned.tif").is_file()
     assert review.layer is None
 
-    assert train.correct() is not None  # after a restart: correct again with the same model
-    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    assert train.correcting.correct() is not None  # after a restart: correct again with the same model
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=30_000)
     again = review.review
     assert again is not state and review.layer is viewer.layers["brain cleaned"]
     assert {r.index: again.status[r.index] for r in again.regions} == decided
@@ -190,19 +192,19 @@ def test_a_review_autosaves_from_its_first_decision_and_says_when_napari_saved_i
     click(review, review.buttons["accept"], qtbot)
     session = session_autosave_path(_review_sessions, review.review.drawn)
     qtbot.waitUntil(session.is_file)  # the session file beside no export path, named by the drawn mask
-    qtbot.waitUntil(lambda: "Review autosaved" in review.saved.text())
-    assert session.name in review.saved.text() and str(session) in review.saved.toolTip()
+    qtbot.waitUntil(lambda: "Review autosaved" in review.autosave.saved.text())
+    assert session.name in review.autosave.saved.text() and str(session) in review.autosave.saved.toolTip()
     assert review.unsaved_work() == ["1 review decisions on 'brain cleaned', not exported"]
 
     # File > Save Selected Layers with the plugin's writer: the dock says it, and autosaves beside that file
     target = tmp_path / "brain_cleaned.tif"
     viewer.layers.selection.active = corrected_shown.cleaned
     assert viewer.layers.save(str(target), selected=True, plugin="napari-jcas") == [str(target), str(log_path(target))]
-    assert review.saved.text().startswith("Exported at") and "brain_cleaned.tif, with its review log" in review.saved.text()
-    assert "Not autosaved" not in review.saved.text() and autosave_path(target).is_file()
+    assert review.autosave.saved.text().startswith("Exported at") and "brain_cleaned.tif, with its review log" in review.autosave.saved.text()
+    assert "Not autosaved" not in review.autosave.saved.text() and autosave_path(target).is_file()
     assert review.export_path.line_edit.value == str(target) and review.unsaved_work() == []
     click(review, review.buttons["reject"], qtbot)  # a later decision is not in the export
-    qtbot.waitUntil(lambda: "1 decisions since" in review.saved.text())
+    qtbot.waitUntil(lambda: "1 decisions since" in review.autosave.saved.text())
     assert review.unsaved_work() == ["1 review decisions on 'brain cleaned', not exported"]
 
 
@@ -212,7 +214,7 @@ def test_autosave_of_another_mask_is_left_alone(corrected, tmp_path, notificatio
     other = autosave_path(target)
     other.write_bytes(b"")
     review.export_path.value = str(target)
-    assert review.autosave() is None and other.read_bytes() == b""
+    assert review.autosave.save() is None and other.read_bytes() == b""
     assert notifications.messages(NotificationSeverity.WARNING)
 
 
@@ -250,22 +252,22 @@ def test_a_started_review_does_not_replace_an_earlier_autosave(corrected, qtbot,
     target = tmp_path / "brain_cleaned.tif"
     review.export_path.value = str(target)
     review.accept()
-    saved = review.autosave().read_bytes()
+    saved = review.autosave.save().read_bytes()
     review.export_path.line_edit.value = ""
-    assert train.correct() is not None  # a second correction, reviewed before choosing the export path
-    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    assert train.correcting.correct() is not None  # a second correction, reviewed before choosing the export path
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=30_000)
     review.reject()
     review.export_path.value = str(target)
     assert any("earlier review" in message for message in notifications.messages(NotificationSeverity.WARNING))
-    assert review.autosave() is None and autosave_path(target).read_bytes() == saved
+    assert review.autosave.save() is None and autosave_path(target).read_bytes() == saved
 
 
 def test_correcting_a_cleaned_layer_starts_a_new_review(corrected, qtbot):
     train, review, viewer = corrected.train, corrected.review, corrected.viewer
     first = review.review
-    train.mask_choice.value = corrected.cleaned
-    assert train.correct() is not None
-    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    train.training.mask_choice.value = corrected.cleaned
+    assert train.correcting.correct() is not None
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=30_000)
     reviewed = [layer.name for layer in review.layer_choice.choices]
     assert reviewed == ["brain cleaned", "brain cleaned [1]"]
     assert review.review is not first and review.layer is viewer.layers["brain cleaned [1]"]
@@ -356,8 +358,8 @@ def test_the_region_floors_select_again_live_and_keep_every_decision(corrected, 
     pixels = cleaned.data.copy()
     monkeypatch.setattr(JCASModel, "predict", None)  # the network does not run again
 
-    type_into(train.min_area_choice, "1", qtbot)
-    type_into(train.min_score_choice, "0", qtbot)
+    type_into(train.correcting.min_area_choice, "1", qtbot)
+    type_into(train.correcting.min_score_choice, "0", qtbot)
     reselected = "(min. region 1 px, min. score 0.00, min. confidence 0.60)"
     qtbot.waitUntil(lambda: reselected in train.status.text(), timeout=5_000)
     more = review.review
@@ -368,7 +370,7 @@ def test_the_region_floors_select_again_live_and_keep_every_decision(corrected, 
     np.testing.assert_array_equal(cleaned.data, pixels)  # the cleaned labels are as the user left them
     np.testing.assert_array_equal(proposal.data, more.proposal)
 
-    type_into(train.min_area_choice, "100000", qtbot)  # no region is that large, but the decided one stays
+    type_into(train.correcting.min_area_choice, "100000", qtbot)  # no region is that large, but the decided one stays
     qtbot.waitUntil(lambda: "min. region 100000 px" in train.status.text(), timeout=5_000)
     [kept] = review.review.regions
     assert region_key(kept) == accepted and review.review.status[kept.index] == ACCEPTED
