@@ -3,7 +3,7 @@ shows inside the window, then click it."""
 from __future__ import annotations
 
 from qtpy.QtCore import QRect, Qt, QTimer
-from qtpy.QtWidgets import QApplication, QMessageBox, QWidget
+from qtpy.QtWidgets import QApplication, QFileDialog, QLineEdit, QMessageBox, QWidget
 
 #: A laptop screen, the smallest the docks are made for (width, height).
 LAPTOP_SCREEN = (1366, 768)
@@ -56,3 +56,29 @@ def answer_next_box(qtbot, button: QMessageBox.StandardButton, texts: list[str],
         qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
 
     QTimer.singleShot(0, click_when_open)
+
+
+def click_row(review, row: int, qtbot) -> None:
+    """Click row ``row`` of the review table, scrolled into view first as the user would."""
+    table = review.table
+    review.scroll_area.ensureWidgetVisible(table)
+    table.scrollToItem(table.item(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(table.item(row, 0)).center())
+
+
+def answer_next_file_dialog(qtbot, path: str, tries: int = 500) -> None:
+    """Type ``path`` into the next file dialog that opens and press Enter, as the user does.
+
+    Call it before the action that opens the dialog (which waits for the answer).
+    """
+    def type_when_open(left: int = tries) -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            if left:
+                QTimer.singleShot(10, lambda: type_when_open(left - 1))
+            return
+        name = dialog.findChild(QLineEdit)
+        qtbot.keyClicks(name, path)
+        qtbot.keyClick(name, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, type_when_open)
