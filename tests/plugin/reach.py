@@ -3,7 +3,7 @@ shows inside the window, then click it."""
 from __future__ import annotations
 
 from qtpy.QtCore import QRect, Qt, QTimer
-from qtpy.QtWidgets import QApplication, QFileDialog, QLineEdit, QMessageBox, QWidget
+from qtpy.QtWidgets import QApplication, QMessageBox, QWidget
 
 #: A laptop screen, the smallest the docks are made for (width, height).
 LAPTOP_SCREEN = (1366, 768)
@@ -64,19 +64,6 @@ def answer_next_box(qtbot, button: QMessageBox.StandardButton, texts: list[str],
         qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
 
     _when_open(QMessageBox, answer, tries)
-
-
-def answer_next_file_dialog(qtbot, path: str) -> None:
-    """Type ``path`` into the next file dialog that opens and press Enter, as the user does.
-
-    Call it before the action that opens the dialog (which waits for the answer).
-    """
-    def answer(dialog: QFileDialog) -> None:
-        name = dialog.findChild(QLineEdit)
-        qtbot.keyClicks(name, path)
-        qtbot.keyClick(name, Qt.Key.Key_Return)
-
-    _when_open(QFileDialog, answer)
 
 
 def click_row(review, row: int, qtbot) -> None:
