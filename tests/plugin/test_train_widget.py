@@ -61,7 +61,7 @@ def test_removing_an_input_layer_keeps_the_viewer_and_says_so_in_the_dock(docked
     assert train.session.model is not None
     assert layer not in viewer.layers and len(viewer.layers) == (5 if when == "after correction" else 1)
     # its selector is empty, not fallen back to another layer, and what needs it waits for a new choice
-    assert getattr(train, f"{which}_choice").value is None and not train.training.start_button.isEnabled()
+    assert getattr(train.training, f"{which}_choice").value is None and not train.training.start_button.isEnabled()
     assert not notifications.messages()
 
 
