@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import sys
 
+from ._sample_data import MNI_TISSUE
 
-def open_sample_with_docks(viewer, sample: str = "mni_tissue") -> None:
+
+def open_sample_with_docks(viewer, sample: str = MNI_TISSUE) -> None:
     """Add a shipped sample (image and noisy mask) and the Train and Review docks to ``viewer``, and
     maximize its window: the docks and the canvas get the whole screen, a laptop's too."""
     viewer.open_sample("napari-jcas", sample)
@@ -13,7 +15,7 @@ def open_sample_with_docks(viewer, sample: str = "mni_tissue") -> None:
     viewer.window._qt_window.showMaximized()
 
 
-def main(sample: str = "mni_tissue") -> None:
+def main(sample: str = MNI_TISSUE) -> None:
     """Open a napari window on a shipped sample with both docks and run the event loop."""
     import napari
 

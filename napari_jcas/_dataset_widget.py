@@ -36,11 +36,11 @@ from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox,
 from jcas.dataset_session import (FROM_CORRECTION, FROM_DRAWN, FROM_REVIEW, REVIEWED, SESSION_NAME, SKIPPED, STATES,
                                   DatasetSession, read_session, run_review)
 from jcas.errors import JCASInputError
-from jcas.settings import REVIEW_KEY
 
-from ._layers import EXPORT_KEY, add_review_layers, make_canvas_current
+from ._layers import add_review_layers, heatmaps_of, make_canvas_current
 from ._qt_layout import row, scrolling_layout
 from ._reader import read_file
+from ._settings import EXPORT_KEY, REVIEW_KEY
 
 if TYPE_CHECKING:
     import napari
@@ -244,7 +244,7 @@ class DatasetWidget(QWidget):
         mask_attributes["metadata"][EXPORT_KEY] = str(self.session.review_target(stem))
         image = self.viewer.add_layer(Layer.create(image_data, image_attributes, "image"))
         mask = self.viewer.add_layer(Layer.create(mask_data, mask_attributes, "labels"))
-        heatmaps = {"class": class_disagreement, "affinity": affinity_disagreement}
+        heatmaps = heatmaps_of(class_disagreement, affinity_disagreement)
         self._layers = [image, mask, *add_review_layers(self.viewer, image, mask, review, heatmaps, boundaries)]
         self.open_stem = stem
         self.viewer.reset_view()

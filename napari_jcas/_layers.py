@@ -3,7 +3,7 @@ of the region under review, camera moves, layer removal.
 
 Every added layer takes the geometry (scale, translate, rotate, shear, affine) and a copy of
 the metadata of the user's mask layer, which is never modified, and is marked as the plugin's
-output (:data:`OUTPUT_KEY`), so that the Train dock never offers a result as an input.
+output (:data:`napari_jcas._settings.OUTPUT_KEY`), so that the Train dock never offers a result as an input.
 """
 from __future__ import annotations
 
@@ -18,18 +18,12 @@ from qtpy.QtWidgets import QWidget
 
 from jcas.correction.boundary import MISSING, UNSEEN, boundary_view
 from jcas.review import OPEN, Review
-from jcas.settings import HEATMAPS_KEY, REVIEW_KEY, SHOW_BOUNDARY_VIEW
+
+from ._settings import DEFAULT_HEATMAP, HEATMAP_KINDS, HEATMAPS_KEY, OUTPUT_KEY, REVIEW_KEY, SHOW_BOUNDARY_VIEW
 
 if TYPE_CHECKING:
     from jcas.correction.results import CorrectionMaps
 
-#: The metadata key that marks a layer the plugin made: its value says which ("cleaned", "disagreement",
-#: "proposal", "boundaries", "outline"). All but the cleaned labels show a result and are never inputs.
-OUTPUT_KEY = "jcas_output"
-#: The metadata key of a mask layer whose review has its own place (the Dataset dock's files): the path the Review
-#: dock exports it to, and autosaves it beside, whatever the dock's "Export to" said before.
-EXPORT_KEY = "jcas_export"
-HEATMAP_KINDS = ("class", "affinity")
 #: Below this disagreement the heatmap is transparent: the model's doubt at every boundary and in
 #: dark background does not tint the whole image.
 HEATMAP_FLOOR = 0.3
@@ -71,6 +65,17 @@ def boundary_labels(correction, drawn: np.ndarray) -> np.ndarray:
     return boundary_view(correction.maps.boundary, drawn, ignore_value=correction.maps.ignore_value)
 
 
+def heatmaps_of(class_disagreement: np.ndarray, affinity_disagreement: np.ndarray) -> dict[str, np.ndarray]:
+    """The disagreement layer's heatmaps by kind (:data:`napari_jcas._settings.HEATMAP_KINDS`).
+
+    Parameters
+    ----------
+    class_disagreement, affinity_disagreement : numpy.ndarray
+        ``(H, W)`` or ``(Z, H, W)`` float maps in [0, 1], the drawn mask's shape.
+    """
+    return dict(zip(HEATMAP_KINDS, (class_disagreement, affinity_disagreement)))
+
+
 def is_input(layer: Layer) -> bool:
     """Whether ``layer`` can be an input of training or Correct: any layer but the plugin's results. The
     cleaned labels are one: they are the person's corrected mask, and may be corrected again."""
@@ -101,14 +106,15 @@ def output_geometry(layer: Layer, output: str, metadata: dict | None = None) -> 
     return {**shape, "metadata": {**shape["metadata"], OUTPUT_KEY: output, **(metadata or {})}}
 
 
-def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatmap: str = "class") -> CorrectionLayers:
+def add_correction_layers(viewer, image: Layer, mask: Labels, correction,
+                          heatmap: str = DEFAULT_HEATMAP) -> CorrectionLayers:
     """Add "<image> cleaned", "<image> disagreement", "<image> proposal" (its outlines) and "<image> boundaries",
     in that order.
 
     The image stays visible under them; the drawn mask is hidden (the cleaned labels start as its
     copy) and its data are left alone. The boundaries (the boundary view: 1 where the model sees a
     boundary the drawn mask lacks, 2 on a drawn boundary it does not see) are an opt-in layer,
-    hidden unless :data:`jcas.settings.SHOW_BOUNDARY_VIEW`: they did not beat the class prediction's
+    hidden unless :data:`napari_jcas._settings.SHOW_BOUNDARY_VIEW`: they did not beat the class prediction's
     edges at locating the true boundary on enough held-out sets (docs/method.md, "What the annotator sees").
 
     Parameters
@@ -129,14 +135,14 @@ def add_correction_layers(viewer, image: Layer, mask: Labels, correction, heatma
     """
     drawn = np.asarray(mask.data)
     review = Review(correction.regions, correction.region_map, correction.corrected, drawn)
-    heatmaps = {"class": correction.class_disagreement, "affinity": correction.affinity_disagreement}
+    heatmaps = heatmaps_of(correction.class_disagreement, correction.affinity_disagreement)
     cleaned, disagreement, proposal, boundaries = add_review_layers(
         viewer, image, mask, review, heatmaps, boundary_labels(correction, drawn), heatmap)
     return CorrectionLayers(proposal, disagreement, cleaned, correction.maps, image, mask, boundaries)
 
 
 def add_review_layers(viewer, image: Layer, mask: Labels, review: Review, heatmaps: dict, boundaries: np.ndarray,
-                      heatmap: str = "class") -> tuple[Labels, Image, Labels, Labels]:
+                      heatmap: str = DEFAULT_HEATMAP) -> tuple[Labels, Image, Labels, Labels]:
     """Add the layers of a review of ``mask``, as :func:`add_correction_layers` describes them.
 
     Parameters
@@ -253,7 +259,7 @@ def show_reselection(layers: CorrectionLayers, correction) -> Review:
     return review
 
 
-def show_new_correction(layers: CorrectionLayers, correction, heatmap: str = "class") -> Review:
+def show_new_correction(layers: CorrectionLayers, correction, heatmap: str = DEFAULT_HEATMAP) -> Review:
     """Show a new correction of the same pair (after learning from the review) in the layers of the earlier one.
 
     The heatmaps are the new model's; the cleaned labels keep their pixels (every decision and edit
@@ -273,7 +279,7 @@ def show_new_correction(layers: CorrectionLayers, correction, heatmap: str = "cl
     Review
         The new review, in the cleaned layer's metadata.
     """
-    heatmaps = {"class": correction.class_disagreement, "affinity": correction.affinity_disagreement}
+    heatmaps = heatmaps_of(correction.class_disagreement, correction.affinity_disagreement)
     layers.disagreement.metadata = {**layers.disagreement.metadata, HEATMAPS_KEY: heatmaps}
     show_heatmap(layers.disagreement, heatmap)
     layers.boundaries.data = boundary_labels(correction, np.asarray(layers.mask.data))

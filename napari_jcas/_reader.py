@@ -16,7 +16,8 @@ import numpy as np
 from jcas.data.io import (NIFTI_SUFFIXES, TIFF_SUFFIXES, file_stem, file_suffix, is_label_file, read_with_affine,
                          spacing_of_affine)
 from jcas.data.class_names import class_names_of
-from jcas.settings import CLASS_COLUMN, SOURCE_KEY
+
+from ._settings import CLASS_COLUMN, SOURCE_KEY
 
 #: Words that mark a mask: a word of the file name, or the folder name, starts with one of them.
 MASK_WORDS = ("mask", "label", "seg", "annotation", "truth", "gt")
@@ -96,7 +97,7 @@ def class_names(layer) -> dict[int, str]:
 
 def names_of_features(features) -> dict[int, str]:
     """``{label value: name}`` from a features table (a DataFrame or a dict of columns, as in a layer's
-    state); empty without the "index" and :data:`~jcas.settings.CLASS_COLUMN` columns."""
+    state); empty without the "index" and :data:`~napari_jcas._settings.CLASS_COLUMN` columns."""
     if features is None or "index" not in features or CLASS_COLUMN not in features:
         return {}
     return {int(value): str(name) for value, name in zip(features["index"], features[CLASS_COLUMN])}

@@ -6,65 +6,44 @@ moved, reordered) and shows what they announce. Accepting writes the proposal in
 through its undo history (``Labels.data_setitem``), so Ctrl+Z undoes it like a brush
 stroke, whichever layer is selected while the dock is open (a person's own Labels layer keeps its
 own Ctrl+Z); every change to the layer (brush, eraser, undo, redo) re-syncs the decisions.
-The table lists the candidates in rank order (most expected pixels fixed first); a click on
-a column header sorts by that column, and Next / Previous follow the table's order. The
-current region is outlined and framed with its surroundings. After Accept or Reject the decided
-region stays in view, its result drawn, for :data:`RESULT_PAUSE_MS` before the next open one is
-framed; a key pressed in that pause acts at once, on the next region, so fast reviewing is not held
-up. The review autosaves from its first decision, beside the export path or, while there is none, to a
-session file named by the drawn mask (:func:`session_folder`), and is restored from there. An export (the
-dock's, or File > Save Selected Layers with the plugin's writer) is said in the dock, and closing napari
-with decisions not exported asks first (:mod:`napari_jcas._quit_guard`).
+The table (:mod:`napari_jcas._review_table`) lists the candidates in rank order; Next / Previous follow
+the table's order. The current region is outlined and framed with its surroundings. After Accept or Reject
+the decided region stays in view, its result drawn, for :data:`RESULT_PAUSE_MS` before the next open one is
+framed; a key (:mod:`napari_jcas._review_keys`) pressed in that pause acts at once, on the next region, so
+fast reviewing is not held up. The review autosaves from its first decision and is restored from there
+(:mod:`napari_jcas._review_autosave`). An export (the dock's, or File > Save Selected Layers with the
+plugin's writer) is said in the dock, and closing napari with decisions not exported asks first
+(:mod:`napari_jcas._quit_guard`).
 """
 from __future__ import annotations
 
-import os
-import time
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox
 from napari.layers import Labels, Shapes
-from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QEvent, QStandardPaths, Qt, QTimer
-from qtpy.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMessageBox, QPushButton,
-                            QTableWidget, QTableWidgetItem, QWidget)
+from qtpy.QtCore import QEvent, QTimer
+from qtpy.QtWidgets import QLabel, QMessageBox, QPushButton, QWidget
 
-from jcas.data.labels import class_change
 from jcas.errors import JCASInputError
-from jcas.review import (ACCEPTED, OPEN, REJECTED, Review, autosave_conflict, autosave_path, default_export_path,
-                         load_autosave, save_autosave, session_autosave_path)
-from jcas.settings import REVIEW_KEY, SOURCE_KEY
+from jcas.review import ACCEPTED, OPEN, REJECTED, Review, default_export_path
 
-from ._layers import EXPORT_KEY, focus, is_input, make_canvas_current, outline
+from ._layers import focus, make_canvas_current, outline
 from ._qt_layout import row, scrolling_layout
 from ._quit_guard import ask_save_path, quit_guard
 from ._reader import class_names
+from ._review_autosave import ReviewAutosave
+from ._review_keys import KEYS, ReviewKeys
+from ._review_table import ReviewTable
+from ._settings import ACCEPT_ALL_THRESHOLD, EXPORT_KEY, REVIEW_KEY, SOURCE_KEY
 from ._writer import export_labels
 
 if TYPE_CHECKING:
     import napari
 
-#: Review actions: (label, key binding).
-KEYS = {"accept": "Shift-A", "reject": "Shift-R", "previous": "Shift-P", "next": "Shift-N"}
-#: Undoes the last change to the labels under review (a decision, a brush stroke), whichever layer is selected.
-UNDO_KEY = "Control-Z"
-#: Table columns, and what a click on each header sorts the review by (:data:`jcas.review.SORT_KEYS`).
-COLUMN_SORT_KEYS = {"#": "index", "slice": "slice", "change": "change", "area": "area", "score": "score",
-                    "exp. px": "expected_pixels_fixed", "status": "status"}
-COLUMNS = tuple(COLUMN_SORT_KEYS)
-NUMERIC_COLUMNS = ("#", "slice", "area", "score", "exp. px")
-#: Columns whose first click sorts from the largest down (the others from the smallest up).
-LARGEST_FIRST = ("area", "score", "exp. px")
-#: The rank order: the column the table starts sorted by, largest first.
-RANK_COLUMN = "exp. px"
-AUTOSAVE_DELAY_MS = 1000
 #: How long a decided region stays framed, with its result drawn, before the next open one is shown.
 RESULT_PAUSE_MS = 800
-#: The environment variable that names the folder of the session autosaves (:func:`session_folder`).
-SESSION_FOLDER_ENV = "JCAS_REVIEW_SESSIONS"
 LABELS_FILTER = "Labels (*.tif *.tiff *.nii *.nii.gz *.png)"
 
 
@@ -81,41 +60,18 @@ class ReviewWidget(QWidget):
         self.viewer = viewer
         self.layer: Labels | None = None
         self.review: Review | None = None
-        self._shown_rows: list[int] = []
         self._outline: Shapes | None = None  # outlines the current region
-        self._own_autosave: Path | None = None  # where this review autosaves
-        self._foreign_autosave: Path | None = None  # an autosave this review must not replace
-        self._autosaved = ""  # what the dock says about the latest autosave
-        self._exported = ""  # what it says about the latest export
 
         self.layer_choice = ComboBox(label="Cleaned labels", choices=self._review_layers,
                                      tooltip="A '<name> cleaned' layer made by Correct in the Train dock")
         self.slice_only = CheckBox(text="Current slice only", value=False)
-        self.threshold = FloatSpinBox(label="Score ≥", min=0.0, max=1.0, step=0.05, value=0.8)
+        self.threshold = FloatSpinBox(label="Score ≥", min=0.0, max=1.0, step=0.05, value=ACCEPT_ALL_THRESHOLD)
         self.export_path = FileEdit(label="Export to", mode="w", filter=LABELS_FILTER,
                                     tooltip="Cleaned labels are saved here, the review log and autosave beside it")
         self.form = Container(widgets=[self.layer_choice, self.slice_only])
         self.export_form = Container(widgets=[self.export_path])
-
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # the change ("grey matter → white matter") takes the room left and wraps onto a second line there
-        # (in full as its tooltip too), so that the class names are read whole and the status column stays
-        # in view without a horizontal scroll bar
-        header.setSectionResizeMode(COLUMNS.index("change"), QHeaderView.ResizeMode.Stretch)
-        self.table.setWordWrap(True)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionsClickable(True)  # Qt's sort indicator is not shown: it widens every column
-        header.setToolTip("Click a column to sort by it, again to turn the order round. 'exp. px', the rank "
-                          "order: area x score, how many pixels accepting the region is expected to fix")
-        self._sort_order = (RANK_COLUMN, True)  # (column, largest first)
-        self._show_sort_order()
-        self.table.setMinimumHeight(160)
+        self.table = ReviewTable()
+        self.autosave = ReviewAutosave(self._export_target)
 
         self.buttons = {}
         for action, key in KEYS.items():
@@ -126,8 +82,6 @@ class ReviewWidget(QWidget):
         self.accept_all_button.setToolTip("Accept every open correction scoring at least the threshold (one undo step)")
         self.export_button = QPushButton("Export cleaned labels")
         self.counts = QLabel()
-        self.saved = QLabel()
-        self.saved.setWordWrap(True)
 
         self.scroll_area, layout, pinned = scrolling_layout(self)
         layout.addWidget(self.form.native)
@@ -138,14 +92,10 @@ class ReviewWidget(QWidget):
         layout.addLayout(threshold_row)
         layout.addWidget(self.counts)
         layout.addWidget(self.export_form.native)
-        layout.addWidget(self.saved)
+        layout.addWidget(self.autosave.saved)
         pinned.addLayout(row(self.buttons["accept"], self.buttons["reject"]))  # always in view
         pinned.addWidget(self.export_button)
 
-        self._autosave_timer = QTimer(self)
-        self._autosave_timer.setSingleShot(True)
-        self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
-        self._autosave_timer.timeout.connect(self.autosave)
         self._sync_timer = QTimer(self)
         self._sync_timer.setSingleShot(True)
         self._sync_timer.setInterval(0)
@@ -156,17 +106,14 @@ class ReviewWidget(QWidget):
         self._result_pause.timeout.connect(self._advance)
 
         actions = {"accept": self.accept, "reject": self.reject, "previous": self.previous, "next": self.next}
-        self._key_callbacks = {}
         for action, slot in actions.items():
             self.buttons[action].clicked.connect(slot)
-            self._key_callbacks[KEYS[action]] = _key_callback(action, slot)
-        self._key_callbacks[UNDO_KEY] = _key_callback("undo", self.undo)
-        self.destroyed.connect(_key_unbinder(viewer, self._key_callbacks))
-        self.accept_all_button.clicked.connect(self.accept_all)
+        self.keys = ReviewKeys(viewer, {**actions, "undo": self.undo})
+        self.keys.unbind_when_destroyed(self)
+        self.accept_all_button.clicked.connect(lambda: self.accept_all())
         self.export_button.clicked.connect(lambda: self.export())
-        self.table.itemSelectionChanged.connect(self._on_row_selected)
-        self.table.cellClicked.connect(self._on_row_clicked)
-        header.sectionClicked.connect(self._on_header_clicked)
+        self.table.chosen.connect(self.select)
+        self.autosave.restored.connect(self._fill_table)
         self.layer_choice.changed.connect(self.set_layer)
         self.slice_only.changed.connect(self._fill_table)
         self.export_path.changed.connect(self._on_export_path)
@@ -175,7 +122,7 @@ class ReviewWidget(QWidget):
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._layers_changed)
         for layer in viewer.layers:
-            self._take_undo_key(layer)
+            self.keys.take_undo_key(layer)
         quit_guard().watch(self)
         self._layers_changed()
 
@@ -187,10 +134,9 @@ class ReviewWidget(QWidget):
         """
         if event.type() == QEvent.Type.ParentChange:
             if self.parent() is None:
-                _unbind_keys(self.viewer, self._key_callbacks)
+                self.keys.unbind()
             else:
-                for key, callback in self._key_callbacks.items():
-                    self.viewer.bind_key(key, callback, overwrite=True)
+                self.keys.bind()
         return super().event(event)
 
     # ------------------------------------------------------------------ layers
@@ -203,20 +149,13 @@ class ReviewWidget(QWidget):
 
     def _layers_changed(self, event=None) -> None:
         if event is not None and event.type == "inserted":
-            self._take_undo_key(event.value)
+            self.keys.take_undo_key(event.value)
         self.layer_choice.reset_choices()
         if event is not None and event.type == "inserted" and self.layer_choice.choices:
             newest = self.layer_choice.choices[-1]
             if newest is event.value:
                 self.layer_choice.value = newest
         self.set_layer(self.layer_choice.value)
-
-    def _take_undo_key(self, layer) -> None:
-        """Make Ctrl+Z undo the review on one of the plugin's own Labels layers (a proposal, the boundaries),
-        whose own Ctrl+Z would otherwise undo nothing while it is selected. The cleaned labels under review
-        undo themselves, and a person's own Labels layer keeps its own Ctrl+Z (its brush strokes)."""
-        if isinstance(layer, Labels) and not is_input(layer):
-            layer.bind_key(UNDO_KEY, self._key_callbacks[UNDO_KEY], overwrite=True)
 
     def set_layer(self, layer: Labels | None) -> None:
         """Review the cleaned labels ``layer`` (``None``: nothing to review)."""
@@ -225,18 +164,14 @@ class ReviewWidget(QWidget):
         if self.layer is not None:
             self._sync()
             if self.review.log:  # started: autosaved on the way out
-                self.autosave()
+                self.autosave.save()
             self.layer.events.paint.disconnect(self._sync_soon)
             self.layer.events.set_data.disconnect(self._sync_soon)
             self.layer.events.metadata.disconnect(self._on_metadata)
         self.layer = layer
-        self._result_pause.stop()
         self._watch(None if layer is None else layer.metadata[REVIEW_KEY])
-        self._own_autosave = self._foreign_autosave = None
-        self._autosaved = self._exported = ""
-        self._show_saved()
+        self.autosave.follow(layer, self.review)
         self._clear_outline()
-        self._sort_review()
         if layer is not None:
             layer.events.paint.connect(self._sync_soon)
             layer.events.set_data.connect(self._sync_soon)
@@ -244,7 +179,7 @@ class ReviewWidget(QWidget):
             default = _default_export_path(layer)
             if default and (EXPORT_KEY in layer.metadata or not self._export_path_text()):
                 self.export_path.value = default
-            self._restore()
+            self.autosave.restore()
         self._fill_table()
 
     def _on_metadata(self, _event=None) -> None:
@@ -254,13 +189,12 @@ class ReviewWidget(QWidget):
         if review is self.review or not isinstance(review, Review):
             return
         self._watch(review)
+        self.autosave.take_up(review)
         self._clear_outline()
-        self._sort_review()
         self._fill_table()
-        self._autosave_timer.start()
 
     def _watch(self, review: Review | None) -> None:
-        """Listen to ``review`` (``None``: to nothing) instead of the review shown so far."""
+        """Listen to ``review`` (``None``: to nothing) instead of the review shown so far, and list it in the table."""
         self._result_pause.stop()
         if self.review is not None:
             self.review.decided.disconnect(self._on_decided)
@@ -273,10 +207,12 @@ class ReviewWidget(QWidget):
             review.moved.connect(self._on_moved)
             review.reordered.connect(self._fill_table)
             review.exported.connect(self._on_exported)
+        self.table.set_review(review)
 
     def _on_decided(self, _regions: list) -> None:
-        self._update_statuses()
-        self._autosave_timer.start()
+        self.table.update_statuses()
+        self._update_counts()
+        self.autosave.save_soon()
 
     def _on_moved(self) -> None:
         self._show(self.review.current)
@@ -285,53 +221,8 @@ class ReviewWidget(QWidget):
         if self._outline is not None and self._outline in self.viewer.layers:
             self._outline.data = []
 
-    # ------------------------------------------------------------------- table
     def _fill_table(self, *_) -> None:
-        review, names = self.review, class_names(self.layer)
-        self._shown_rows = [] if review is None else review.rows(self._current_slice() if self.slice_only.value else None)
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(self._shown_rows))
-        for table_row, position in enumerate(self._shown_rows):
-            region = review.regions[position]
-            cells = (region.index, region.slice, class_change(region.old_label, region.new_label, names), region.area,
-                     f"{region.score:.2f}", f"{region.expected_pixels_fixed:.0f}", review.status[region.index])
-            for number, (column, value) in enumerate(zip(COLUMNS, cells)):
-                item = QTableWidgetItem(str(value))
-                if column == "change":
-                    item.setToolTip(str(value))
-                if column in NUMERIC_COLUMNS:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(table_row, number, item)
-        self._select_current()
-        self.table.blockSignals(False)
-        self._update_counts()
-
-    def _on_header_clicked(self, section: int) -> None:
-        """Sort by the clicked column: a new column from the largest down (area, score, exp. px) or from the
-        smallest up (the others); the same column again the other way round."""
-        column, largest_first = self._sort_order
-        clicked = COLUMNS[section]
-        self._sort_order = (clicked, not largest_first if clicked == column else clicked in LARGEST_FIRST)
-        self._show_sort_order()
-        self._sort_review()
-        self._fill_table()
-
-    def _show_sort_order(self) -> None:
-        """An arrow in the header of the column the table is sorted by."""
-        column, largest_first = self._sort_order
-        self.table.setHorizontalHeaderLabels(
-            [f"{name} {'▼' if largest_first else '▲'}" if name == column else name for name in COLUMNS])
-
-    def _sort_review(self) -> None:
-        """Order the review, and so the table and Next / Previous, as the table's header shows."""
-        if self.review is not None:
-            column, largest_first = self._sort_order
-            self.review.sort(COLUMN_SORT_KEYS[column], descending=largest_first)
-
-    def _update_statuses(self) -> None:
-        for table_row, position in enumerate(self._shown_rows):
-            region = self.review.regions[position]
-            self.table.item(table_row, COLUMNS.index("status")).setText(self.review.status[region.index])
+        self.table.fill(class_names(self.layer), self._filter_slice())
         self._update_counts()
 
     def _update_counts(self) -> None:
@@ -340,24 +231,6 @@ class ReviewWidget(QWidget):
             return
         counts = self.review.counts()
         self.counts.setText(f"accepted {counts[ACCEPTED]} · rejected {counts[REJECTED]} · open {counts[OPEN]}")
-
-    def _select_current(self) -> None:
-        if self.review is None or self.review.position not in self._shown_rows:
-            self.table.clearSelection()
-            return
-        table_row = self._shown_rows.index(self.review.position)
-        self.table.selectRow(table_row)
-        self.table.scrollToItem(self.table.item(table_row, 0))
-
-    def _on_row_selected(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        if self.review is not None and rows:
-            self.select(self._shown_rows[rows[0].row()])
-
-    def _on_row_clicked(self, table_row: int, _column: int) -> None:
-        """A click on a row shows its region, also when the row was selected already (no selection signal then)."""
-        if self.review is not None and self._shown_rows[table_row] == self.review.position:
-            self._show(self.review.current)
 
     def _current_slice(self) -> int | None:
         if self.layer is None or self.layer.ndim != 3:
@@ -400,11 +273,9 @@ class ReviewWidget(QWidget):
             return
         self._outline = outline(self.viewer, self._outline, self.layer, region)
         focus(self.viewer, self.layer, region)
-        if self.slice_only.value and self.review.position not in self._shown_rows:
+        if self.slice_only.value and self.review.position not in self.table.shown_rows:
             self._fill_table()
-        self.table.blockSignals(True)
-        self._select_current()
-        self.table.blockSignals(False)
+        self.table.select_current()
 
     # --------------------------------------------------------------- decisions
     def accept(self) -> None:
@@ -478,82 +349,14 @@ class ReviewWidget(QWidget):
         return Path(text).expanduser() if text else None
 
     def _on_export_path(self, _value=None) -> None:
-        self._restore()
-
-    def _autosave_path(self) -> Path:
-        """Where the review autosaves: beside the export path, or the session file of its drawn mask."""
-        target = self._export_target()
-        if target is not None:
-            return autosave_path(target)
-        return session_autosave_path(session_folder(), self.review.drawn)
-
-    def autosave(self) -> Path | None:
-        """Save the review and the cleaned labels (:meth:`_autosave_path`); returns where, ``None`` when not."""
-        self._autosave_timer.stop()
-        if self.review is None:
-            return None
-        path = self._autosave_path()
-        saved = None
-        if path == self._foreign_autosave:
-            self._autosaved = f"Not autosaving: {path.name} holds the review of another mask."
-        else:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                saved = self._own_autosave = save_autosave(path, self.review, self.layer.data)
-            except (JCASInputError, OSError) as error:
-                self._autosaved = f"Autosave to {path} failed: {error}"
-            else:
-                self._autosaved = f"Review autosaved at {time.strftime('%H:%M:%S')} to {path.name}."
-                self.saved.setToolTip(f"The autosave, restored when this mask is corrected again: {path}")
-        self._show_saved()
-        return saved
+        self.autosave.restore()
 
     def _on_exported(self, path: str) -> None:
         """Say that the labels and the review log were written (by Export, or File > Save Selected Layers),
         make that the export path, and autosave beside it."""
         if Path(path) != self._export_target():
             self.export_path.value = path
-        self._exported = f"Exported at {time.strftime('%H:%M:%S')} to {Path(path).name}, with its review log."
-        self.autosave()
-
-    def _show_saved(self) -> None:
-        """Show what was saved: the latest export (and the decisions since), the latest autosave."""
-        exported = self._exported
-        if exported and self.review is not None and self.review.unexported:
-            exported += f" {self.review.unexported} decisions since."
-        self.saved.setText(" ".join(text for text in (exported, self._autosaved) if text))
-
-    def _restore(self) -> None:
-        """Take up an autosaved review of the same drawn mask, if there is one beside the export path.
-
-        Only into a review that has not started; an autosave that cannot be taken up is left alone
-        (and not overwritten).
-        """
-        if self.review is None:
-            return
-        path = self._autosave_path()
-        if path in (self._own_autosave, self._foreign_autosave) or not path.is_file():
-            return
-        try:
-            state, cleaned = load_autosave(path)
-        except (OSError, ValueError, KeyError, EOFError) as error:
-            self._leave_alone(path, f"cannot be read ({error})")
-            return
-        conflict = autosave_conflict(state, cleaned, self.review, self.layer.data)
-        if conflict is not None:
-            self._leave_alone(path, conflict)
-            return
-        matched = self.review.restore(state)
-        self.layer.data = cleaned.astype(self.layer.data.dtype, copy=False)
-        self.review.sync(self.layer.data)
-        self._own_autosave = path
-        self._fill_table()
-        show_info(f"Review restored from {path.name}: {matched} decisions.")
-
-    def _leave_alone(self, path: Path, why: str) -> None:
-        self._foreign_autosave = path
-        show_warning(f"The autosave {path} {why}; it is left alone. "
-                     "Choose another export path to autosave this review.")
+        self.autosave.exported(path)
 
     def export(self, path: str | Path | None = None, *, overwrite: bool | None = None) -> list[str]:
         """Save the cleaned labels and the review log.
@@ -607,21 +410,8 @@ class ReviewWidget(QWidget):
         return target is not None and bool(self.export(target))
 
 
-def session_folder() -> Path:
-    """The folder of the session autosaves: reviews of masks with no export path.
-
-    The folder named by the environment variable :data:`SESSION_FOLDER_ENV`, else "napari-jcas/reviews"
-    in the user's data folder (``QStandardPaths.GenericDataLocation``).
-    """
-    named = os.environ.get(SESSION_FOLDER_ENV)
-    if named:
-        return Path(named).expanduser()
-    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation),
-                "napari-jcas", "reviews")
-
-
 def _default_export_path(layer: Labels) -> str | None:
-    """Where the review of the layer is exported: its own place (:data:`~napari_jcas._layers.EXPORT_KEY`, which
+    """Where the review of the layer is exported: its own place (:data:`~napari_jcas._settings.EXPORT_KEY`, which
     replaces what 'Export to' said), else :func:`jcas.review.default_export_path` of the mask file or folder the
     layer came from, if known."""
     if EXPORT_KEY in layer.metadata:
@@ -635,35 +425,3 @@ def _default_export_path(layer: Labels) -> str | None:
 def _confirm_overwrite(parent: QWidget, target: Path) -> bool:
     answer = QMessageBox.question(parent, "Replace files?", f"{target} exists. Replace it and its review log?")
     return answer == QMessageBox.StandardButton.Yes
-
-
-def _key_callback(action: str, slot):
-    """A named key-binding callback for the method ``slot``, which it holds by a weak reference.
-
-    napari calls it with the viewer and looks up its ``__name__`` on every key press. The weak
-    reference keeps the viewer's keymap (and the ``destroyed`` slot) from keeping the widget alive.
-    """
-    method = weakref.WeakMethod(slot)
-
-    def callback(_viewer) -> None:
-        bound = method()
-        if bound is not None:
-            bound()
-
-    callback.__name__ = callback.__qualname__ = f"jcas_review_{action}"
-    return callback
-
-
-def _unbind_keys(viewer, callbacks: dict) -> None:
-    """Remove the key bindings in ``callbacks`` (key: callback) that are still bound to those callbacks."""
-    for key, callback in callbacks.items():
-        if viewer.keymap.get(KeyBinding.from_str(key)) is callback:
-            viewer.bind_key(key, None)
-
-
-def _key_unbinder(viewer, callbacks: dict):
-    """A slot for the widget's ``destroyed`` signal that removes its key bindings (the widget is gone then)."""
-    def unbind_review_keys(*_) -> None:
-        _unbind_keys(viewer, callbacks)
-
-    return unbind_review_keys

@@ -20,9 +20,9 @@ from jcas.data.io import (NIFTI_SUFFIXES, TIFF_SUFFIXES, affine_of_spacing, file
                          write_bytes_atomic)
 from jcas.errors import JCASInputError
 from jcas.review import Review, log_path
-from jcas.settings import REVIEW_KEY, SOURCE_KEY
 
 from ._reader import names_of_features
+from ._settings import REVIEW_KEY, SOURCE_KEY
 
 
 def write_labels(path: str, data: np.ndarray, attributes: dict) -> list[str]:

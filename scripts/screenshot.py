@@ -34,7 +34,7 @@ def wait_for(widget, timeout: float = 1800.0) -> None:
     from qtpy.QtWidgets import QApplication
 
     deadline = time.monotonic() + timeout
-    while widget.worker is not None:
+    while widget.session.worker is not None:
         if time.monotonic() > deadline:
             raise TimeoutError("the worker did not finish in time")
         QApplication.processEvents()
@@ -53,11 +53,13 @@ def settle(seconds: float = 1.0) -> None:
 def open_docks(viewer):
     """Open the sample and both docks in ``viewer``, sized as a laptop's screen; returns the Train and
     Review docks, with the sample's image and mask chosen."""
+    from napari_jcas._sample_data import MNI_TISSUE
+
     viewer.window._qt_window.resize(*WINDOW)
-    image, mask = viewer.open_sample("napari-jcas", "mni_tissue")
+    image, mask = viewer.open_sample("napari-jcas", MNI_TISSUE)
     _, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
     _, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review", tabify=False)
-    train.image_choice.value, train.mask_choice.value = image, mask
+    train.training.image_choice.value, train.training.mask_choice.value = image, mask
     return train, review
 
 
@@ -71,7 +73,7 @@ def show(viewer, train, review, scene: str) -> None:
     """
     from napari._qt.dialogs.qt_notification import NapariQtNotification
 
-    image = train.image_choice.value.name
+    image = train.training.image_choice.value.name
     viewer.layers[f"{image} boundaries"].visible = scene == "boundaries"
     viewer.layers[f"{image} disagreement"].visible = scene != "boundaries"
     state = review.review
@@ -81,7 +83,7 @@ def show(viewer, train, review, scene: str) -> None:
         review.select(state.rows(SLICE)[0])
         viewer.dims.set_point(0, SLICE)
         viewer.reset_view()
-    train.scroll_area.ensureWidgetVisible(train.correct_button if scene == "review" else train.plot)
+    train.scroll_area.ensureWidgetVisible(train.correcting.correct_button if scene == "review" else train.plot)
     review.scroll_area.verticalScrollBar().setValue(0)
     review.scroll_area.ensureWidgetVisible(review.table)
     settle()
@@ -107,7 +109,7 @@ def fingerprint(viewer, train, review) -> dict:
         "layers": [[layer.name, bool(layer.visible)] for layer in viewer.layers],
         "selected layer": viewer.layers.selection.active.name,
         "train buttons": buttons(train),
-        "train fields": fields(train.form, train.correction_form),
+        "train fields": fields(train.training.form, train.correcting.form),
         "review buttons": buttons(review),
         "review fields": fields(review.form, review.export_form),
         "review columns": [table.horizontalHeaderItem(column).text() for column in range(table.columnCount())],
@@ -124,17 +126,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         # the user's napari settings and review autosaves are left alone, and no earlier review is restored
         os.environ["NAPARI_CONFIG"] = str(Path(scratch, "settings.yaml"))
-        from napari_jcas._review_widget import SESSION_FOLDER_ENV
+        from napari_jcas._settings import SESSION_FOLDER_ENV
 
         os.environ[SESSION_FOLDER_ENV] = scratch
         import napari
 
         viewer = napari.Viewer(show=True, title="napari-jcas")
         train, review = open_docks(viewer)
-        train.preset_choice.value, train.epochs_choice.value = "fast", args.epochs
-        train.start()  # no "Save model to": the model stays in memory, and no machine path shows
+        train.training.preset_choice.value, train.training.epochs_choice.value = "fast", args.epochs
+        train.training.start()  # no "Save model to": the model stays in memory, and no machine path shows
         wait_for(train)
-        train.correct()
+        train.correcting.correct()
         wait_for(train)
         fingerprints = {}
         for figure, scene in FIGURES.items():

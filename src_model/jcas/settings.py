@@ -1,5 +1,5 @@
 """The settings registry: methods and their help, presets, the training settings (every weight of
-the objective), the correction defaults and the plugin's layer-metadata keys."""
+the objective) and the correction defaults (the plugin's own settings are in ``napari_jcas._settings``)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
@@ -34,8 +34,6 @@ METHOD_HELP = {"jcas": "the affinity loss and both transition matrices, tied by 
                "jcas_dar": "JCAS with DAR rectification of the class prediction",
                "ce": "plain cross-entropy on the noisy masks, the baseline",
                "fc": "forward correction with the class transition T_C only"}
-#: The methods the Train dock offers (fc is for benchmarks and the command line).
-DOCK_METHODS = ("jcas", "jcas_dar", "ce")
 #: The schedule of a first look: the Train dock's and the demo's preset (the command line's is "standard").
 QUICK_PRESET = "fast"
 #: Pixels are 8-connected in 2D: in candidate regions, and in the regions the noise simulator redraws.
@@ -72,10 +70,6 @@ MIRROR = False
 #: The best threshold of a held-out set ranged from 0.08 to 0.9: a guess for other data.
 BOUNDARY_THRESHOLD = 0.12
 BOUNDARY_TOLERANCE = 2.0
-#: Whether the plugin shows the boundary view when a correction arrives. Off: it is an opt-in layer,
-#: because it did not beat the class prediction's edges at locating the true boundary on enough of
-#: the held-out sets (benchmarks/results/boundary.md; docs/method.md, "What the annotator sees").
-SHOW_BOUNDARY_VIEW = False
 #: What the selection settings do: ``jcas correct --help`` adds the defaults, the Train dock's
 #: tooltips add that a change re-selects at once.
 SELECTION_HELP = {
@@ -88,12 +82,6 @@ SELECTION_HELP = {
     "mirror": "average the model over each image and its mirror images: about 2.5x slower correction, slightly "
               "better proposals and heatmap",
 }
-#: Keys of the napari layer metadata that the plugin writes: where a layer was read from
-#: (``{"path", "files", "affine", ...}``), the :class:`jcas.review.Review` of a cleaned layer, and
-#: the disagreement layer's heatmaps (``{"class": array, "affinity": array}``).
-SOURCE_KEY, REVIEW_KEY, HEATMAPS_KEY = "jcas_source", "jcas_review", "jcas_heatmaps"
-#: The column of a Labels layer's features that names the class of each label value (its "index").
-CLASS_COLUMN = "class"
 #: Training from files keeps the slices it read last in memory up to this many MiB
 #: (:class:`jcas.data.stream.SliceStore`; ``jcas train --cache-mb``); beyond it, slices are read
 #: from disk again. Sets smaller than this are read once.

@@ -22,7 +22,7 @@ def _plugins_discovered():
 @pytest.fixture(autouse=True)
 def _review_sessions(tmp_path, monkeypatch):
     """Session autosaves (reviews of masks with no export path) go to the test's own folder."""
-    from napari_jcas._review_widget import SESSION_FOLDER_ENV
+    from napari_jcas._settings import SESSION_FOLDER_ENV
 
     monkeypatch.setenv(SESSION_FOLDER_ENV, str(tmp_path / "review sessions"))
     return tmp_path / "review sessions"
@@ -89,18 +89,18 @@ def _dock(viewer, noisy_mni) -> SimpleNamespace:
     mask = viewer.add_labels(noisy.copy(), name="brain mask", scale=(2.5, 0.8, 0.9), metadata={"subject": "mni"})
     train_dock, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
     review_dock, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
-    train.image_choice.value = image
-    train.mask_choice.value = mask
-    train.min_area_choice.value = TEST_MIN_AREA
+    train.training.image_choice.value = image
+    train.training.mask_choice.value = mask
+    train.correcting.min_area_choice.value = TEST_MIN_AREA
     return SimpleNamespace(viewer=viewer, image=image, mask=mask, train=train, review=review,
                            train_dock=train_dock, review_dock=review_dock)
 
 
 def _correct(docked: SimpleNamespace, model_file, qtbot) -> SimpleNamespace:
     """Load the trained model into ``docked`` and run Correct."""
-    assert docked.train.load_model(model_file)
-    assert docked.train.correct() is not None
-    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=30_000)
+    assert docked.train.training.load_model(model_file)
+    assert docked.train.correcting.correct() is not None
+    qtbot.waitUntil(lambda: docked.train.session.worker is None, timeout=30_000)
     docked.cleaned = docked.viewer.layers["brain cleaned"]
     docked.proposal = docked.viewer.layers["brain proposal"]
     return docked

@@ -41,18 +41,34 @@ def press(viewer, qtbot, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.Keyboar
     qtbot.keyClick(viewer.window._qt_viewer.canvas.native, key, modifier)
 
 
+def _when_open(kind: type, act, tries: int = 500) -> None:
+    """Once the next modal window of ``kind`` opens, call ``act`` with it (polled every 10 ms, ``tries`` times)."""
+    def act_when_open(left: int = tries) -> None:
+        window = QApplication.activeModalWidget()
+        if not isinstance(window, kind):
+            if left:
+                QTimer.singleShot(10, lambda: act_when_open(left - 1))
+            return
+        act(window)
+
+    QTimer.singleShot(0, act_when_open)
+
+
 def answer_next_box(qtbot, button: QMessageBox.StandardButton, texts: list[str], tries: int = 500) -> None:
     """Click ``button`` of the next message box that opens, as the user does; its text goes to ``texts``.
 
     Call it before the action that opens the box (which waits for the answer).
     """
-    def click_when_open(left: int = tries) -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            if left:
-                QTimer.singleShot(10, lambda: click_when_open(left - 1))
-            return
+    def answer(box: QMessageBox) -> None:
         texts.append(box.text())
         qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
 
-    QTimer.singleShot(0, click_when_open)
+    _when_open(QMessageBox, answer, tries)
+
+
+def click_row(review, row: int, qtbot) -> None:
+    """Click row ``row`` of the review table, scrolled into view first as the user would."""
+    table = review.table
+    review.scroll_area.ensureWidgetVisible(table)
+    table.scrollToItem(table.item(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(table.item(row, 0)).center())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from jcas.correction.boundary import MISSING, UNSEEN, boundary_view
-from jcas.settings import SHOW_BOUNDARY_VIEW
+from napari_jcas._settings import SHOW_BOUNDARY_VIEW
 
 pytestmark = pytest.mark.gui
 
@@ -17,7 +17,7 @@ def test_correct_offers_the_boundary_view_as_a_hidden_labels_layer(corrected, no
     np.testing.assert_array_equal(layer.scale, (2.5, 0.8, 0.9))
     assert layer.metadata["subject"] == "mni"
     assert layer.data.shape == noisy_mni[1].shape and set(np.unique(layer.data)) <= {0, MISSING, UNSEEN}
-    maps = corrected.train._latest_correction().maps
+    maps = corrected.train.correcting.latest_correction().maps
     np.testing.assert_array_equal(layer.data, boundary_view(maps.boundary, noisy_mni[1],
                                                             ignore_value=maps.ignore_value))
     assert layer.data.any()  # a two-epoch model and a noisy mask disagree somewhere

@@ -44,12 +44,12 @@ def test_closing_with_review_decisions_not_exported_asks_cancel_keeps_napari_sav
 def test_closing_with_an_unsaved_model_asks_and_discard_closes(docked_shown, qtbot, tmp_path):
     train, viewer = docked_shown.train, docked_shown.viewer
     # a small crop of the pair, so that one epoch trains quickly
-    train.image_choice.value = viewer.add_image(docked_shown.image.data[:1, 60:156, 50:146], name="crop")
-    train.mask_choice.value = viewer.add_labels(docked_shown.mask.data[:1, 60:156, 50:146], name="crop mask")
-    train.preset_choice.value, train.epochs_choice.value = "fast", 1
-    click(train, train.start_button, qtbot)
-    qtbot.waitUntil(lambda: train.worker is None, timeout=300_000)
-    assert train.model is not None
+    train.training.image_choice.value = viewer.add_image(docked_shown.image.data[:1, 60:156, 50:146], name="crop")
+    train.training.mask_choice.value = viewer.add_labels(docked_shown.mask.data[:1, 60:156, 50:146], name="crop mask")
+    train.training.preset_choice.value, train.training.epochs_choice.value = "fast", 1
+    click(train, train.training.start_button, qtbot)
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=300_000)
+    assert train.session.model is not None
     asked = []
     answer_next_box(qtbot, QMessageBox.StandardButton.Cancel, asked)
     window = close_window(viewer, qtbot)

@@ -38,7 +38,7 @@ def test_both_docks_fit_a_1366_x_768_window(corrected_laptop, qtbot, tmp_path):
             assert not control.visibleRegion().isEmpty(), f"{control!r} ({getattr(control, 'text', str)()})"
             assert screen.contains(on_screen(control)), f"{control!r} lies outside the window"
             reached.append(control)
-    for key_control in (train.start_button, train.fine_tune_button, train.correct_button, train.learn_button,
+    for key_control in (train.training.start_button, train.training.fine_tune_button, train.correcting.correct_button, train.correcting.learn_button,
                         *review.buttons.values(),
                         review.accept_all_button, review.export_button):
         assert key_control in reached
@@ -63,7 +63,7 @@ def test_both_docks_fit_a_1366_x_768_window(corrected_laptop, qtbot, tmp_path):
     assert table.viewport().rect().contains(status) and not table.horizontalScrollBar().isVisible()
 
     review.select(review.review.rows()[1])  # the screenshot shows a region under review, outlined and framed
-    reveal(train, train.correct_button, qtbot)
+    reveal(train, train.correcting.correct_button, qtbot)
     reveal(review, review.buttons["accept"], qtbot)
     qtbot.wait(200)  # the canvas draws
     path = tmp_path / "review_1366x768.png"
@@ -74,7 +74,7 @@ def test_both_docks_fit_a_1366_x_768_window(corrected_laptop, qtbot, tmp_path):
 def test_the_primary_actions_stay_in_view_however_the_docks_scroll(corrected_laptop, qtbot):
     train, review = corrected_laptop.train, corrected_laptop.review
     qtbot.waitExposed(corrected_laptop.viewer.window._qt_window)
-    pinned = {train: (train.start_button, train.stop_button),
+    pinned = {train: (train.training.start_button, train.training.stop_button),
               review: (review.buttons["accept"], review.buttons["reject"], review.export_button)}
     for dock_widget, actions in pinned.items():
         bar = dock_widget.scroll_area.verticalScrollBar()

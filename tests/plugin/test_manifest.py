@@ -9,6 +9,7 @@ import pytest
 from napari.components import ViewerModel
 
 import napari_jcas
+from jcas.data.samples import SAMPLE_NAMES
 from napari_jcas._review_widget import ReviewWidget
 from napari_jcas._train_widget import TrainWidget
 
@@ -24,7 +25,7 @@ def test_manifest_from_the_installed_distribution():
     assert reader.accepts_directories and "*.nii.gz" in reader.filename_patterns
     [writer] = contributions.writers
     assert [str(t) for t in writer.layer_types] == ["labels"]
-    assert {s.key for s in contributions.sample_data} == {"mni_tissue", "cells3d_nuclei"}
+    assert {s.key for s in contributions.sample_data} == set(SAMPLE_NAMES)
 
 
 def test_manifest_file_is_shipped_inside_the_package():
@@ -51,5 +52,5 @@ def test_docks_open_through_the_manifest(make_napari_viewer):
     _, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
     _, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
     assert isinstance(train, TrainWidget) and isinstance(review, ReviewWidget)
-    assert train.device_choice.choices[0] == "auto" and "cpu" in train.device_choice.choices
-    assert train._model_path() is None  # nothing is saved anywhere until the user chooses
+    assert train.training.device_choice.choices[0] == "auto" and "cpu" in train.training.device_choice.choices
+    assert train.training._model_path() is None  # nothing is saved anywhere until the user chooses

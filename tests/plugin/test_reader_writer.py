@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from jcas.data.io import read_with_affine, write_array
 from jcas.errors import JCASInputError
 from jcas.review import Review
-from jcas.settings import REVIEW_KEY, SOURCE_KEY
+from napari_jcas._settings import REVIEW_KEY, SOURCE_KEY
 from napari_jcas._reader import class_names, features_of_names, get_reader
 from napari_jcas._writer import export_labels, write_labels
 

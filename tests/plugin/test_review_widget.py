@@ -1,20 +1,18 @@
-"""Review dock: keys, accept-all, brush edits, slices, autosave and restore, failing exports; the ranked and
-sortable table, the outline and framing of a region, live re-selection with Min. region / Min. score."""
+"""Review dock: the buttons (Accept, Reject, Next, Previous, Accept all, Export), brush edits, slices, failing
+exports, a new review when a cleaned layer is corrected again."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import tifffile
-from napari.utils.key_bindings import KeyBinding
 from napari.utils.notifications import NotificationSeverity
-from qtpy.QtCore import QPoint, Qt
+from qtpy.QtCore import Qt
 
-from jcas.review import ACCEPTED, OPEN, REJECTED, autosave_path, log_path, region_key, session_autosave_path
-from jcas.settings import REVIEW_KEY
+from jcas.review import ACCEPTED, OPEN, REJECTED
 from napari_jcas._layers import HEATMAP_FLOOR
 from napari_jcas._reader import read_file
-from napari_jcas._review_widget import COLUMNS, KEYS, RESULT_PAUSE_MS
-from reach import click, press
+from napari_jcas._settings import ACCEPT_ALL_THRESHOLD
+from reach import click
 
 pytestmark = pytest.mark.gui
 
@@ -41,14 +39,14 @@ def test_correct_adds_its_layers_and_leaves_the_mask_alone(corrected, noisy_mni)
     assert agree[3] == 0 and doubt[3] == 0 and 0.3 < disagree[3] <= 0.5
     assert viewer.layers.selection.active is corrected.cleaned
     # a mask without a source file gets no export path, and nothing is saved before the first decision
-    assert corrected.review.export_path.line_edit.value == "" and corrected.review.saved.text() == ""
+    assert corrected.review.export_path.line_edit.value == "" and corrected.review.autosave.saved.text() == ""
 
 
 def test_the_review_names_the_classes_when_the_mask_layer_does(docked, model_file, qtbot, tmp_path):
     docked.mask.features = {"index": [0, 1, 2], "class": ["background", "grey matter", "white matter"]}
-    docked.train.load_model(model_file)
-    docked.train.correct()
-    qtbot.waitUntil(lambda: docked.train.worker is None, timeout=60_000)
+    docked.train.training.load_model(model_file)
+    docked.train.correcting.correct()
+    qtbot.waitUntil(lambda: docked.train.session.worker is None, timeout=60_000)
     cleaned = docked.viewer.layers["brain cleaned"]
     assert list(cleaned.features["class"]) == ["background", "grey matter", "white matter"]
     names = {"background", "grey matter", "white matter"}
@@ -64,76 +62,42 @@ def test_the_review_names_the_classes_when_the_mask_layer_does(docked, model_fil
     assert list(attributes["features"]["class"]) == ["background", "grey matter", "white matter"]
 
 
-def test_keys_on_the_canvas_accept_reject_move_and_undo(corrected_shown, qtbot, notifications):
-    review, viewer, cleaned = corrected_shown.review, corrected_shown.viewer, corrected_shown.cleaned
-    proposal = corrected_shown.proposal.data
-    assert "Shift+A" in review.buttons["accept"].toolTip()
+def test_the_accept_all_button_accepts_the_open_regions_at_the_threshold_as_one_undo_step(corrected_shown, qtbot):
+    review, cleaned = corrected_shown.review, corrected_shown.cleaned
     state = review.review
-    first, second, third = state.regions[:3]
-    press(viewer, qtbot, Qt.Key.Key_N)
-    assert state.current is second
-    press(viewer, qtbot, Qt.Key.Key_P)
-    assert state.current is first
-
-    press(viewer, qtbot, Qt.Key.Key_A)
-    pixels = state.pixels(first.index)
-    assert state.status[first.index] == ACCEPTED and state.current is first  # the result is shown first
-    np.testing.assert_array_equal(cleaned.data[pixels], proposal[pixels])
-    assert not np.array_equal(cleaned.data[pixels], state.drawn[pixels])
-    qtbot.waitUntil(lambda: state.current is second, timeout=2_000)  # then the next open region
-    press(viewer, qtbot, Qt.Key.Key_R)
-    assert state.status[second.index] == REJECTED
-    qtbot.waitUntil(lambda: state.current is third, timeout=2_000)
-    np.testing.assert_array_equal(cleaned.data[state.pixels(second.index)], state.drawn[state.pixels(second.index)])
-    assert review.table.item(0, COLUMNS.index("status")).text() == ACCEPTED
-
-    assert viewer.layers.selection.active is cleaned
-    press(viewer, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # napari's undo of the cleaned layer
-    qtbot.waitUntil(lambda: state.status[first.index] == OPEN, timeout=2_000)
-    np.testing.assert_array_equal(cleaned.data, state.drawn)
-    assert not notifications.messages()
-
-
-def test_a_key_pressed_while_a_result_shows_acts_on_the_next_region(corrected_shown, qtbot):
-    review, viewer = corrected_shown.review, corrected_shown.viewer
-    state = review.review
-    first, second, third, fourth = state.regions[:4]
-    press(viewer, qtbot, Qt.Key.Key_A)
-    press(viewer, qtbot, Qt.Key.Key_R)  # before the pause ends: the second region, not the first again
-    assert state.status[first.index] == ACCEPTED and state.status[second.index] == REJECTED
-    press(viewer, qtbot, Qt.Key.Key_N)  # skips the rest of the pause, to the next open region
-    assert state.current is third
-    press(viewer, qtbot, Qt.Key.Key_N)
-    assert state.current is fourth
-    qtbot.wait(RESULT_PAUSE_MS + 200)  # no pause was left running to move on by itself
-    assert state.current is fourth
-
-
-def test_napari_keys_work_with_the_review_dock_and_after_closing_it(corrected_shown, qtbot):
-    review, viewer, cleaned = corrected_shown.review, corrected_shown.viewer, corrected_shown.cleaned
-    press(viewer, qtbot, Qt.Key.Key_2, Qt.KeyboardModifier.NoModifier)  # napari's paint tool
-    assert cleaned.mode == "paint"
-
-    qtbot.mouseClick(corrected_shown.review_dock.title.close_button, Qt.MouseButton.LeftButton)
-    assert not any(KeyBinding.from_str(key) in viewer.keymap for key in KEYS.values())
-    press(viewer, qtbot, Qt.Key.Key_1, Qt.KeyboardModifier.NoModifier)  # napari's eraser
-    assert cleaned.mode == "erase"
-    press(viewer, qtbot, Qt.Key.Key_A)  # the review keys are gone with the dock
-    assert review.review.counts()[ACCEPTED] == 0
-    np.testing.assert_array_equal(cleaned.data, review.review.drawn)
-
-
-def test_accept_all_above_threshold_is_one_undo_step(corrected, qtbot):
-    review, cleaned = corrected.review, corrected.cleaned
-    state = review.review
-    threshold = float(np.median([r.score for r in state.regions]))
-    accepted = review.accept_all(threshold)
-    assert accepted == sum(r.score >= threshold for r in state.regions) > 1
+    assert review.threshold.value == ACCEPT_ALL_THRESHOLD
+    review.threshold.value = float(np.median([r.score for r in state.regions]))
+    threshold = review.threshold.value  # as the spin box shows it, to two decimals
+    click(review, review.accept_all_button, qtbot)
+    chosen = {r.index for r in state.regions if r.score >= threshold}
+    assert 1 < len(chosen) < len(state)  # not every region: the threshold is the spin box's
+    assert {r.index for r in state.regions if state.status[r.index] == ACCEPTED} == chosen
     np.testing.assert_array_equal(cleaned.data, state.expected_labels())
     cleaned.undo()
     qtbot.waitUntil(lambda: state.counts()[ACCEPTED] == 0, timeout=2_000)
     np.testing.assert_array_equal(cleaned.data, state.drawn)
     assert f"open {len(state)}" in review.counts.text()
+
+
+def test_the_next_previous_accept_and_reject_buttons(corrected_shown, qtbot):
+    review, cleaned, proposal = corrected_shown.review, corrected_shown.cleaned, corrected_shown.proposal.data
+    state = review.review
+    first, second, third = (state.regions[row] for row in state.rows()[:3])
+    click(review, review.buttons["next"], qtbot)
+    assert state.current is second and review.table.selectionModel().selectedRows()[0].row() == 1
+    click(review, review.buttons["previous"], qtbot)
+    assert state.current is first
+
+    click(review, review.buttons["accept"], qtbot)
+    pixels = state.pixels(first.index)
+    assert state.status[first.index] == ACCEPTED
+    np.testing.assert_array_equal(cleaned.data[pixels], proposal[pixels])
+    qtbot.waitUntil(lambda: state.current is second, timeout=2_000)  # the result shown, then the next open one
+    click(review, review.buttons["reject"], qtbot)
+    assert state.status[second.index] == REJECTED
+    np.testing.assert_array_equal(cleaned.data[state.pixels(second.index)], state.drawn[state.pixels(second.index)])
+    qtbot.waitUntil(lambda: state.current is third, timeout=2_000)
+    assert "accepted 1 · rejected 1" in review.counts.text()
 
 
 def test_brush_edits_are_free_and_tracked(corrected, qtbot):
@@ -159,61 +123,6 @@ def test_current_slice_filter(corrected):
     review.select(review.review.rows(1)[0])
     review.next()
     assert review.review.current.slice == 1
-
-
-def test_autosave_survives_removing_the_layer_and_restores_after_a_rerun(corrected, qtbot, tmp_path):
-    review, viewer, train = corrected.review, corrected.viewer, corrected.train
-    review.export_path.value = str(tmp_path / "brain_cleaned.tif")
-    state = review.review
-    review.accept()
-    review.accept()
-    review.reject()
-    corrected.cleaned.paint((1, 5, 5), 2)
-    decided = {r.index: state.status[r.index] for r in state.regions}
-    viewer.layers.remove(corrected.cleaned)  # autosaves on the way out
-    assert autosave_path(tmp_path / "brain_cleaned.tif").is_file()
-    assert review.layer is None
-
-    assert train.correct() is not None  # after a restart: correct again with the same model
-    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
-    again = review.review
-    assert again is not state and review.layer is viewer.layers["brain cleaned"]
-    assert {r.index: again.status[r.index] for r in again.regions} == decided
-    assert review.layer.data[1, 5, 5] == 2
-    assert "accepted 2 · rejected 1" in review.counts.text()
-
-
-def test_a_review_autosaves_from_its_first_decision_and_says_when_napari_saved_it(corrected_shown, qtbot,
-                                                                                   tmp_path, _review_sessions):
-    review, viewer = corrected_shown.review, corrected_shown.viewer
-    assert review.export_path.line_edit.value == ""  # the mask has no file, so no export path either
-    click(review, review.buttons["accept"], qtbot)
-    session = session_autosave_path(_review_sessions, review.review.drawn)
-    qtbot.waitUntil(session.is_file)  # the session file beside no export path, named by the drawn mask
-    qtbot.waitUntil(lambda: "Review autosaved" in review.saved.text())
-    assert session.name in review.saved.text() and str(session) in review.saved.toolTip()
-    assert review.unsaved_work() == ["1 review decisions on 'brain cleaned', not exported"]
-
-    # File > Save Selected Layers with the plugin's writer: the dock says it, and autosaves beside that file
-    target = tmp_path / "brain_cleaned.tif"
-    viewer.layers.selection.active = corrected_shown.cleaned
-    assert viewer.layers.save(str(target), selected=True, plugin="napari-jcas") == [str(target), str(log_path(target))]
-    assert review.saved.text().startswith("Exported at") and "brain_cleaned.tif, with its review log" in review.saved.text()
-    assert "Not autosaved" not in review.saved.text() and autosave_path(target).is_file()
-    assert review.export_path.line_edit.value == str(target) and review.unsaved_work() == []
-    click(review, review.buttons["reject"], qtbot)  # a later decision is not in the export
-    qtbot.waitUntil(lambda: "1 decisions since" in review.saved.text())
-    assert review.unsaved_work() == ["1 review decisions on 'brain cleaned', not exported"]
-
-
-def test_autosave_of_another_mask_is_left_alone(corrected, tmp_path, notifications):
-    review = corrected.review
-    target = tmp_path / "other.tif"
-    other = autosave_path(target)
-    other.write_bytes(b"")
-    review.export_path.value = str(target)
-    assert review.autosave() is None and other.read_bytes() == b""
-    assert notifications.messages(NotificationSeverity.WARNING)
 
 
 def test_failing_export_keeps_the_review(corrected, tmp_path, notifications):
@@ -245,165 +154,14 @@ def test_nothing_to_review(docked, notifications):
     assert OPEN not in docked.review.counts.text()
 
 
-def test_a_started_review_does_not_replace_an_earlier_autosave(corrected, qtbot, tmp_path, notifications):
-    review, train = corrected.review, corrected.train
-    target = tmp_path / "brain_cleaned.tif"
-    review.export_path.value = str(target)
-    review.accept()
-    saved = review.autosave().read_bytes()
-    review.export_path.line_edit.value = ""
-    assert train.correct() is not None  # a second correction, reviewed before choosing the export path
-    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
-    review.reject()
-    review.export_path.value = str(target)
-    assert any("earlier review" in message for message in notifications.messages(NotificationSeverity.WARNING))
-    assert review.autosave() is None and autosave_path(target).read_bytes() == saved
-
-
 def test_correcting_a_cleaned_layer_starts_a_new_review(corrected, qtbot):
     train, review, viewer = corrected.train, corrected.review, corrected.viewer
     first = review.review
-    train.mask_choice.value = corrected.cleaned
-    assert train.correct() is not None
-    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    train.training.mask_choice.value = corrected.cleaned
+    assert train.correcting.correct() is not None
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=30_000)
     reviewed = [layer.name for layer in review.layer_choice.choices]
     assert reviewed == ["brain cleaned", "brain cleaned [1]"]
     assert review.review is not first and review.layer is viewer.layers["brain cleaned [1]"]
 
 
-def click_row(review, row: int, qtbot) -> None:
-    """Click row ``row`` of the review table, scrolled into view first as the user would."""
-    table = review.table
-    review.scroll_area.ensureWidgetVisible(table)
-    table.scrollToItem(table.item(row, 0))
-    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(table.item(row, 0)).center())
-
-
-def click_header(review, column: str, qtbot) -> None:
-    """Click the header of ``column`` of the review table."""
-    header = review.table.horizontalHeader()
-    review.scroll_area.ensureWidgetVisible(review.table)
-    section = COLUMNS.index(column)
-    pos = QPoint(header.sectionViewportPosition(section) + header.sectionSize(section) // 2, header.height() // 2)
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=pos)
-
-
-def column(review, name: str) -> list[str]:
-    """The texts of column ``name``, top to bottom."""
-    table = review.table
-    return [table.item(row, COLUMNS.index(name)).text() for row in range(table.rowCount())]
-
-
-def test_the_table_is_ranked_by_expected_pixels_fixed_and_sorts_by_a_header_click(corrected_shown, qtbot):
-    review, viewer = corrected_shown.review, corrected_shown.viewer
-    state = review.review
-    expected = [float(text) for text in column(review, "exp. px")]
-    assert len(expected) > 2 and expected == sorted(expected, reverse=True)
-    assert expected == [round(r.area * r.score) for r in state.regions]
-
-    click_header(review, "score", qtbot)
-    scores = [float(text) for text in column(review, "score")]
-    assert scores == sorted(scores, reverse=True) and scores != [round(r.score, 2) for r in state.regions]
-    click_row(review, 0, qtbot)
-    assert round(state.current.score, 2) == scores[0]
-    press(viewer, qtbot, Qt.Key.Key_N)  # Next follows the table's order
-    assert state.current is state.regions[state.rows()[1]]
-    assert review.table.selectionModel().selectedRows()[0].row() == 1
-    click_header(review, "score", qtbot)  # again: lowest first
-    assert [float(text) for text in column(review, "score")] == sorted(scores)
-
-    click_header(review, "exp. px", qtbot)  # back to the rank order
-    assert [float(text) for text in column(review, "exp. px")] == expected
-    assert state.rows() == list(range(len(state)))
-
-
-def test_a_clicked_row_is_outlined_and_framed_with_its_surroundings(corrected_shown, qtbot):
-    review, viewer, cleaned = corrected_shown.review, corrected_shown.viewer, corrected_shown.cleaned
-    state = review.review
-    for row in (0, len(state) - 1):
-        click_row(review, row, qtbot)
-        region = state.regions[state.rows()[row]]
-        assert state.current is region
-        [rectangle] = viewer.layers["brain cleaned selected"].data
-        y0, x0, y1, x1 = region.bbox
-        assert np.all(rectangle[:, 0] == region.slice)
-        assert rectangle[:, 1].min() < y0 and rectangle[:, 1].max() >= y1 - 1
-        assert rectangle[:, 2].min() < x0 and rectangle[:, 2].max() >= x1 - 1
-        assert viewer.layers.selection.active is cleaned  # the review keys and Ctrl+Z still act on it
-
-        camera, (canvas_height, canvas_width) = viewer.scene.camera, viewer.canvas.size
-        centre = cleaned.data_to_world([region.slice, (y0 + y1) / 2, (x0 + x1) / 2])
-        np.testing.assert_allclose(camera.center[-2:], centre[-2:], atol=1e-6)
-        assert viewer.dims.point[0] == pytest.approx(centre[0])
-        seen = np.array([canvas_height, canvas_width]) / camera.zoom / np.abs(cleaned.scale[-2:])  # data pixels
-        least = np.maximum(3 * np.array([y1 - y0, x1 - x0]), 64)
-        assert np.all(seen >= least - 1e-6) and np.any(seen <= least + 1e-6)  # the box fills the view
-
-
-def type_into(spin_box, text: str, qtbot) -> None:
-    """Replace the text of a magicgui spin box by typing ``text``, as the user does."""
-    spin_box.native.selectAll()
-    qtbot.keyClicks(spin_box.native, text)
-
-
-def test_the_region_floors_select_again_live_and_keep_every_decision(corrected, qtbot, monkeypatch):
-    from jcas.nn.model import JCASModel
-
-    train, review, cleaned, proposal = corrected.train, corrected.review, corrected.cleaned, corrected.proposal
-    state = review.review
-    review.accept()
-    accepted = region_key(state.regions[0])
-    pixels = cleaned.data.copy()
-    monkeypatch.setattr(JCASModel, "predict", None)  # the network does not run again
-
-    type_into(train.min_area_choice, "1", qtbot)
-    type_into(train.min_score_choice, "0", qtbot)
-    reselected = "(min. region 1 px, min. score 0.00, min. confidence 0.60)"
-    qtbot.waitUntil(lambda: reselected in train.status.text(), timeout=5_000)
-    more = review.review
-    assert more is cleaned.metadata[REVIEW_KEY] and len(more) > len(state)
-    assert review.table.rowCount() == len(more) and min(r.area for r in more.regions) < 200
-    assert [more.status[r.index] for r in more.regions if region_key(r) == accepted] == [ACCEPTED]
-    assert more.counts()[ACCEPTED] == 1
-    np.testing.assert_array_equal(cleaned.data, pixels)  # the cleaned labels are as the user left them
-    np.testing.assert_array_equal(proposal.data, more.proposal)
-
-    type_into(train.min_area_choice, "100000", qtbot)  # no region is that large, but the decided one stays
-    qtbot.waitUntil(lambda: "min. region 100000 px" in train.status.text(), timeout=5_000)
-    [kept] = review.review.regions
-    assert region_key(kept) == accepted and review.review.status[kept.index] == ACCEPTED
-    assert review.table.rowCount() == 1 and "accepted 1 · rejected 0 · open 0" == review.counts.text()
-    assert train.status.text().startswith("0 candidate corrections")
-    assert train.status.text().endswith("your 1 accepted and 0 rejected regions and your edits are kept.")
-    np.testing.assert_array_equal(cleaned.data, pixels)
-    np.testing.assert_array_equal(proposal.data, review.review.proposal)
-
-
-def select_in_layer_list(viewer, layer, qtbot) -> None:
-    """Click ``layer``'s row in the viewer's layer list, as the user does to select it."""
-    view = viewer.window._qt_viewer.layers
-    model = view.model()
-    [index] = [model.index(row, 0) for row in range(model.rowCount())
-               if model.data(model.index(row, 0), Qt.ItemDataRole.UserRole) is layer]
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
-    assert viewer.layers.selection.active is layer
-
-
-@pytest.mark.parametrize("selected", ["brain", "brain disagreement", "brain proposal", "brain boundaries",
-                                      "brain cleaned selected"])
-def test_ctrl_z_undoes_the_last_decision_whichever_layer_is_selected(corrected_shown, qtbot, selected):
-    review, viewer, cleaned = corrected_shown.review, corrected_shown.viewer, corrected_shown.cleaned
-    state = review.review
-    click_row(review, 0, qtbot)  # outlined ("brain cleaned selected") and framed
-    region = state.current
-    drawn = cleaned.data.copy()
-    qtbot.mouseClick(review.buttons["accept"], Qt.MouseButton.LeftButton)
-    assert state.status[region.index] == ACCEPTED
-    select_in_layer_list(viewer, viewer.layers[selected], qtbot)
-
-    press(viewer, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: state.status[region.index] == OPEN, timeout=2_000)
-    np.testing.assert_array_equal(cleaned.data, drawn)
-    qtbot.wait(RESULT_PAUSE_MS + 100)
-    assert state.current is region  # the undone region stays in view, to decide again
-    assert "accepted 0 · rejected 0" in review.counts.text()

@@ -34,9 +34,9 @@ def test_every_figure_of_the_docs_matches_what_the_code_shows(make_napari_viewer
 
     viewer = make_napari_viewer(show=True)
     train, review = screenshot.open_docks(viewer)
-    assert train.load_model(model_file)
-    train.correct()
-    qtbot.waitUntil(lambda: train.worker is None, timeout=120_000)
+    assert train.training.load_model(model_file)
+    train.correcting.correct()
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=120_000)
     for figure, scene in screenshot.FIGURES.items():
         screenshot.show(viewer, train, review, scene)
         assert screenshot.fingerprint(viewer, train, review) == recorded[figure], (

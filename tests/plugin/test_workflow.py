@@ -30,25 +30,25 @@ def test_open_train_stop_correct_review_undo_export_reload_learn(make_napari_vie
     assert mask._type_string == "labels"
     _, train = viewer.window.add_plugin_dock_widget("napari-jcas", "Train")
     _, review = viewer.window.add_plugin_dock_widget("napari-jcas", "Review")
-    train.image_choice.value, train.mask_choice.value = image, mask
-    train.preset_choice.value, train.epochs_choice.value = "fast", 2
-    train.min_area_choice.value = 100  # this short training proposes only a region or two of the default 400 px
-    train.model_path.value = str(tmp_path / "models" / "brain.pt")
+    train.training.image_choice.value, train.training.mask_choice.value = image, mask
+    train.training.preset_choice.value, train.training.epochs_choice.value = "fast", 2
+    train.correcting.min_area_choice.value = 100  # this short training proposes only a region or two of the default 400 px
+    train.training.model_path.value = str(tmp_path / "models" / "brain.pt")
 
     # Start, then Stop after a few steps: training ends within a step and the model is kept and saved.
-    click(train, train.start_button, qtbot)
-    worker = train.worker
-    assert worker is not None and not train.start_button.isEnabled() and train.stop_button.isEnabled()
+    click(train, train.training.start_button, qtbot)
+    worker = train.session.worker
+    assert worker is not None and not train.training.start_button.isEnabled() and train.training.stop_button.isEnabled()
     qtbot.waitUntil(lambda: len(train.plot.steps) >= 3, timeout=30_000)
-    trainer = train.trainer
+    trainer = train.session.trainer
     total = trainer.total_steps
     assert worker.pbar.total == total and worker.pbar.desc.startswith("JCAS fold 1/2 warmup epoch 1/1")
     done_at_stop = trainer.completed_steps
-    click(train, train.stop_button, qtbot)
-    qtbot.waitUntil(lambda: train.worker is None, timeout=10_000)
+    click(train, train.training.stop_button, qtbot)
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=10_000)
     assert done_at_stop <= trainer.completed_steps <= done_at_stop + 1 < total  # within one step
-    assert train.model is trainer.model
-    assert "stopped early" in train.status.text() and train.start_button.isEnabled()
+    assert train.session.model is trainer.model
+    assert "stopped early" in train.status.text() and train.training.start_button.isEnabled()
     assert load_checkpoint(tmp_path / "models" / "brain.pt").label_map.values == (0, 1, 2)
 
     # Train to the end while the GUI thread keeps ticking: the viewer stays responsive.
@@ -56,8 +56,8 @@ def test_open_train_stop_correct_review_undo_export_reload_learn(make_napari_vie
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start(20)
-    click(train, train.start_button, qtbot)
-    qtbot.waitUntil(lambda: train.worker is None, timeout=600_000)
+    click(train, train.training.start_button, qtbot)
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=600_000)
     timer.stop()
     assert train.plot.steps[-1] == total and f"{total}/{total}" in train.status.text()
     # the loss plot marks where each stage of each fold model starts (the losses jump there)
@@ -71,8 +71,8 @@ def test_open_train_stop_correct_review_undo_export_reload_learn(make_napari_vie
     assert set(train.plot.losses) >= {"total", "class"}
 
     # Correct: proposal, disagreement and cleaned layers in the mask's geometry; the mask is untouched.
-    click(train, train.correct_button, qtbot)
-    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    click(train, train.correcting.correct_button, qtbot)
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=30_000)
     np.testing.assert_array_equal(mask.data, noisy)
     proposal, heat, cleaned = (viewer.layers[f"brain {k}"] for k in ("proposal", "disagreement", "cleaned"))
     for layer in (proposal, heat, cleaned):
@@ -80,7 +80,7 @@ def test_open_train_stop_correct_review_undo_export_reload_learn(make_napari_vie
         assert layer.metadata["jcas_source"]["path"] == str(tmp_path / "brain_mask.tif")
     np.testing.assert_array_equal(cleaned.data, noisy)
     assert heat.colormap.name == "jcas disagreement" and 0 <= heat.data.min() and heat.data.max() <= 1
-    train.heatmap_choice.value = "affinity"
+    train.correcting.heatmap_choice.value = "affinity"
     np.testing.assert_array_equal(heat.data, heat.metadata["jcas_heatmaps"]["affinity"])
 
     # Review: the new cleaned layer is picked up, with a default export path beside the mask file.
@@ -125,10 +125,10 @@ def test_open_train_stop_correct_review_undo_export_reload_learn(make_napari_vie
 
     # Learn from the review: a short fine-tune on the decisions; they and the cleaned pixels stay.
     decided = cleaned.data.copy()
-    train.epochs_choice.value = 1
-    click(train, train.learn_button, qtbot)
+    train.training.epochs_choice.value = 1
+    click(train, train.correcting.learn_button, qtbot)
     qtbot.waitUntil(lambda: "Learnt from the review" in train.status.text(), timeout=600_000)
-    qtbot.waitUntil(lambda: train.worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: train.session.worker is None, timeout=30_000)
     np.testing.assert_array_equal(cleaned.data, decided)
     assert review.review is not state and review.layer is cleaned  # the new model's candidates, in the same layer
     assert not notifications.messages()
