@@ -200,26 +200,46 @@ def floor_sweep(corrections, noisy, clean) -> list[list[float]]:
     return sweep
 
 
-def rescore_floors(rows: Path, models: Path) -> None:
-    """Add the floor sweep (``floors``, with the commit that made it as ``floors_commit``) to every row in ``rows``
-    whose model was saved in ``models`` (``--save-models``) and that has no sweep yet."""
+#: The fields :func:`rescore` makes again from a saved model with the code of the day.
+RESCORED = ("dice_selective", "dice_cleaned", "dice_selective_noguard", "regions_selected", "region_precision",
+            "reliability", "withheld_slices", "floors")
+
+
+def rescore(rows: Path, models: Path) -> None:
+    """Score the correction of every row in ``rows`` whose model ``models`` holds (``--save-models``) again, with
+    the selection and guard of the current code: :data:`RESCORED` under ``row["rescored"]``, with the commit.
+    The training and the heatmaps are the row's own; a row rescored at this commit already is skipped."""
+    commit = git_commit()
     for model_path in sorted(models.glob("*.pt")):
         path = rows / f"{model_path.stem}.json"
         if not path.exists():
             continue
         row = json.loads(path.read_text())
-        if "floors" in row:
+        if row.get("rescored", {}).get("commit") == commit:
             continue
         images, clean = load_set(row["dataset"])
         noisy, _ = make_noise(row["dataset"], row["noise"], row["fraction"], row["seed"], images, clean)
         model = load_model(model_path)
         corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0)
                        for z in range(len(images))]
-        row["floors"], row["floors_commit"] = floor_sweep(corrections, noisy, clean), git_commit()
+        unguarded = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0, guard=False)
+                     for z in range(len(images))]
+        again = {"commit": commit,
+                 "dice_selective": mean_dice(list(selected(corrections, noisy)), list(clean)),
+                 "dice_cleaned": mean_dice([c.corrected for c in corrections], list(clean)),
+                 "dice_selective_noguard": mean_dice(list(selected(unguarded, noisy)), list(clean)),
+                 "regions_selected": sum(len(select_regions(c.maps).regions) for c in corrections),
+                 "region_precision": region_precision(corrections, clean),
+                 "reliability": reliability(corrections, clean),
+                 "withheld_slices": sum(note.startswith("slice") for c in corrections for note in c.notes),
+                 "floors": floor_sweep(corrections, noisy, clean)}
+        row["rescored"] = again
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(row, indent=1, default=float))
         tmp.replace(path)
-        print(f"[{time.strftime('%H:%M:%S')}] {path.stem}: floors added", flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] {path.stem}: default {row['dice_selective']:.4f} -> "
+              f"{again['dice_selective']:.4f}, argmax {row['dice_cleaned']:.4f} -> {again['dice_cleaned']:.4f}",
+              flush=True)
 
 
 def region_precision(corrections, clean) -> float:
@@ -543,12 +563,13 @@ def main(argv=None) -> None:
                         help="also save each row's trained model as DIR/<row key>.pt (for benchmarks/guard.py)")
     parser.add_argument("--threads", type=int, default=THREADS,
                         help="torch threads (recorded in every row); 1 is much faster on a shared 2-core machine")
-    parser.add_argument("--rescore-floors", type=Path, default=None, metavar="DIR",
-                        help="only add the floor sweep to the rows in --rows whose models DIR holds (--save-models)")
+    parser.add_argument("--rescore", type=Path, default=None, metavar="DIR",
+                        help="only score the rows in --rows whose models DIR holds (--save-models) again with the "
+                             "current selection and guard (rescore)")
     args = parser.parse_args(argv)
-    if args.rescore_floors is not None:
+    if args.rescore is not None:
         torch.set_num_threads(args.threads)
-        rescore_floors(args.rows, args.rescore_floors)
+        rescore(args.rows, args.rescore)
         return
     unknown = sorted({parse_noise(spec)[0] for spec in args.noise} - set(KNOWN_KINDS))
     if unknown:

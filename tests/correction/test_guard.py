@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from jcas.correction.guard import UNFAMILIAR_MARGIN, slice_agreement, untrusted_slice
+from jcas.correction.guard import FOLD_AGREEMENT, UNFAMILIAR_MARGIN, slice_agreement, untrusted_slice
 from jcas import correct
 from jcas.correction.prediction import predict_slice
 from jcas.nn.crossfit import Trust
@@ -56,3 +56,39 @@ def test_an_image_with_no_signal_gets_no_proposal(trained):
     assert guarded.regions == [] and np.array_equal(guarded.corrected, masks[0])
     assert all("one value everywhere" in w.reason for w in guarded.withheld)
     assert any("one value everywhere" in note for note in guarded.notes)
+
+
+def test_past_the_margin_only_fold_models_that_disagree_make_a_slice_unfamiliar(trained):
+    model, images, masks = trained
+    labels = model.label_map.encode(masks[0])
+    swapped = np.where(labels == 1, 2, np.where(labels == 2, 1, labels))  # the drawn mask wrong all over
+    normalised = images[0][None] / 255.0
+    model.trust = [agreeing_at(0.9)]
+    assert slice_agreement(swapped, labels, 3) < 0.9 - UNFAMILIAR_MARGIN
+    assert "outside what it learned" in untrusted_slice(model, normalised, labels, swapped)  # one model: margin alone
+    assert untrusted_slice(model, normalised, labels, swapped, lambda: [swapped.copy()]) is None
+    near = swapped.copy()
+    near[: len(near) // 3] = 0  # another fold model that sees something else on a third of the slice
+    assert slice_agreement(near, swapped, 3) < FOLD_AGREEMENT
+    reason = untrusted_slice(model, normalised, labels, swapped, lambda: [swapped.copy(), near])
+    assert "fold models agree with each other at only" in reason
+
+
+def test_a_slice_drawn_wrong_all_over_is_corrected_where_the_fold_models_agree(mni):
+    """Two fold models trained on right masks; a slice's drawn mask then has grey and white matter swapped. The
+    slice agrees with the prediction far below the margin, but the fold model that never saw it and the one that
+    trained on it agree with each other, so the guard lets the correction through."""
+    images, masks = mni[0][:6], mni[1][:6]
+    trainer = Trainer([images], [masks], make_config("ce", "fast", epochs=4, batch_size=4, crop=96, min_steps=40,
+                                                     folds=2))
+    for _ in trainer.run():
+        pass
+    model = trainer.model
+    swapped = np.where(masks[2] == 1, 2, np.where(masks[2] == 2, 1, masks[2])).astype(masks.dtype)
+    labels = model.label_map.encode(swapped)
+    maps = predict_slice(model, images[2], labels)
+    assert maps.judge.startswith("fold")
+    assert slice_agreement(maps.proposed, labels, 3) < np.nanmean(model.pooled_trust().class_agreement) - UNFAMILIAR_MARGIN
+    assert maps.slice_reason is None
+    fixed = correct(model, images[2], swapped, min_area=1, min_score=0.0, min_confidence=0.0)
+    assert fixed.regions and np.mean(fixed.corrected == masks[2]) > np.mean(swapped == masks[2])

@@ -15,7 +15,7 @@ from ..nn.calibration import tempered
 from ..nn.crossfit import CrossFittedModel, as_cross_fitted, strip_folds
 from ..nn.integrity import check_finite_output
 from ..nn.model import JCASModel
-from ..nn.tiles import TILE, inner_crop, mirrored_probabilities, tiles
+from ..nn.tiles import TILE, inner_crop, mirrored_probabilities, tiled_probabilities, tiles
 from ..settings import MIRROR
 from .boundary import affinity_boundary
 from .guard import untrusted_slice
@@ -77,8 +77,10 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     normalised = normalise(image, model.in_channels)
     weights, judge, in_sample = _judges(model, image, labels.shape)
     probability, affinity, boundary = 0.0, 0.0, 0.0
+    own: dict[int, np.ndarray] = {}  # each judging member's class indices
     for member, weight in weights.items():
         maps = member_maps(model.members[member], normalised, labels, tile, mirror)
+        own[member] = maps.probability.argmax(axis=0)
         probability = probability + weight * maps.probability
         affinity = affinity + weight * maps.affinity
         boundary = boundary + weight * maps.boundary
@@ -91,8 +93,19 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     predicted = probability.argmax(axis=0)
     return SliceMaps(predicted, class_map, np.clip(affinity, 0, 1).astype(np.float32),
                      probability.astype(np.float32, copy=False), judge,
-                     in_sample or untrusted_slice(model, normalised, labels, predicted),
+                     in_sample or untrusted_slice(model, normalised, labels, predicted,
+                                                  lambda: _other_predictions(model, normalised, own, tile)),
                      np.clip(boundary, 0, 1).astype(np.float32))
+
+
+def _other_predictions(model: CrossFittedModel, normalised: np.ndarray, own: dict[int, np.ndarray],
+                       tile: int) -> list[np.ndarray]:
+    """The class indices ``(H, W)`` of the fold models to hold the judging prediction against: those that did not
+    judge the slice (they trained on it) when one fold model judged it alone, else each judging model's own."""
+    if len(own) > 1:
+        return list(own.values())
+    trained = [k for k, done in enumerate(model.trained) if done and k not in own]
+    return [tiled_probabilities(model.members[k], normalised, tile).argmax(axis=0) for k in trained]
 
 
 def _judges(model: CrossFittedModel, image: np.ndarray, shape: tuple[int, int]):
