@@ -165,7 +165,7 @@ class TrainPanel(QObject):
             The mask's shape: labels to train on as clean ones, 255 where nothing is confirmed
             (:func:`jcas.review.trusted_labels`; learning from the review).
         """
-        from jcas.training.trainer import Trainer
+        from jcas import Trainer
 
         if self.session.worker is not None:
             return self.session.worker
@@ -278,10 +278,10 @@ class TrainPanel(QObject):
         if path is None:
             show_error("Choose where to save the model ('Save model to').")
             return None
-        from jcas.nn.checkpoint import save_checkpoint
+        from jcas import save_model
 
         try:
-            saved = save_checkpoint(self.session.model, path, overwrite=True)
+            saved = save_model(self.session.model, path, overwrite=True)
         except (JCASInputError, OSError) as error:
             show_error(f"Could not save the model to {path}: {error}")
             return None
@@ -301,10 +301,10 @@ class TrainPanel(QObject):
 
     def load_model(self, path: str | Path) -> bool:
         """Load a model file; returns whether it worked (errors become notifications)."""
-        from jcas.nn.checkpoint import load_checkpoint
+        from jcas import load_model
 
         try:
-            model = load_checkpoint(path, device=self.device_choice.value)
+            model = load_model(path, device=self.device_choice.value)
         except JCASInputError as error:
             show_error(f"Cannot load the model: {error}")
             return False
