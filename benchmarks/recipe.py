@@ -33,6 +33,14 @@ def label(row: dict) -> str:
     return NAMES.get(row["method"], row["method"])
 
 
+def scored_now(row: dict) -> dict:
+    """The row with the fields ``quality.py --rescore`` scored again from its saved model (``row["rescored"]``, at
+    the commit it names as ``scored_at``) in place of those of its own commit."""
+    again = dict(row.get("rescored", {}))
+    scored_at = again.pop("commit", None)
+    return {**row, **again, "scored_at": scored_at} if scored_at else row
+
+
 def _f(value, digits: int = 3) -> str:
     """A number for a table; '–' for a missing or NaN one."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
@@ -88,6 +96,13 @@ def _mean_sd(values: list[float], digits: int = 3) -> str:
     if len(values) == 1:
         return _f(values[0], digits)
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def rescored_commits(rows: list[dict]) -> list[str]:
+    """One line: how many rows were scored again, at which commits."""
+    commits = sorted({row["scored_at"] for row in rows if row.get("scored_at")})
+    count = sum(bool(row.get("scored_at")) for row in rows)
+    return [f"Rows scored again: {count} of {len(rows)}, at {', '.join(commits) or '–'}."]
 
 
 def seeds_table(rows: list[dict]) -> list[str]:
@@ -239,7 +254,11 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
              "(they do on both tuning sets). Rows *with augmentation* ran the default of their commit before that.",
              "",
              "## Recipes over seeds, at the current code", "",
-             "Rows of `rows_current/` (the code of their `commit`): mean ± standard deviation over the seeds.", "",
+             "Rows of `rows_current/` (the code of their `commit`): mean ± standard deviation over the seeds. Where a",
+             "row's model was saved, its default, argmax, regions, share right, floors and reliability bins were",
+             "scored again from it with the selection and guard of a later commit (`quality.py --rescore`; the",
+             "row's `rescored` field names the commit): the training and the heatmaps are the row's own.", "",
+             *rescored_commits(current_rows), "",
              *seeds_table(current_rows), "",
              "The product against the plain baseline on the same seeds (the same noisy masks); a positive",
              "difference is the product ahead.", "", *paired_table(current_rows), "",
@@ -289,8 +308,8 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or args.folder
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.md").write_text(report(load_rows(args.folder / "rows"),
-                                                  load_rows(args.folder / "rows_slice_floor"),
-                                                  load_rows(args.folder / "rows_current")))
+                                          load_rows(args.folder / "rows_slice_floor"),
+                                          [scored_now(row) for row in load_rows(args.folder / "rows_current")]))
 
 
 if __name__ == "__main__":
