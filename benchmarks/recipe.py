@@ -219,13 +219,13 @@ def mask_quality_table(rows: list[dict]) -> list[str]:
     ``quality.csv`` for the JCAS and plain rows, cleanlab's image label-quality score for the cleanlab rows):
     Spearman correlation, the share of the truly worst 10 % among the 10 % scored worst, and the part of the
     whole gain a reviewer gets from the worst 20 % in that order (beside the true order's)."""
-    lines = ["| set | noise | method | slices | Spearman | worst 10 % found | gain from the worst 20 % | "
-             "the same, true order |", "|---|---|---|---|---|---|---|---|"]
-    for row in sorted(rows, key=lambda r: (r["held_out_set"], r["dataset"], r["noise"], r["method"])):
+    lines = ["| set | noise | method | seed | slices | Spearman | worst 10 % found | gain from the worst 20 % | "
+             "the same, true order |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: (r["held_out_set"], r["dataset"], r["noise"], label(r), r["seed"])):
         if "quality_spearman" in row:
             ordered, best = review_gain_share(row["slice_quality"])
             lines.append(f"| {row['dataset']} | {row['noise']}:{row['fraction']:g} | "
-                         f"{label(row)} | {len(row['slice_quality'])} | "
+                         f"{label(row)} | {row['seed']} | {len(row['slice_quality'])} | "
                          f"{_f(row['quality_spearman'], 2)} | {_f(row['quality_worst10_found'], 2)} | "
                          f"{_f(ordered, 2)} | {_f(best, 2)} |")
     return lines
