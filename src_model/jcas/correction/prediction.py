@@ -77,10 +77,8 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     normalised = normalise(image, model.in_channels)
     weights, judge, in_sample = _judges(model, image, labels.shape)
     probability, affinity, boundary = 0.0, 0.0, 0.0
-    own: dict[int, np.ndarray] = {}  # each judging member's class indices
     for member, weight in weights.items():
         maps = member_maps(model.members[member], normalised, labels, tile, mirror)
-        own[member] = maps.probability.argmax(axis=0)
         probability = probability + weight * maps.probability
         affinity = affinity + weight * maps.affinity
         boundary = boundary + weight * maps.boundary
@@ -94,18 +92,17 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     return SliceMaps(predicted, class_map, np.clip(affinity, 0, 1).astype(np.float32),
                      probability.astype(np.float32, copy=False), judge,
                      in_sample or untrusted_slice(model, normalised, labels, predicted,
-                                                  lambda: _other_predictions(model, normalised, own, tile)),
+                                                  lambda: _other_predictions(model, normalised, set(weights), tile)),
                      np.clip(boundary, 0, 1).astype(np.float32))
 
 
-def _other_predictions(model: CrossFittedModel, normalised: np.ndarray, own: dict[int, np.ndarray],
+def _other_predictions(model: CrossFittedModel, normalised: np.ndarray, judges: set[int],
                        tile: int) -> list[np.ndarray]:
     """The class indices ``(H, W)`` of the fold models to hold the judging prediction against: those that did not
-    judge the slice (they trained on it) when one fold model judged it alone, else each judging model's own."""
-    if len(own) > 1:
-        return list(own.values())
-    trained = [k for k, done in enumerate(model.trained) if done and k not in own]
-    return [tiled_probabilities(model.members[k], normalised, tile).argmax(axis=0) for k in trained]
+    judge the slice (they trained on it) when one fold model judged it alone, else each judging model's own.
+    Computed only for a slice the guard asks about (rare), so the judging pass keeps no member's maps."""
+    others = judges if len(judges) > 1 else {k for k, done in enumerate(model.trained) if done} - judges
+    return [tiled_probabilities(model.members[k], normalised, tile).argmax(axis=0) for k in sorted(others)]
 
 
 def _judges(model: CrossFittedModel, image: np.ndarray, shape: tuple[int, int]):

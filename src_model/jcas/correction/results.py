@@ -156,7 +156,8 @@ class SliceCorrection:
         lacks, 2 a drawn boundary the model does not see).
     drawn_quality, corrected_quality : QualityTally or None
         The sums of the estimated quality (:mod:`jcas.evaluation.mask_quality`) of the drawn slice and of
-        the corrected one, judged by the same model(s).
+        the corrected one, judged by the same model(s). These three are None unless the slice was streamed
+        with ``assess`` (:func:`jcas.correction.stream.stream_correct`).
     """
 
     z: int

@@ -49,7 +49,8 @@ def iter_correct(
     mirror: bool = MIRROR,
     guard: bool = True,
 ) -> Iterator[tuple[int, int]]:
-    """Correct slice by slice, yielding ``(slices done, slices in all)``; returns a :class:`~jcas.correction.results.Correction`.
+    """Correct slice by slice, yielding ``(slices done, slices in all)``; returns a
+    :class:`~jcas.correction.results.Correction`.
 
     Slices the model was trained on are judged by the fold model that did not see them
     (:mod:`jcas.nn.crossfit`); other slices by all fold models together.
@@ -98,7 +99,7 @@ def iter_correct(
     slices = as_slices(image, mask)
     streamed = stream_correct(model, lambda z: slices[z][0], lambda z: slices[z][1], len(slices),
                               min_area=min_area, min_score=min_score, min_confidence=min_confidence, tile=tile,
-                              mirror=mirror, guard=guard)
+                              mirror=mirror, guard=guard, assess=False)
     return _collate(model, mask, streamed, guard)
 
 
@@ -138,7 +139,7 @@ def _collate(model: CrossFittedModel, mask: np.ndarray, streamed: Iterator[Slice
 def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], np.ndarray],
                    mask: Callable[[int], np.ndarray], slices: int, *, name: str = "", min_area: int | None = MIN_AREA,
                    min_score: float = MIN_SCORE, min_confidence: float = MIN_CONFIDENCE, tile: int = TILE,
-                   mirror: bool = MIRROR, guard: bool = True) -> Iterator[SliceCorrection]:
+                   mirror: bool = MIRROR, guard: bool = True, assess: bool = True) -> Iterator[SliceCorrection]:
     """Correct a stack one slice at a time, holding one slice's maps only (volumes read from disk).
 
     The same regions, ids, heatmaps and corrected labels as :func:`correct` (whose ranking of the
@@ -157,6 +158,10 @@ def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], n
         The pair, for the messages of the checks every slice goes through.
     min_area, min_score, min_confidence, tile, mirror, guard
         As for :func:`iter_correct`.
+    assess : bool
+        Also make each slice's boundary view and the estimated quality of its drawn and corrected labels
+        (:class:`~jcas.correction.results.SliceCorrection`'s ``boundaries``, ``drawn_quality`` and
+        ``corrected_quality``), for writing them away; the collation in memory does without them.
 
     Raises
     ------
@@ -180,8 +185,10 @@ def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], n
                                  (min_area, min_score, min_confidence), untrusted, maps.slice_reason,
                                  model.object_areas)
         first_id += len(selection.regions) + len(selection.withheld)
-        yield SliceCorrection(z, selection, maps.class_disagreement, maps.affinity_disagreement, maps.judge,
-                              proposed, confidence, maps.slice_reason, maps.boundary,
-                              boundary_view(maps.boundary, mask_slice, ignore_value=model.label_map.ignore_value),
-                              tally_quality(maps.probability, labels),
-                              tally_quality(maps.probability, model.label_map.encode(selection.corrected)))
+        part = SliceCorrection(z, selection, maps.class_disagreement, maps.affinity_disagreement, maps.judge,
+                               proposed, confidence, maps.slice_reason, maps.boundary)
+        if assess:
+            part.boundaries = boundary_view(maps.boundary, mask_slice, ignore_value=model.label_map.ignore_value)
+            part.drawn_quality = tally_quality(maps.probability, labels)
+            part.corrected_quality = tally_quality(maps.probability, model.label_map.encode(selection.corrected))
+        yield part
