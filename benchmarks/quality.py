@@ -179,18 +179,19 @@ FLOOR_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3)
 FLOOR_CONFIDENCES = (0.6, 0.7, 0.8)
 
 
-def floor_sweep(corrections, noisy, clean) -> list[list[float]]:
+def floor_sweep(corrections, clean) -> list[list[float]]:
     """``[[fraction, confidence, Dice, regions, right], ...]``: the default selection (score floor, the guard) at
     each relative area floor and confidence floor, from the maps of ``corrections`` alone. A fraction f is the
     core's relative floor with every typical object scaled by f / ``MIN_AREA_FRACTION`` (the same floors,
     including the lowest one)."""
     sweep = []
     for fraction in FLOOR_FRACTIONS:
+        scale = fraction / MIN_AREA_FRACTION
+        scaled = [replace(c.maps, object_areas={value: area * scale for value, area in c.maps.object_areas.items()})
+                  for c in corrections]
         for confidence in FLOOR_CONFIDENCES:
             selected_masks, regions, right = [], 0, 0
-            for z, c in enumerate(corrections):
-                scale = fraction / MIN_AREA_FRACTION
-                maps = replace(c.maps, object_areas={value: area * scale for value, area in c.maps.object_areas.items()})
+            for z, maps in enumerate(scaled):
                 chosen = select_regions(maps, min_confidence=confidence)
                 selected_masks.append(chosen.corrected)
                 regions += len(chosen.regions)
@@ -200,15 +201,26 @@ def floor_sweep(corrections, noisy, clean) -> list[list[float]]:
     return sweep
 
 
-#: The fields :func:`rescore` makes again from a saved model with the code of the day.
-RESCORED = ("dice_selective", "dice_cleaned", "dice_selective_noguard", "regions_selected", "region_precision",
-            "reliability", "withheld_slices", "floors")
+def guard_scores(model, images, noisy, clean, corrections) -> dict:
+    """What the selection and the guard make of a model's corrections ``corrections`` (one per slice, every
+    candidate kept): the slices withheld, the Dice with the guard off, the default's regions and share right,
+    the reliability bins and the floor sweep."""
+    unguarded = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0, guard=False)
+                 for z in range(len(images))]
+    return {"withheld_slices": sum(note.startswith("slice") for c in corrections for note in c.notes),
+            "dice_cleaned_noguard": mean_dice([c.corrected for c in unguarded], list(clean)),
+            "dice_selective_noguard": mean_dice(list(selected(unguarded, noisy)), list(clean)),
+            "region_precision": region_precision(corrections, clean),
+            "reliability": reliability(corrections, clean),
+            "regions_selected": sum(len(select_regions(c.maps).regions) for c in corrections),
+            "floors": floor_sweep(corrections, clean)}
 
 
 def rescore(rows: Path, models: Path) -> None:
     """Score the correction of every row in ``rows`` whose model ``models`` holds (``--save-models``) again, with
-    the selection and guard of the current code: :data:`RESCORED` under ``row["rescored"]``, with the commit.
-    The training and the heatmaps are the row's own; a row rescored at this commit already is skipped."""
+    the selection and guard of the current code: the default's and the argmax's Dice and :func:`guard_scores`
+    under ``row["rescored"]``, with the commit. The training and the heatmaps are the row's own; a row rescored
+    at this commit already is skipped."""
     commit = git_commit()
     for model_path in sorted(models.glob("*.pt")):
         path = rows / f"{model_path.stem}.json"
@@ -222,17 +234,10 @@ def rescore(rows: Path, models: Path) -> None:
         model = load_model(model_path)
         corrections = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0)
                        for z in range(len(images))]
-        unguarded = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0, guard=False)
-                     for z in range(len(images))]
         again = {"commit": commit,
                  "dice_selective": mean_dice(list(selected(corrections, noisy)), list(clean)),
                  "dice_cleaned": mean_dice([c.corrected for c in corrections], list(clean)),
-                 "dice_selective_noguard": mean_dice(list(selected(unguarded, noisy)), list(clean)),
-                 "regions_selected": sum(len(select_regions(c.maps).regions) for c in corrections),
-                 "region_precision": region_precision(corrections, clean),
-                 "reliability": reliability(corrections, clean),
-                 "withheld_slices": sum(note.startswith("slice") for c in corrections for note in c.notes),
-                 "floors": floor_sweep(corrections, noisy, clean)}
+                 **guard_scores(model, images, noisy, clean, corrections)}
         row["rescored"] = again
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(row, indent=1, default=float))
@@ -388,15 +393,7 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         row["class_agreement"] = [] if trust is None else [float(v) for v in trust.class_agreement]
         row["withheld_regions"] = sum(len(c.withheld) for c in corrections)
         row["guard_notes"] = sorted({note for c in corrections for note in c.notes if not note.startswith("slice")})
-        row["withheld_slices"] = sum(note.startswith("slice") for c in corrections for note in c.notes)
-        unguarded = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0, guard=False)
-                     for z in range(len(images))]
-        row["dice_cleaned_noguard"] = mean_dice([c.corrected for c in unguarded], list(clean))
-        row["dice_selective_noguard"] = mean_dice(list(selected(unguarded, noisy)), list(clean))
-        row["region_precision"] = region_precision(corrections, clean)
-        row["reliability"] = reliability(corrections, clean)
-        row["regions_selected"] = sum(len(select_regions(c.maps).regions) for c in corrections)
-        row["floors"], row["floors_commit"] = floor_sweep(corrections, noisy, clean), commit
+        row.update(guard_scores(model, images, noisy, clean, corrections))
         row["temperatures"] = [float(member.temperature) for member in as_cross_fitted(model).members]
         mask_quality(model, images, noisy, clean, row)
         plain_calibration(model, images, noisy, clean, row)

@@ -105,15 +105,23 @@ def rescored_commits(rows: list[dict]) -> list[str]:
     return [f"Rows scored again: {count} of {len(rows)}, at {', '.join(commits) or '–'}."]
 
 
-def seeds_table(rows: list[dict]) -> list[str]:
-    """Per set, noise and method (and schedule): the mean and standard deviation over the seeds of the drawn
-    masks' Dice, the default's, its gain over the drawn masks (the seeds' noise differs), the argmax's, the heatmap's AP, the default's regions and their share right."""
+def by_setting(rows: list[dict], *fields: str) -> dict[tuple, list[dict]]:
+    """The rows grouped by set, noise and method as people read it (:func:`label`), and ``fields`` besides:
+    ``{(held out, set, noise, fraction, method, *fields): [rows of its seeds]}``."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault((row["held_out_set"], row["dataset"], row["noise"], row["fraction"], label(row),
-                           row["schedule"]), []).append(row)
-    lines = ["| set | held out | noise | method | seeds | noisy | default | gain | argmax | AP class | regions | right | "
-             "train s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        key = (row["held_out_set"], row["dataset"], row["noise"], row["fraction"], label(row))
+        groups.setdefault(key + tuple(row[name] for name in fields), []).append(row)
+    return groups
+
+
+def seeds_table(rows: list[dict]) -> list[str]:
+    """Per set, noise and method (and schedule): the mean and standard deviation over the seeds of the drawn
+    masks' Dice, the default's, its gain over the drawn masks (the seeds' noise differs), the argmax's, the
+    heatmap's AP, the default's regions and their share right."""
+    groups = by_setting(rows, "schedule")
+    lines = ["| set | held out | noise | method | seeds | noisy | default | gain | argmax | AP class | regions | "
+             "right | train s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (held_out, dataset, noise, fraction, method, schedule), group in sorted(groups.items()):
         pick = lambda name: [r.get(name) for r in group]  # noqa: E731
         lines.append(f"| {dataset} | {'yes' if held_out else 'no'} | {noise}:{fraction:g} | "
@@ -157,11 +165,7 @@ def floors_table(rows: list[dict]) -> list[str]:
     """The floor sweep of the rows that have one (``quality.floor_sweep``): per set, noise, method and confidence
     floor, the default selection's Dice, regions and share right at each relative area floor, averaged over the
     seeds."""
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        if "floors" in row:
-            groups.setdefault((row["held_out_set"], row["dataset"], row["noise"], row["fraction"], label(row)),
-                              []).append(row)
+    groups = by_setting([row for row in rows if "floors" in row])
     if not groups:
         return []
     sweeps = {key: np.array([row["floors"] for row in group], dtype=np.float64) for key, group in groups.items()}
