@@ -1,10 +1,14 @@
-"""The do-no-harm guard's slice rules: no proposal without evidence, none on a slice outside what the model learned."""
+"""The do-no-harm guard's slice and region rules: no proposal without evidence, none on a slice outside what the model
+learned, none that the fold models which trained on the slice do not make themselves."""
 import numpy as np
 import pytest
 
-from jcas.correction.guard import FOLD_AGREEMENT, UNFAMILIAR_MARGIN, slice_agreement, untrusted_slice
+from jcas.correction.guard import FOLD_AGREEMENT, MIN_SUPPORT, UNFAMILIAR_MARGIN, slice_agreement, untrusted_slice
 from jcas import correct
 from jcas.correction.prediction import predict_slice
+from jcas.correction.selection import select_slice
+from jcas.data.pairs import normalise
+from jcas.nn.tiles import TILE, tiled_probabilities
 from jcas.nn.crossfit import Trust
 from jcas.settings import make_config
 from jcas.training.trainer import Trainer
@@ -66,11 +70,11 @@ def test_past_the_margin_only_fold_models_that_disagree_make_a_slice_unfamiliar(
     model.trust = [agreeing_at(0.9)]
     assert slice_agreement(swapped, labels, 3) < 0.9 - UNFAMILIAR_MARGIN
     assert "outside what it learned" in untrusted_slice(model, normalised, labels, swapped)  # one model: margin alone
-    assert untrusted_slice(model, normalised, labels, swapped, lambda: [swapped.copy()]) is None
+    assert untrusted_slice(model, normalised, labels, swapped, [swapped.copy()]) is None
     near = swapped.copy()
     near[: len(near) // 3] = 0  # another fold model that sees something else on a third of the slice
     assert slice_agreement(near, swapped, 3) < FOLD_AGREEMENT
-    reason = untrusted_slice(model, normalised, labels, swapped, lambda: [swapped.copy(), near])
+    reason = untrusted_slice(model, normalised, labels, swapped, [swapped.copy(), near])
     assert "fold models agree with each other at only" in reason
 
 
@@ -92,3 +96,35 @@ def test_a_slice_drawn_wrong_all_over_is_corrected_where_the_fold_models_agree(m
     assert maps.slice_reason is None
     fixed = correct(model, images[2], swapped, min_area=1, min_score=0.0, min_confidence=0.0)
     assert fixed.regions and np.mean(fixed.corrected == masks[2]) > np.mean(swapped == masks[2])
+    # the support is the other fold model's own label (it trained on this slice), not the judging one's
+    judging = int(maps.judge.split()[1])
+    normalised = normalise(images[2], model.in_channels)
+    own = {k: tiled_probabilities(model.members[k], normalised, TILE).argmax(axis=0) for k in (0, 1)}
+    assert np.array_equal(maps.support, (own[1 - judging] == maps.proposed).astype(np.float32))
+    assert not np.array_equal(own[0], own[1])
+    assert all(r.support >= MIN_SUPPORT for r in fixed.regions)
+
+
+def test_a_region_the_fold_models_that_learned_the_slice_do_not_make_keeps_its_drawn_label():
+    """Two candidate regions of one slice, equally confident: the check models make the first proposal themselves
+    on most of its pixels and the second on a fifth of them, so only the first is proposed; without check models
+    (support NaN, a single model) both are."""
+    drawn = np.zeros((40, 40), dtype=np.uint8)
+    proposed = drawn.copy()
+    proposed[5:15, 5:15] = 1
+    proposed[25:35, 25:35] = 1
+    disagreement, confidence = np.full(drawn.shape, 0.8, np.float32), np.full(drawn.shape, 0.8, np.float32)
+    support = np.ones(drawn.shape, np.float32)
+    support[5:15, 5:8] = 0.0  # 70 % of the first region
+    support[25:35, 25:33] = 0.0  # 20 % of the second
+    floors = (1, 0.6, 0.6)
+    chosen = select_slice(drawn, proposed, disagreement, confidence, 0, 1, floors, {}, None, support=support)
+    assert [(r.bbox, round(r.support, 2)) for r in chosen.regions] == [((5, 5, 15, 15), 0.7)]
+    assert [(w.region.bbox, round(w.region.support, 2)) for w in chosen.withheld] == [((25, 25, 35, 35), 0.2)]
+    assert "fold models that trained on this slice" in chosen.withheld[0].reason
+    assert np.array_equal(chosen.corrected[25:35, 25:35], drawn[25:35, 25:35])
+    assert chosen.corrected[10, 10] == 1
+    alone = select_slice(drawn, proposed, disagreement, confidence, 0, 1, floors, {}, None, support=None)
+    assert len(alone.regions) == 2 and not alone.withheld
+    unguarded = select_slice(drawn, proposed, disagreement, confidence, 0, 1, floors, None, None, support=support)
+    assert len(unguarded.regions) == 2

@@ -40,6 +40,9 @@ class SliceMaps:
     boundary : numpy.ndarray or None
         ``(H, W)`` float32 in [0, 1]: the judging model(s)' boundary probability
         (:func:`jcas.correction.boundary.affinity_boundary`).
+    support : numpy.ndarray or None
+        ``(H, W)`` float32 in [0, 1]: the share of the check models (:func:`check_predictions`) whose own label is
+        ``proposed``; None for a single model (nothing to check against).
     """
 
     proposed: np.ndarray
@@ -49,6 +52,7 @@ class SliceMaps:
     judge: str = "in-sample"
     slice_reason: str | None = None
     boundary: np.ndarray | None = None
+    support: np.ndarray | None = None
 
 
 def proposed_labels(label_map, maps: SliceMaps, drawn: np.ndarray) -> np.ndarray:
@@ -89,18 +93,19 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     p_drawn = np.take_along_axis(probability, drawn[None], axis=0)[0]
     class_map = np.where(labels >= 0, 1 - p_drawn, 0).clip(0, 1).astype(np.float32)
     predicted = probability.argmax(axis=0)
+    others = check_predictions(model, normalised, set(weights), tile)
+    support = np.mean([other == predicted for other in others], axis=0, dtype=np.float32) if others else None
     return SliceMaps(predicted, class_map, np.clip(affinity, 0, 1).astype(np.float32),
                      probability.astype(np.float32, copy=False), judge,
-                     in_sample or untrusted_slice(model, normalised, labels, predicted,
-                                                  lambda: _other_predictions(model, normalised, set(weights), tile)),
-                     np.clip(boundary, 0, 1).astype(np.float32))
+                     in_sample or untrusted_slice(model, normalised, labels, predicted, others),
+                     np.clip(boundary, 0, 1).astype(np.float32), support)
 
 
-def _other_predictions(model: CrossFittedModel, normalised: np.ndarray, judges: set[int],
-                       tile: int) -> list[np.ndarray]:
-    """The class indices ``(H, W)`` of the fold models to hold the judging prediction against: those that did not
-    judge the slice (they trained on it) when one fold model judged it alone, else each judging model's own.
-    Computed only for a slice the guard asks about (rare), so the judging pass keeps no member's maps."""
+def check_predictions(model: CrossFittedModel, normalised: np.ndarray, judges: set[int],
+                      tile: int) -> list[np.ndarray]:
+    """The class indices ``(H, W)`` of the check models, the fold models the judging prediction is held against:
+    those that did not judge the slice (they trained on it) when one fold model judged it alone, else each judging
+    model's own. Empty for a single model. One pass of each, without mirroring, affinities or boundaries."""
     others = judges if len(judges) > 1 else {k for k, done in enumerate(model.trained) if done} - judges
     return [tiled_probabilities(model.members[k], normalised, tile).argmax(axis=0) for k in sorted(others)]
 

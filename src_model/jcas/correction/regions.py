@@ -32,6 +32,10 @@ class Region:
         Mean disagreement over the region, in [0, 1]; higher = more likely a real error.
     confidence : float
         Mean probability of the proposed label over the region, in [0, 1] (NaN when not given).
+    support : float
+        Share of the region's pixels where the check models (the fold models that trained on the slice)
+        propose the same label themselves, averaged over them, in [0, 1] (NaN when there are none;
+        :attr:`jcas.correction.prediction.SliceMaps.support`).
     """
 
     index: int
@@ -42,6 +46,7 @@ class Region:
     new_label: int
     score: float
     confidence: float = float("nan")
+    support: float = float("nan")
 
     @property
     def expected_pixels_fixed(self) -> float:
@@ -59,7 +64,8 @@ class Region:
         return row
 
 
-REGION_FIELDS = ("index", "slice", "y0", "x0", "y1", "x1", "area", "old_label", "new_label", "score", "confidence")
+REGION_FIELDS = ("index", "slice", "y0", "x0", "y1", "x1", "area", "old_label", "new_label", "score", "confidence",
+                 "support")
 
 
 def relative_floors(drawn: np.ndarray, object_areas: Mapping[int, float] | None = None,
@@ -91,7 +97,7 @@ def relative_floors(drawn: np.ndarray, object_areas: Mapping[int, float] | None 
 def find_regions(
     drawn: np.ndarray, proposed: np.ndarray, score_map: np.ndarray, slice_index: int, first_index: int,
     min_area: int | Mapping[int, int] = 1, min_score: float = 0.0, confidence_map: np.ndarray | None = None,
-    min_confidence: float = 0.0,
+    min_confidence: float = 0.0, support_map: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Region]]:
     """Label the connected regions of one slice where ``proposed`` differs from ``drawn``.
 
@@ -111,6 +117,8 @@ def find_regions(
         ``(H, W)`` float disagreement; a region's score is its mean.
     confidence_map : numpy.ndarray, optional
         ``(H, W)`` float probability of the proposed label; a region's confidence is its mean.
+    support_map : numpy.ndarray, optional
+        ``(H, W)`` float share of the check models that propose the same label; a region's support is its mean.
     slice_index : int
         Stored in each region.
     first_index : int
@@ -131,6 +139,7 @@ def find_regions(
     where = np.flatnonzero(changed)  # the sums below run over the changed pixels only
     scores_at = score_map.ravel()[where]
     confidences_at = None if confidence_map is None else confidence_map.ravel()[where]
+    supports_at = None if support_map is None else support_map.ravel()[where]
     for old, new in label_pairs(drawn.ravel()[where], proposed.ravel()[where]):
         floor = min_area if isinstance(min_area, (int, np.integer)) else min(
             min_area[value] for value in (old, new) if value in min_area)
@@ -139,8 +148,9 @@ def find_regions(
         at = components.ravel()[where]
         areas = np.bincount(at, minlength=count + 1)
         sums = np.bincount(at, weights=scores_at, minlength=count + 1)
-        confidences = (np.full(count + 1, np.nan) if confidences_at is None else
-                       np.bincount(at, weights=confidences_at, minlength=count + 1) / np.maximum(areas, 1))
+        confidences, supports = (np.full(count + 1, np.nan) if values is None else
+                                 np.bincount(at, weights=values, minlength=count + 1) / np.maximum(areas, 1)
+                                 for values in (confidences_at, supports_at))
         for label in range(1, count + 1):
             score, confidence = float(sums[label] / areas[label]), float(confidences[label])
             if areas[label] < floor or score < min_score or confidence < min_confidence:
@@ -150,7 +160,8 @@ def find_regions(
             inside = components[box] == label
             region_map[box][inside] = index
             regions.append(Region(index, slice_index, (box[0].start, box[1].start, box[0].stop, box[1].stop),
-                                  int(areas[label]), int(old), int(new), score, confidence))
+                                  int(areas[label]), int(old), int(new), score, confidence,
+                                  float(supports[label])))
     return region_map, regions
 
 

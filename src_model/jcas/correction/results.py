@@ -88,6 +88,9 @@ class CorrectionMaps:
     object_areas : dict of int to float
         The typical object of each label value in the model's training masks (the relative area floor;
         :attr:`jcas.nn.crossfit.CrossFittedModel.object_areas`); values it lacks are measured per slice.
+    support : numpy.ndarray or None
+        float32 in [0, 1], the mask's shape: the share of the check models that propose the same label
+        (:attr:`jcas.correction.prediction.SliceMaps.support`); None for a single model.
     """
 
     drawn: np.ndarray
@@ -103,6 +106,7 @@ class CorrectionMaps:
     boundary: np.ndarray | None = None
     ignore_value: int | None = None
     object_areas: dict[int, float] = field(default_factory=dict)
+    support: np.ndarray | None = None
 
 
 @dataclass
@@ -150,6 +154,8 @@ class SliceCorrection:
         Why the guard withholds every region of this slice (:func:`jcas.correction.guard.untrusted_slice`), else None.
     boundary : numpy.ndarray or None
         ``(H, W)`` float32: the model's boundary probability (:mod:`jcas.correction.boundary`).
+    support : numpy.ndarray or None
+        ``(H, W)`` float32: the check models' support of the proposed label (:class:`CorrectionMaps`).
     boundaries : numpy.ndarray or None
         ``(H, W)`` uint8: the boundary view of the drawn slice
         (:func:`jcas.correction.boundary.boundary_view`: 1 a boundary the model sees and the mask
@@ -169,6 +175,7 @@ class SliceCorrection:
     confidence: np.ndarray
     slice_reason: str | None = None
     boundary: np.ndarray | None = None
+    support: np.ndarray | None = None
     boundaries: np.ndarray | None = None
     drawn_quality: QualityTally | None = None
     corrected_quality: QualityTally | None = None

@@ -49,7 +49,7 @@ def select_regions(maps: CorrectionMaps, *, min_area: int | None = MIN_AREA, min
         chosen = select_slice(views(drawn, z), views(maps.proposed, z), views(maps.class_disagreement, z),
                               views(maps.confidence, z), z, len(regions) + len(withheld) + 1,
                               (min_area, min_score, min_confidence), maps.untrusted if maps.guard else None,
-                              slice_reason, maps.object_areas)
+                              slice_reason, maps.object_areas, None if maps.support is None else views(maps.support, z))
         views(corrected, z)[...] = chosen.corrected
         views(region_map, z)[...] = chosen.region_map
         regions.extend(chosen.regions)
@@ -69,7 +69,8 @@ def guard_notes(untrusted: dict[int, str], num_classes: int) -> list[str]:
 
 def select_slice(drawn: np.ndarray, proposed: np.ndarray, class_disagreement: np.ndarray, confidence: np.ndarray,
                  z: int, first_id: int, floors: tuple[int, float, float], untrusted: dict[int, str] | None,
-                 slice_reason: str | None, object_areas: dict[int, float] | None = None) -> SliceSelection:
+                 slice_reason: str | None, object_areas: dict[int, float] | None = None,
+                 support: np.ndarray | None = None) -> SliceSelection:
     """Candidate regions of one slice (:func:`~jcas.correction.regions.find_regions`), then the guard's
     :func:`~jcas.correction.guard.withhold` unless ``untrusted`` is ``None`` (no guard).
 
@@ -88,11 +89,13 @@ def select_slice(drawn: np.ndarray, proposed: np.ndarray, class_disagreement: np
     slice_reason : str or None
     object_areas : dict of int to float, optional
         The typical objects the relative floor is a fraction of (:attr:`CorrectionMaps.object_areas`).
+    support : numpy.ndarray, optional
+        ``(H, W)`` float32 (see :class:`CorrectionMaps`); each region's mean is its support, which the guard checks.
     """
     min_area, min_score, min_confidence = floors
     area_floors = relative_floors(drawn, object_areas) if min_area is None else min_area
     found_map, found = find_regions(drawn, proposed, class_disagreement, z, first_id, area_floors, min_score,
-                                    confidence, min_confidence)
+                                    confidence, min_confidence, support)
     held, notes = [], []
     if untrusted is not None:
         found, held = withhold(found, classes=untrusted, slice_reason=slice_reason)

@@ -113,6 +113,7 @@ def _collate(model: CrossFittedModel, mask: np.ndarray, streamed: Iterator[Slice
     region_map = np.zeros(mask.shape, dtype=np.int32)
     class_map, affinity_map, confidence_map, boundary_map = (np.zeros(mask.shape, dtype=np.float32)
                                                              for _ in range(4))
+    support_map = None
     regions, withheld, notes, slice_reasons, judges = [], [], [], [], []
     views = (lambda a, z: a) if mask.ndim == 2 else (lambda a, z: a[z])
     slices = 1 if mask.ndim == 2 else mask.shape[0]
@@ -122,6 +123,9 @@ def _collate(model: CrossFittedModel, mask: np.ndarray, streamed: Iterator[Slice
                              (affinity_map, part.affinity_disagreement), (confidence_map, part.confidence),
                              (boundary_map, part.boundary)):
             views(whole, part.z)[...] = piece
+        if part.support is not None:
+            support_map = np.full(mask.shape, np.nan, dtype=np.float32) if support_map is None else support_map
+            views(support_map, part.z)[...] = part.support
         regions += part.selection.regions
         withheld += part.selection.withheld
         notes += part.selection.notes
@@ -131,7 +135,7 @@ def _collate(model: CrossFittedModel, mask: np.ndarray, streamed: Iterator[Slice
     untrusted = untrusted_classes(model) if guard else {}
     maps = CorrectionMaps(mask.copy(), proposed, class_map, affinity_map, confidence_map, untrusted, slice_reasons,
                           judges, label_map.num_classes, guard, boundary_map, label_map.ignore_value,
-                          model.object_areas)
+                          model.object_areas, support_map)
     return Correction(corrected, class_map, affinity_map, region_map, rank(regions), withheld,
                       guard_notes(untrusted, label_map.num_classes) + notes, list(judges), maps, boundary_map)
 
@@ -183,10 +187,10 @@ def stream_correct(model: JCASModel | CrossFittedModel, image: Callable[[int], n
         confidence = maps.probability.max(axis=0)  # the proposed label's probability
         selection = select_slice(mask_slice, proposed, maps.class_disagreement, confidence, z, first_id,
                                  (min_area, min_score, min_confidence), untrusted, maps.slice_reason,
-                                 model.object_areas)
+                                 model.object_areas, maps.support)
         first_id += len(selection.regions) + len(selection.withheld)
         part = SliceCorrection(z, selection, maps.class_disagreement, maps.affinity_disagreement, maps.judge,
-                               proposed, confidence, maps.slice_reason, maps.boundary)
+                               proposed, confidence, maps.slice_reason, maps.boundary, maps.support)
         if assess:
             part.boundaries = boundary_view(maps.boundary, mask_slice, ignore_value=model.label_map.ignore_value)
             part.drawn_quality = tally_quality(maps.probability, labels)
