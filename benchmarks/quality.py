@@ -204,7 +204,7 @@ def floor_sweep(corrections, clean) -> list[list[float]]:
 def guard_scores(model, images, noisy, clean, corrections) -> dict:
     """What the selection and the guard make of a model's corrections ``corrections`` (one per slice, every
     candidate kept): the slices withheld, the Dice with the guard off, the default's regions and share right,
-    the reliability bins and the floor sweep."""
+    the reliability and support bins and the floor sweep."""
     unguarded = [correct(model, images[z], noisy[z], min_area=1, min_score=0.0, min_confidence=0.0, guard=False)
                  for z in range(len(images))]
     return {"withheld_slices": sum(note.startswith("slice") for c in corrections for note in c.notes),
@@ -212,6 +212,7 @@ def guard_scores(model, images, noisy, clean, corrections) -> dict:
             "dice_selective_noguard": mean_dice(list(selected(unguarded, noisy)), list(clean)),
             "region_precision": region_precision(corrections, clean),
             "reliability": reliability(corrections, clean),
+            "support_bins": support_bins(corrections, clean),
             "regions_selected": sum(len(select_regions(c.maps).regions) for c in corrections),
             "floors": floor_sweep(corrections, clean)}
 
@@ -259,21 +260,39 @@ def region_precision(corrections, clean) -> float:
 
 #: Confidence bins of the reliability table: regions at the default area floor, any score or confidence.
 RELIABILITY_BINS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+#: Support bins of the support table (the guard's ``MIN_SUPPORT`` is an edge): the same regions, no guard.
+SUPPORT_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def reliability(corrections, clean) -> list[list[float]]:
     """``[[low, high, regions, right, mean confidence], ...]`` per confidence bin over the candidate regions at the
     default area floor with no score or confidence floor (the guard applied): how often a proposal of that
     confidence is right."""
-    bins = [[low, high, 0, 0, 0.0] for low, high in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:])]
+    return binned_regions(corrections, clean, RELIABILITY_BINS, "confidence", guard=True)
+
+
+def support_bins(corrections, clean) -> list[list[float]]:
+    """``[[low, high, regions, right, mean support], ...]`` per bin of :attr:`Region.support` over the candidate
+    regions at the default area floor with no score or confidence floor and no guard: how often a proposal that
+    the check models make on that share of its pixels is right (the guard withholds those below its
+    ``MIN_SUPPORT``)."""
+    return binned_regions(corrections, clean, SUPPORT_BINS, "support", guard=False)
+
+
+def binned_regions(corrections, clean, edges, field: str, guard: bool) -> list[list[float]]:
+    """``[[low, high, regions, right, mean of field], ...]``: the candidate regions at the default area floor (no
+    score or confidence floor; the guard on or off) binned by a :class:`Region` field between ``edges``, the last
+    bin closed; regions whose field is NaN are left out."""
+    bins = [[low, high, 0, 0, 0.0] for low, high in zip(edges[:-1], edges[1:])]
     for z, c in enumerate(corrections):
-        chosen = select_regions(c.maps, min_score=0.0, min_confidence=0.0)
+        chosen = select_regions(replace(c.maps, guard=guard), min_score=0.0, min_confidence=0.0)
         for region in chosen.regions:
+            value = getattr(region, field)
             for row in bins:
-                if row[0] <= region.confidence < row[1] or (row[1] == 1.0 and region.confidence == 1.0):
+                if row[0] <= value < row[1] or (row[1] == edges[-1] and value == edges[-1]):
                     row[2] += 1
                     row[3] += int(region_is_right(region, chosen.region_map, clean[z]))
-                    row[4] += region.confidence
+                    row[4] += value
     return [[low, high, n, right, total / n if n else float("nan")] for low, high, n, right, total in bins]
 
 

@@ -203,6 +203,26 @@ def reliability_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def support_table(rows: list[dict]) -> list[str]:
+    """Candidate regions (no guard) binned by their support, the share of their pixels where the fold models that
+    trained on the slice propose the same label (``quality.support_bins``), summed over the seeds of each set,
+    noise and method: how many, and the share right."""
+    lines = ["| set | held out | noise | method | seeds | support | regions | share right |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (held_out, dataset, noise, fraction, method), group in sorted(
+            by_setting([row for row in rows if "support_bins" in row]).items()):
+        counts = np.array([[(count, right) for _, _, count, right, _ in row["support_bins"]]
+                           for row in group]).sum(axis=0)
+        seeds = ", ".join(str(row["seed"]) for row in group)
+        last = len(counts) - 1
+        for index, ((low, high, *_), (count, right)) in enumerate(zip(group[0]["support_bins"], counts)):
+            if count:
+                lines.append(f"| {dataset} | {'yes' if held_out else 'no'} | {noise}:{fraction:g} | {method} | "
+                             f"{seeds} | [{low:.2f}, {high:.2f}{']' if index == last else ')'} | {count:.0f} | "
+                             f"{right / count:.2f} |")
+    return lines
+
+
 def review_gain_share(pairs: list[list[float]], share: float = 0.2) -> tuple[float, float]:
     """The review cost at data-set scale: a reviewer who makes each slice right goes through ``share`` of the
     slices in the order of the score (worst first); the part of the whole gain (the sum of ``1 - true Dice``
@@ -272,6 +292,11 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
              "maps of the rows of `rows_current/` that have the sweep (`quality.floor_sweep`), mean over the seeds.",
              "Each cell: Dice, regions, share right.",
              "", *floors_table(current_rows), "",
+             "## The check models' support", "",
+             "Candidate regions at the default area floor, with no score or confidence floor and no guard, binned by",
+             "their support: the share of their pixels where the fold models that trained on the slice propose the",
+             "region's label themselves. The guard withholds a region below 0.5 (`jcas.correction.guard.MIN_SUPPORT`).",
+             "", *support_table(current_rows), "",
              "## Earlier rows, seed 0", "",
              "Rows of `rows/`. *default* and the reliability bins are those of the code each row ran",
              "(its `commit`, taken when the row started): rows of 1527099 and 584215a ran with an area floor of 0.2",
