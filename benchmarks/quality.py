@@ -282,13 +282,13 @@ def support_bins(corrections, clean) -> list[list[float]]:
 def binned_regions(corrections, clean, edges, field: str, guard: bool) -> list[list[float]]:
     """``[[low, high, regions, right, mean of field], ...]``: the candidate regions at the default area floor (no
     score or confidence floor; the guard on or off) binned by a :class:`Region` field between ``edges``, the last
-    bin closed; regions whose field is NaN are left out."""
+    bin closed; regions whose field is None (no check model) are left out."""
     bins = [[low, high, 0, 0, 0.0] for low, high in zip(edges[:-1], edges[1:])]
     for z, c in enumerate(corrections):
         chosen = select_regions(replace(c.maps, guard=guard), min_score=0.0, min_confidence=0.0)
         for region in chosen.regions:
             value = getattr(region, field)
-            for row in bins:
+            for row in bins if value is not None else []:
                 if row[0] <= value < row[1] or (row[1] == edges[-1] and value == edges[-1]):
                     row[2] += 1
                     row[3] += int(region_is_right(region, chosen.region_map, clean[z]))

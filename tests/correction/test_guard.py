@@ -108,7 +108,7 @@ def test_a_slice_drawn_wrong_all_over_is_corrected_where_the_fold_models_agree(m
 def test_a_region_the_fold_models_that_learned_the_slice_do_not_make_keeps_its_drawn_label():
     """Two candidate regions of one slice, equally confident: the check models make the first proposal themselves
     on most of its pixels and the second on a fifth of them, so only the first is proposed; without check models
-    (support NaN, a single model) both are."""
+    (support None, a single model) both are."""
     drawn = np.zeros((40, 40), dtype=np.uint8)
     proposed = drawn.copy()
     proposed[5:15, 5:15] = 1

@@ -189,7 +189,7 @@ def withhold(regions: list[Region], *, classes: dict[int, str],
 
 def unsupported(region: Region, min_support: float = MIN_SUPPORT) -> str | None:
     """Why a region's proposal lacks the check models' support (:data:`MIN_SUPPORT`), or None."""
-    if not region.support < min_support:  # NaN (no check model) passes
+    if region.support is None or region.support >= min_support:  # None: no check model to ask
         return None
     return (f"the fold models that trained on this slice propose label {region.new_label} on only "
             f"{region.support:.0%} of the region (< {min_support:.0%}): the drawn label convinced them")

@@ -32,10 +32,10 @@ class Region:
         Mean disagreement over the region, in [0, 1]; higher = more likely a real error.
     confidence : float
         Mean probability of the proposed label over the region, in [0, 1] (NaN when not given).
-    support : float
+    support : float or None
         Share of the region's pixels where the check models (the fold models that trained on the slice)
-        propose the same label themselves, averaged over them, in [0, 1] (NaN when there are none;
-        :attr:`jcas.correction.prediction.SliceMaps.support`).
+        propose the same label themselves, averaged over them, in [0, 1]; None when there are none
+        (:attr:`jcas.correction.prediction.SliceMaps.support`).
     """
 
     index: int
@@ -46,7 +46,7 @@ class Region:
     new_label: int
     score: float
     confidence: float = float("nan")
-    support: float = float("nan")
+    support: float | None = None
 
     @property
     def expected_pixels_fixed(self) -> float:
@@ -148,9 +148,10 @@ def find_regions(
         at = components.ravel()[where]
         areas = np.bincount(at, minlength=count + 1)
         sums = np.bincount(at, weights=scores_at, minlength=count + 1)
-        confidences, supports = (np.full(count + 1, np.nan) if values is None else
-                                 np.bincount(at, weights=values, minlength=count + 1) / np.maximum(areas, 1)
-                                 for values in (confidences_at, supports_at))
+        confidences = (np.full(count + 1, np.nan) if confidences_at is None else
+                       np.bincount(at, weights=confidences_at, minlength=count + 1) / np.maximum(areas, 1))
+        supports = (None if supports_at is None else
+                    np.bincount(at, weights=supports_at, minlength=count + 1) / np.maximum(areas, 1))
         for label in range(1, count + 1):
             score, confidence = float(sums[label] / areas[label]), float(confidences[label])
             if areas[label] < floor or score < min_score or confidence < min_confidence:
@@ -161,7 +162,7 @@ def find_regions(
             region_map[box][inside] = index
             regions.append(Region(index, slice_index, (box[0].start, box[1].start, box[0].stop, box[1].stop),
                                   int(areas[label]), int(old), int(new), score, confidence,
-                                  float(supports[label])))
+                                  None if supports is None else float(supports[label])))
     return region_map, regions
 
 
