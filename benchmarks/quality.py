@@ -175,7 +175,7 @@ def selected(corrections, noisy, area: int | None = SELECT_AREA, score: float = 
 
 #: The area floors of the floor sweep, as fractions of the typical object (the core's is
 #: ``jcas.settings.MIN_AREA_FRACTION``), each at the confidence floors of FLOOR_CONFIDENCES.
-FLOOR_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.3)
+FLOOR_FRACTIONS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 FLOOR_CONFIDENCES = (0.6, 0.7, 0.8)
 
 

@@ -168,21 +168,27 @@ def floors_table(rows: list[dict]) -> list[str]:
     groups = by_setting([row for row in rows if "floors" in row])
     if not groups:
         return []
-    sweeps = {key: np.array([row["floors"] for row in group], dtype=np.float64) for key, group in groups.items()}
-    areas = sorted({float(a) for sweep in sweeps.values() for a in sweep[0, :, 0]})
+    cells_of: dict[tuple, dict[tuple[float, float], list]] = {}  # setting -> (area, confidence) -> seeds' cells
+    for key, group in groups.items():
+        for row in group:
+            for area, confidence, dice, regions, right in row["floors"]:
+                cells_of.setdefault(key, {}).setdefault((area, confidence), []).append((dice, regions, right))
+    areas = sorted({area for cells in cells_of.values() for area, _ in cells})
     lines = ["| set | noise | method | seeds | confidence floor | "
              + " | ".join(f"area floor {a:g}" for a in areas) + " |", "|---|---|---|---|---|" + "---|" * len(areas)]
-    for key, sweep in sorted(sweeps.items()):
+    for key, cells in sorted(cells_of.items()):
         _, dataset, noise, fraction, method = key
-        for confidence in sorted({float(c) for c in sweep[0, :, 1]}):
-            cells = []
+        for confidence in sorted({c for _, c in cells}):
+            shown = []
             for area in areas:
-                pick = (sweep[0, :, 0] == area) & (sweep[0, :, 1] == confidence)
-                dice, regions, right = (sweep[:, pick, i].ravel() for i in (2, 3, 4))
-                share = float(np.nanmean(right)) if np.isfinite(right).any() else float("nan")
-                cells.append(f"{_f(float(dice.mean()))}, {regions.mean():.0f}, {_f(share, 2)}")
+                seeds = np.array(cells.get((area, confidence), []), dtype=np.float64).reshape(-1, 3)
+                if not len(seeds):
+                    shown.append("–")
+                    continue
+                share = float(np.nanmean(seeds[:, 2])) if np.isfinite(seeds[:, 2]).any() else float("nan")
+                shown.append(f"{_f(float(seeds[:, 0].mean()))}, {seeds[:, 1].mean():.0f}, {_f(share, 2)}")
             lines.append(f"| {dataset} | {noise}:{fraction:g} | {method} | {len(groups[key])} | {confidence:g} | "
-                         + " | ".join(cells) + " |")
+                         + " | ".join(shown) + " |")
     return lines
 
 
@@ -255,6 +261,46 @@ def mask_quality_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+#: The shares of the slices a simulated reviewer goes through in the review-cost table.
+REVIEWED = (0.1, 0.2, 0.5)
+
+
+def reviewed_dice(pairs: list[list[float]], share: float) -> float:
+    """The mean Dice of a set's slices after a reviewer made the ``share`` of them that a score ranks worst
+    right (Dice 1), from ``[score, true Dice]`` pairs."""
+    scores, true = np.array(pairs, dtype=np.float64).T
+    count = int(round(share * len(true)))
+    after = true.copy()
+    after[np.argsort(scores, kind="stable")[:count]] = 1.0
+    return float(after.mean())
+
+
+def review_cost_table(rows: list[dict]) -> list[str]:
+    """Per set, noise and seed: the mean Dice of the slices after a simulated reviewer has gone through the worst
+    10, 20 and 50 % in the order of the dock (the estimated Dice of ``quality.csv``, from the JCAS row), of
+    cleanlab's image score (where a cleanlab row of the same noisy masks exists), in a random order (the
+    expectation) and in the true order (the best any order can do)."""
+    product = {(r["dataset"], r["noise"], r["fraction"], r["seed"]): r for r in rows
+               if label(r) in ("JCAS on the plain recipe", "JCAS (the default)") and "slice_quality" in r}
+    peers = {(r["dataset"], r["noise"], r["fraction"], r["seed"]): r for r in rows
+             if r["method"] == "cleanlab" and "slice_quality" in r}
+    header = " | ".join(f"{share:.0%}: {order}" for share in REVIEWED
+                        for order in ("dock", "cleanlab", "random", "true"))
+    lines = [f"| set | noise | seed | slices | drawn | {header} |", "|---|---|---|---|---|" + "---|" * 4 * len(REVIEWED)]
+    for key in sorted(product):
+        dataset, noise, fraction, seed = key
+        pairs = product[key]["slice_quality"]
+        drawn = float(np.mean([true for _, true in pairs]))
+        cells = []
+        for share in REVIEWED:
+            peer = reviewed_dice(peers[key]["slice_quality"], share) if key in peers else None
+            cells += [_f(reviewed_dice(pairs, share)), _f(peer), _f(drawn + share * (1 - drawn)),
+                      _f(reviewed_dice([[true, true] for _, true in pairs], share))]
+        lines.append(f"| {dataset} | {noise}:{fraction:g} | {seed} | {len(pairs)} | {_f(drawn)} | "
+                     + " | ".join(cells) + " |")
+    return lines
+
+
 def provenance(rows: list[dict]) -> list[str]:
     """The commits and machines the rows came from."""
     commits = sorted({row.get("commit", "?") for row in rows})
@@ -287,8 +333,9 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
              "The product against the plain baseline on the same seeds (the same noisy masks); a positive",
              "difference is the product ahead.", "", *paired_table(current_rows), "",
              "## Area and confidence floors", "",
-             "The default selection (score floor 0.6, the guard) at relative area floors from 0.02 to 0.3 of the",
-             "typical object (the default is 0.05) and confidence floors from 0.6 (the default) to 0.8, from the",
+             "The default selection (score floor 0.6, the guard) at relative area floors from 0 to 0.3 of the",
+             "typical object (at least 16 px: 0 is that floor alone) and confidence floors from 0.6 (the default) to",
+             "0.8, from the",
              "maps of the rows of `rows_current/` that have the sweep (`quality.floor_sweep`), mean over the seeds.",
              "Each cell: Dice, regions, share right.",
              "", *floors_table(current_rows), "",
@@ -313,6 +360,11 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
              "gain from the worst 20 %; a random order gives 20 %). The review is simulated: a reviewed slice",
              "becomes right, and the gain is the sum of 1 - Dice over the slices.", "",
              *mask_quality_table(rows + slice_floor_rows + current_rows), "",
+             "The review cost at data-set scale, from the rows of `rows_current/`: the mean Dice of the slices after",
+             "a simulated reviewer has made the worst 10, 20 and 50 % of them right, in the dock's order (the",
+             "estimated Dice), in cleanlab's (its image label-quality score on the plain recipe's out-of-fold",
+             "probabilities, where a row of it exists), in a random order (its expectation) and in the true order.",
+             "", *review_cost_table(current_rows), "",
              "## Reliability of the proposals' confidence", "",
              "Candidate regions at the default area floor with no score or confidence floor, binned by their",
              "confidence; a calibrated confidence has a gap near 0.", "", *reliability_table(rows), "",
