@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import DATASETS, RESULTS, load_rows
+from jcas.settings import MIN_AREA_FRACTION, MIN_CONFIDENCE
 
 FOLDER = RESULTS / "recipe"
 #: The methods' names in the tables.
@@ -192,6 +193,58 @@ def floors_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+#: The rule that picks the default floors on the tuning rows: no setting may lose more than NO_HARM Dice
+#: against its drawn masks, and each must keep at least MIN_RIGHT of its regions right (means over its seeds).
+NO_HARM, MIN_RIGHT = 0.005, 0.70
+#: Floors whose mean gain is within TIED of the best count as tied; of those, the rule keeps the one nearest the
+#: core's defaults (the same confidence floor first, then the nearest area floor): no change without a gain.
+TIED = 0.002
+PRODUCT = ("JCAS on the plain recipe", "JCAS (the default)")
+
+
+def floor_choice(rows: list[dict]) -> list[str]:
+    """The floors the selection rule picks from the floor sweeps of the product's tuning rows (the default
+    folds): per area and confidence floor, the mean and the smallest gain over the settings (set and noise,
+    means over the seeds) and the smallest share right (a setting's regions pooled over its seeds); among the
+    floors with no setting below ``-NO_HARM`` and every share right at least ``MIN_RIGHT`` (a setting that
+    proposes nothing passes; one where no floor gains more than ``NO_HARM`` only has to come to no harm), the
+    one with the best mean gain is marked, or of those within ``TIED`` of it the one nearest the core's defaults."""
+    tuning = [row for row in rows if not row["held_out_set"] and label(row) in PRODUCT and "floors" in row
+              and row.get("folds") == 2]
+    settings = by_setting(tuning)
+    floors = sorted({(area, confidence) for row in tuning for area, confidence, *_ in row["floors"]})
+    scores = {}  # (setting, floor) -> (mean gain, share right pooled over the seeds)
+    for key, group in settings.items():
+        for floor in floors:
+            cells = [(dice - row["dice_noisy"], regions, right) for row in group
+                     for *at, dice, regions, right in row["floors"] if tuple(at) == floor]
+            if len(cells) == len(group):
+                proposed = sum(regions for _, regions, _ in cells)
+                right = sum(regions * share for _, regions, share in cells if regions)
+                scores[key, floor] = (float(np.mean([gain for gain, _, _ in cells])),
+                                      right / proposed if proposed else float("nan"))
+    # a setting where no floor gains more than NO_HARM says nothing about the trade of gain against precision
+    informative = [key for key in settings if max(scores[k][0] for k in scores if k[0] == key) > NO_HARM]
+    table = []
+    for floor in floors:
+        if all((key, floor) in scores for key in settings):
+            gains = [scores[key, floor][0] for key in settings]
+            shares = [scores[key, floor][1] for key in informative if np.isfinite(scores[key, floor][1])]
+            table.append((*floor, float(np.mean(gains)), min(gains), min(shares, default=float("nan"))))
+    passing = [entry for entry in table if entry[3] >= -NO_HARM and not entry[4] < MIN_RIGHT]
+    best = max((entry[2] for entry in passing), default=None)
+    tied = [entry for entry in passing if entry[2] >= best - TIED] if passing else []
+    chosen = min(tied, key=lambda e: (e[1] != MIN_CONFIDENCE, abs(e[0] - MIN_AREA_FRACTION)))[:2] if tied else None
+    named = ", ".join(f"{key[1]} {key[2]}:{key[3]:g} ({len(group)} seeds)" for key, group in sorted(settings.items()))
+    lines = [f"Settings: {named}.", "",
+             "| area floor | confidence floor | mean gain | smallest gain | smallest share right | chosen |",
+             "|---|---|---|---|---|---|"]
+    for area, confidence, mean_gain, least_gain, least_share in table:
+        lines.append(f"| {area:g} | {confidence:g} | {_signed(mean_gain)} | {_signed(least_gain)} | "
+                     f"{_f(least_share, 2)} | {'yes' if (area, confidence) == chosen else ''} |")
+    return lines
+
+
 def reliability_table(rows: list[dict]) -> list[str]:
     """Candidate regions of the JCAS rows binned by confidence (mean probability of the proposed label): how many,
     how many right, and the gap between the share right and the mean confidence."""
@@ -339,6 +392,13 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
              "maps of the rows of `rows_current/` that have the sweep (`quality.floor_sweep`), mean over the seeds.",
              "Each cell: Dice, regions, share right.",
              "", *floors_table(current_rows), "",
+             "The rule that picks the default floors from these sweeps, on the product's rows of the tuning sets",
+             f"only: no setting may lose more than {NO_HARM} Dice (mean over its seeds), each must keep at least",
+             f"{MIN_RIGHT:.0%} of its regions right (pooled over its seeds), where some floor gains more than {NO_HARM} (one where none",
+             "does, a kind of error the model cannot see, only has to come to no harm); of the floors that pass,",
+             f"the best mean gain, or of those within {TIED} of it the one nearest the core's defaults (the same",
+             f"confidence floor first, then the nearest area floor; now {MIN_AREA_FRACTION:g} and {MIN_CONFIDENCE:g}).", "",
+             *floor_choice(current_rows), "",
              "## The check models' support", "",
              "Candidate regions at the default area floor, with no score or confidence floor and no guard, binned by",
              "their support: the share of their pixels where the fold models that trained on the slice propose the",
