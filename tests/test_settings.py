@@ -55,4 +55,4 @@ def test_the_correction_settings_are_explained_once_and_the_command_line_shows_i
     shown = " ".join(capsys.readouterr().out.split())
     for text in SELECTION_HELP.values():
         assert " ".join(text.split()) in shown
-    assert MIN_AREA is None and "default: a twentieth of the typical object" in shown  # the relative floor
+    assert MIN_AREA is None and "default: a hundredth of the typical object" in shown  # the relative floor

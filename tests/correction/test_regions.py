@@ -86,7 +86,7 @@ def test_the_relative_area_floor_lets_a_missed_small_nucleus_through_and_keeps_s
 
 def test_the_relative_floor_scales_with_the_objects():
     """The same error, half the size, on objects half the size: the same verdict."""
-    small, large = relative_floors(nuclei_slice(radius=10)), relative_floors(nuclei_slice(radius=20))
+    small, large = (relative_floors(nuclei_slice(radius=radius), lowest=1) for radius in (10, 20))
     assert 3.5 < large[1] / small[1] < 4.5
     assert typical_areas([nuclei_slice(radius=20)])[1] == int((nuclei_slice(radius=20, count=1) == 1).sum())
 
