@@ -135,6 +135,14 @@ def posterior_wrong(probability: np.ndarray, transition: np.ndarray, labels: np.
     return 1 - drawn / joint.sum(axis=0).clip(min=1e-12)
 
 
+def train_steps(trainer, steps: int) -> None:
+    """Run a :class:`jcas.Trainer` until it has taken ``steps`` optimiser steps (a short training whose model
+    is there to be measured, not to be good)."""
+    for event in trainer.run():
+        if event.global_step >= steps:
+            break
+
+
 # ---------------------------------------------------------------------------------------------- provenance
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import load_provenance, save_provenance, write_lines
+from harness import load_provenance, save_provenance, train_steps, write_lines
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -82,9 +82,7 @@ def child(folder: Path, cache_mb: int, steps: int, whole: bool) -> dict:
     else:
         trainer = Trainer(volumes=volumes_from_files(pairs, store=SliceStore(cache_mb * 2**20)), config=config)
     ready = time.perf_counter() - started
-    for event in trainer.run():
-        if event.global_step >= steps:
-            break
+    train_steps(trainer, steps)
     figures = {"peak_mb": peak_mb(), "setup_s": round(ready, 2), "train_s": round(time.perf_counter() - started - ready, 2)}
     trainer.save(folder / "model.pt")
     return figures
