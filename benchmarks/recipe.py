@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import DATASETS, RESULTS, load_rows
+from harness import DATASETS, RESULTS, SEEN_WHILE_CHOOSING, load_rows
 from jcas.settings import MIN_AREA_FRACTION, MIN_CONFIDENCE
 
 FOLDER = RESULTS / "recipe"
@@ -42,6 +42,13 @@ def scored_now(row: dict) -> dict:
     return {**row, **again, "scored_at": scored_at} if scored_at else row
 
 
+def held_out(dataset: str, held_out_set: bool) -> str:
+    """The held-out column: yes, no, or "seen" for a held-out set looked at while a default was chosen."""
+    if dataset in SEEN_WHILE_CHOOSING:
+        return "seen"
+    return "yes" if held_out_set else "no"
+
+
 def _f(value, digits: int = 3) -> str:
     """A number for a table; '–' for a missing or NaN one."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
@@ -63,7 +70,8 @@ def quality_table(rows: list[dict]) -> list[str]:
         gain = row["dice_selective"] - row["dice_noisy"]  # NaN for cleanlab: it has no default selection
         temperatures = ", ".join(f"{t:.2f}" for t in row.get("temperatures", []))
         lines.append(
-            f"| {row['dataset']} | {'yes' if row['held_out_set'] else 'no'} | {row['noise']}:{row['fraction']:g} | "
+            f"| {row['dataset']} | {held_out(row['dataset'], row['held_out_set'])} | "
+            f"{row['noise']}:{row['fraction']:g} | "
             f"{label(row)} ({row['schedule']}) | {_f(row['dice_noisy'])} | "
             f"{_f(row['dice_selective'])} | {_f(row['dice_cleaned'])} | {_signed(gain)} | "
             + " | ".join(_f(row.get(f"dice_selective_a{area}_s0.6")) for area in (10, 100, 400))
@@ -123,9 +131,9 @@ def seeds_table(rows: list[dict]) -> list[str]:
     groups = by_setting(rows, "schedule")
     lines = ["| set | held out | noise | method | seeds | noisy | default | gain | argmax | AP class | regions | "
              "right | train s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (held_out, dataset, noise, fraction, method, schedule), group in sorted(groups.items()):
+    for (held_out_set, dataset, noise, fraction, method, schedule), group in sorted(groups.items()):
         pick = lambda name: [r.get(name) for r in group]  # noqa: E731
-        lines.append(f"| {dataset} | {'yes' if held_out else 'no'} | {noise}:{fraction:g} | "
+        lines.append(f"| {dataset} | {held_out(dataset, held_out_set)} | {noise}:{fraction:g} | "
                      f"{method} ({schedule}) | {', '.join(str(r['seed']) for r in group)} | "
                      f"{_mean_sd(pick('dice_noisy'))} | {_mean_sd(pick('dice_selective'))} | "
                      f"{_mean_sd([r['dice_selective'] - r['dice_noisy'] for r in group])} | "
@@ -204,7 +212,7 @@ PRODUCT = ("JCAS on the plain recipe", "JCAS (the default)")
 
 def floor_choice(rows: list[dict]) -> list[str]:
     """The floors the selection rule picks from the floor sweeps of the product's tuning rows (the default
-    folds): per area and confidence floor, the mean and the smallest gain over the settings (set and noise,
+    folds): per relative area floor (a fraction above 0) and confidence floor, the mean and the smallest gain over the settings (set and noise,
     means over the seeds) and the smallest share right (a setting's regions pooled over its seeds); among the
     floors with no setting below ``-NO_HARM`` and every share right at least ``MIN_RIGHT`` (a setting that
     proposes nothing passes; one where no floor gains more than ``NO_HARM`` only has to come to no harm), the
@@ -212,7 +220,8 @@ def floor_choice(rows: list[dict]) -> list[str]:
     tuning = [row for row in rows if not row["held_out_set"] and label(row) in PRODUCT and "floors" in row
               and row.get("folds") == 2]
     settings = by_setting(tuning)
-    floors = sorted({(area, confidence) for row in tuning for area, confidence, *_ in row["floors"]})
+    # a fraction of 0 leaves the lowest floor alone, a pixel count that suits one image size: not a candidate
+    floors = sorted({(area, confidence) for row in tuning for area, confidence, *_ in row["floors"] if area > 0})
     scores = {}  # (setting, floor) -> (mean gain, share right pooled over the seeds)
     for key, group in settings.items():
         for floor in floors:
@@ -268,7 +277,7 @@ def support_table(rows: list[dict]) -> list[str]:
     noise and method: how many, and the share right."""
     lines = ["| set | held out | noise | method | seeds | support | regions | share right |",
              "|---|---|---|---|---|---|---|---|"]
-    for (held_out, dataset, noise, fraction, method), group in sorted(
+    for (held_out_set, dataset, noise, fraction, method), group in sorted(
             by_setting([row for row in rows if "support_bins" in row]).items()):
         counts = np.array([[(count, right) for _, _, count, right, _ in row["support_bins"]]
                            for row in group]).sum(axis=0)
@@ -276,7 +285,7 @@ def support_table(rows: list[dict]) -> list[str]:
         last = len(counts) - 1
         for index, ((low, high, *_), (count, right)) in enumerate(zip(group[0]["support_bins"], counts)):
             if count:
-                lines.append(f"| {dataset} | {'yes' if held_out else 'no'} | {noise}:{fraction:g} | {method} | "
+                lines.append(f"| {dataset} | {held_out(dataset, held_out_set)} | {noise}:{fraction:g} | {method} | "
                              f"{seeds} | [{low:.2f}, {high:.2f}{']' if index == last else ')'} | {count:.0f} | "
                              f"{right / count:.2f} |")
     return lines
@@ -339,7 +348,8 @@ def review_cost_table(rows: list[dict]) -> list[str]:
              if r["method"] == "cleanlab" and "slice_quality" in r}
     header = " | ".join(f"{share:.0%}: {order}" for share in REVIEWED
                         for order in ("dock", "cleanlab", "random", "true"))
-    lines = [f"| set | noise | seed | slices | drawn | {header} |", "|---|---|---|---|---|" + "---|" * 4 * len(REVIEWED)]
+    lines = [f"| set | noise | seed | slices | drawn | {header} |",
+             "|---|---|---|---|---|" + "---|" * 4 * len(REVIEWED)]
     for key in sorted(product):
         dataset, noise, fraction, seed = key
         pairs = product[key]["slice_quality"]
@@ -375,6 +385,9 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
              "more: a plain step costs less). *JCAS on the plain recipe* is JCAS with every mirror and no other",
              "augmentation: the default since augmentation was turned off, where the masks allow every mirror",
              "(they do on both tuning sets). Rows *with augmentation* ran the default of their commit before that.",
+             "*held out* *seen*: a set outside the tuning sets whose results were looked at while a default was",
+             "chosen (" + "; ".join(f"{name}: {what}" for name, what in SEEN_WHILE_CHOOSING.items()) + "): no longer",
+             "held out.",
              "",
              "## Recipes over seeds, at the current code", "",
              "Rows of `rows_current/` (the code of their `commit`): mean ± standard deviation over the seeds. Where a",
@@ -392,12 +405,15 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
              "maps of the rows of `rows_current/` that have the sweep (`quality.floor_sweep`), mean over the seeds.",
              "Each cell: Dice, regions, share right.",
              "", *floors_table(current_rows), "",
-             "The rule that picks the default floors from these sweeps, on the product's rows of the tuning sets",
+             "The rule that picks the default floors from these sweeps (relative floors only: a fraction of 0 is",
+             "the lowest floor of 16 px alone), on the product's rows of the tuning sets",
              f"only: no setting may lose more than {NO_HARM} Dice (mean over its seeds), each must keep at least",
-             f"{MIN_RIGHT:.0%} of its regions right (pooled over its seeds), where some floor gains more than {NO_HARM} (one where none",
-             "does, a kind of error the model cannot see, only has to come to no harm); of the floors that pass,",
+             f"{MIN_RIGHT:.0%} of its regions right (pooled over its seeds), where some floor gains more than",
+             f"{NO_HARM} (one where none does, a kind of error the model cannot see, only has to come to no harm);",
+             "of the floors that pass,",
              f"the best mean gain, or of those within {TIED} of it the one nearest the core's defaults (the same",
-             f"confidence floor first, then the nearest area floor; now {MIN_AREA_FRACTION:g} and {MIN_CONFIDENCE:g}).", "",
+             "confidence floor first, then the nearest area floor; now "
+             f"{MIN_AREA_FRACTION:g} and {MIN_CONFIDENCE:g}).", "",
              *floor_choice(current_rows), "",
              "## The check models' support", "",
              "Candidate regions at the default area floor, with no score or confidence floor and no guard, binned by",
