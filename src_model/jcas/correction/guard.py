@@ -33,6 +33,7 @@ nowhere (docs/method.md, "Do no harm"). ``MIN_AGREEMENT`` is a guess (see its co
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from ..nn.crossfit import CrossFittedModel, count_agreement
@@ -194,4 +195,4 @@ def unsupported(region: Region, min_support: float = MIN_SUPPORT) -> str | None:
     if region.support is None or region.support >= min_support:  # None: no check model to ask
         return None
     return (f"the fold models that trained on this slice propose label {region.new_label} on only "
-            f"{region.support:.0%} of the region (< {min_support:.0%}): the drawn label convinced them")
+            f"{region.support:.0%} of the region (< {min_support:.0%}); they keep the drawn label there")

@@ -162,8 +162,15 @@ def find_regions(
             region_map[box][inside] = index
             regions.append(Region(index, slice_index, (box[0].start, box[1].start, box[0].stop, box[1].stop),
                                   int(areas[label]), int(old), int(new), score, confidence,
-                                  None if supports is None else float(supports[label])))
+                                  _support(supports, label)))
     return region_map, regions
+
+
+def _support(supports: np.ndarray | None, label: int) -> float | None:
+    """A region's mean support, None where the slice has no check model (no map, or NaN there)."""
+    if supports is None or not np.isfinite(supports[label]):
+        return None
+    return float(supports[label])
 
 
 def label_pairs(old: np.ndarray, new: np.ndarray) -> list[tuple[int, int]]:
