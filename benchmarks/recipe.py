@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from harness import DATASETS, RESULTS, SEEN_WHILE_CHOOSING, load_rows
+from jcas import make_config
 from jcas.settings import MIN_AREA_FRACTION, MIN_CONFIDENCE
 
 FOLDER = RESULTS / "recipe"
+#: The folds of ``jcas train``; rows with others say how many in their method's name.
+DEFAULT_FOLDS = make_config("jcas", "standard").folds
 #: The methods' names in the tables.
 NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas_noaug": "JCAS, no mirrors or augmentation",
          "plain_unet": "plain U-Net recipe", "jcas_mirrors": "JCAS on the plain recipe",
@@ -25,13 +28,16 @@ NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas_noaug": "JCAS, no mirror
 
 def label(row: dict) -> str:
     """The row's method for people; rows of "jcas" and "ce" by whether their crops were augmented (the default of
-    their commit), so that they group with the variants that set the same."""
+    their commit), so that they group with the variants that set the same; rows with other than the default
+    folds say how many."""
     augmented = row.get("config", {}).get("augment", False)
+    folds = ("" if row.get("folds", DEFAULT_FOLDS) == DEFAULT_FOLDS or row["method"] == "cleanlab"  # its own folds
+             else f", {row['folds']} folds")
     if row["method"] in ("jcas", "jcas_aug"):
-        return "JCAS with augmentation" if augmented else "JCAS (the default)"
+        return ("JCAS with augmentation" if augmented else "JCAS (the default)") + folds
     if row["method"] == "ce":
-        return "plain cross-entropy with augmentation" if augmented else "plain cross-entropy"
-    return NAMES.get(row["method"], row["method"])
+        return ("plain cross-entropy with augmentation" if augmented else "plain cross-entropy") + folds
+    return NAMES.get(row["method"], row["method"]) + folds
 
 
 def scored_now(row: dict) -> dict:
@@ -218,7 +224,7 @@ def floor_choice(rows: list[dict]) -> list[str]:
     proposes nothing passes; one where no floor gains more than ``NO_HARM`` only has to come to no harm), the
     one with the best mean gain is marked, or of those within ``TIED`` of it the one nearest the core's defaults."""
     tuning = [row for row in rows if not row["held_out_set"] and label(row) in PRODUCT and "floors" in row
-              and row.get("folds") == 2]
+              and row.get("folds") == DEFAULT_FOLDS]
     settings = by_setting(tuning)
     # a fraction of 0 leaves the lowest floor alone, a pixel count that suits one image size: not a candidate
     floors = sorted({(area, confidence) for row in tuning for area, confidence, *_ in row["floors"] if area > 0})
