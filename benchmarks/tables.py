@@ -19,6 +19,7 @@ from typing import Callable
 
 import boundary
 import cost
+import folder_scale
 import frame_invariance
 import guard
 import memory
@@ -72,6 +73,7 @@ TABLES = [
     folder_report(speed, "results/cuda", "speed.md"),
     folder_report(memory, "results", "memory.md"),
     folder_report(memory, "results/memory_100", "memory.md"),
+    folder_report(folder_scale, "results", "folder_scale.md"),
     folder_report(step_ops, "results", "step_ops.md"),
     folder_report(frame_invariance, "results", "frame_invariance.md"),
 ]
