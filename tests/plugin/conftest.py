@@ -20,6 +20,17 @@ def _plugins_discovered():
 
 
 @pytest.fixture(autouse=True)
+def _every_candidate_supported(monkeypatch):
+    """The dock tests review the regions of a model trained for two quick epochs on two slices: each of its fold
+    models trained on the one slice the other judges, learned that slice's drawn mask, and so keeps nearly every
+    candidate out under the guard's support rule (tested in tests/correction/test_guard.py). The review tests
+    need several regions, so the rule lets every candidate through here."""
+    import jcas.correction.guard
+
+    monkeypatch.setattr(jcas.correction.guard, "MIN_SUPPORT", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _review_sessions(tmp_path, monkeypatch):
     """Session autosaves (reviews of masks with no export path) go to the test's own folder."""
     from napari_jcas._settings import SESSION_FOLDER_ENV

@@ -190,8 +190,9 @@ def withhold(regions: list[Region], *, classes: dict[int, str],
     return kept, withheld
 
 
-def unsupported(region: Region, min_support: float = MIN_SUPPORT) -> str | None:
-    """Why a region's proposal lacks the check models' support (:data:`MIN_SUPPORT`), or None."""
+def unsupported(region: Region) -> str | None:
+    """Why a region's proposal lacks the check models' support (below :data:`MIN_SUPPORT`), or None."""
+    min_support = MIN_SUPPORT
     if region.support is None or region.support >= min_support:  # None: no check model to ask
         return None
     return (f"the fold models that trained on this slice propose label {region.new_label} on only "
