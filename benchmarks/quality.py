@@ -288,7 +288,9 @@ def binned_regions(corrections, clean, edges, field: str, guard: bool) -> list[l
         chosen = select_regions(replace(c.maps, guard=guard), min_score=0.0, min_confidence=0.0)
         for region in chosen.regions:
             value = getattr(region, field)
-            for row in bins if value is not None else []:
+            if value is None:
+                continue
+            for row in bins:
                 if row[0] <= value < row[1] or (row[1] == edges[-1] and value == edges[-1]):
                     row[2] += 1
                     row[3] += int(region_is_right(region, chosen.region_map, clean[z]))

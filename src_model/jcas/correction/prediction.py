@@ -41,8 +41,9 @@ class SliceMaps:
         ``(H, W)`` float32 in [0, 1]: the judging model(s)' boundary probability
         (:func:`jcas.correction.boundary.affinity_boundary`).
     support : numpy.ndarray or None
-        ``(H, W)`` float32 in [0, 1]: the share of the check models (:func:`check_predictions`) whose own label is
-        ``proposed``; None for a single model (nothing to check against).
+        ``(H, W)`` float32 in [0, 1]: the share of the check models (:func:`check_predictions`, or each judging
+        model where several judge) whose own label is ``proposed``; None for a single model (nothing to check
+        against).
     """
 
     proposed: np.ndarray
@@ -81,8 +82,11 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     normalised = normalise(image, model.in_channels)
     weights, judge, in_sample = _judges(model, image, labels.shape)
     probability, affinity, boundary = 0.0, 0.0, 0.0
+    own: list[np.ndarray] = []  # each judging member's class indices where several judge: they are the check
     for member, weight in weights.items():
         maps = member_maps(model.members[member], normalised, labels, tile, mirror)
+        if len(weights) > 1:
+            own.append(maps.probability.argmax(axis=0))
         probability = probability + weight * maps.probability
         affinity = affinity + weight * maps.affinity
         boundary = boundary + weight * maps.boundary
@@ -93,7 +97,7 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
     p_drawn = np.take_along_axis(probability, drawn[None], axis=0)[0]
     class_map = np.where(labels >= 0, 1 - p_drawn, 0).clip(0, 1).astype(np.float32)
     predicted = probability.argmax(axis=0)
-    others = check_predictions(model, normalised, set(weights), tile)
+    others = own or check_predictions(model, normalised, set(weights), tile)
     support = np.mean([other == predicted for other in others], axis=0, dtype=np.float32) if others else None
     return SliceMaps(predicted, class_map, np.clip(affinity, 0, 1).astype(np.float32),
                      probability.astype(np.float32, copy=False), judge,
@@ -103,10 +107,11 @@ def predict_slice(model: JCASModel | CrossFittedModel, image: np.ndarray, labels
 
 def check_predictions(model: CrossFittedModel, normalised: np.ndarray, judges: set[int],
                       tile: int) -> list[np.ndarray]:
-    """The class indices ``(H, W)`` of the check models, the fold models the judging prediction is held against:
-    those that did not judge the slice (they trained on it) when one fold model judged it alone, else each judging
-    model's own. Empty for a single model. One pass of each, without mirroring, affinities or boundaries."""
-    others = judges if len(judges) > 1 else {k for k, done in enumerate(model.trained) if done} - judges
+    """The class indices ``(H, W)`` of the check models of a slice one fold model judged alone: the trained fold
+    models that did not judge it (they trained on it). Empty for a single model. One pass of each, without
+    mirroring, affinities or boundaries. (Where several models judge a slice, each one's own prediction is the
+    check, taken from its judging pass.)"""
+    others = {k for k, done in enumerate(model.trained) if done} - judges
     return [tiled_probabilities(model.members[k], normalised, tile).argmax(axis=0) for k in sorted(others)]
 
 
