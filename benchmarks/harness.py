@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from jcas import make_config, simulate_noise
 from jcas.data.noise import NOISE_KINDS as SIMULATED_KINDS
-from jcas.data.realistic_noise import REALISTIC_KINDS
+from jcas.data.realistic_noise import REALISTIC_KINDS, realistic_noise
 
 import suite
 
@@ -32,6 +33,8 @@ DATA = Path(os.environ.get("JCAS_BENCH_DATA", HERE.parents[1] / "shared" / "data
 DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei", **{name: name for name in suite.SETS}}
 #: The sets the defaults were chosen on; every row records it, and rows on the other sets are held out.
 TUNED_ON = ("mni_tissue", "cells3d_nuclei")
+#: The folds of ``jcas train`` (the product's rows use them unless they name others).
+DEFAULT_FOLDS = make_config("jcas", "standard").folds
 #: Sets outside TUNED_ON whose results were looked at while a default was chosen, with the default: they no
 #: longer count as held out (their rows keep ``held_out_set`` as run; the tables say "seen").
 SEEN_WHILE_CHOOSING = {"vlp_tomogram": "the guard's support rule", "mni_hemispheres": "the area floor"}
@@ -114,6 +117,37 @@ def load_set(name: str) -> tuple[np.ndarray, np.ndarray]:
     Volumes are split into their slices.
     """
     return suite.load(DATASETS[name], shared=DATA)
+
+
+def make_noise(dataset: str, kind: str, fraction: float, seed: int, images: np.ndarray,
+               clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The noisy masks ``(N, H, W)`` of a row and the map of the pixels they changed.
+
+    ``kind`` is a simulated kind of :data:`jcas.data.noise.NOISE_KINDS` (``fraction`` as in
+    :func:`jcas.data.noise.simulate_noise`) or a realistic kind of
+    :mod:`jcas.data.realistic_noise`, made from ``images`` ``(N, H, W)`` or ``(N, H, W, 3)``
+    and ``clean``, with ``fraction`` as the kind's strength: the blur sigma in pixels for
+    ``threshold``, the step between drawn slices for ``sparse`` and ``interpolated`` (e.g.
+    ``sparse:5``), the size in px, degrees and percent for ``misregistered``. A set whose
+    images are the ordered slices of one volume (``suite.SuiteSet.stack``) is one volume;
+    the others are independent images, where slice annotation does not apply (an error).
+    ``pseudo`` needs a model's ``predict`` and is not made here.
+    """
+    if kind in SIMULATED_KINDS:
+        return simulate_noise(clean, kind, fraction, seed=seed)
+    return realistic_noise(clean, kind, images, strength=fraction, seed=seed, stack=suite.SETS[DATASETS[dataset]].stack)
+
+
+#: The product's recipe at the core's defaults: JCAS with the mirrors the masks allow and no crop augmentation
+#: ("jcas" since augmentation was turned off; "jcas_mirrors" where the masks allow every mirror), default folds.
+PRODUCT_METHODS = ("jcas", "jcas_mirrors")
+
+
+def is_product(row: dict) -> bool:
+    """Whether a row ran the product's recipe at the core's defaults (:data:`PRODUCT_METHODS`, no crop augmentation,
+    the default folds)."""
+    return (row["method"] in PRODUCT_METHODS and not row.get("config", {}).get("augment", False)
+            and row.get("folds", DEFAULT_FOLDS) == DEFAULT_FOLDS)
 
 
 def saved_runs(models: Path, methods) -> list[Path]:

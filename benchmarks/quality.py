@@ -25,19 +25,15 @@ import numpy as np
 import torch
 from scipy import ndimage, stats
 
-from jcas import (Trainer, correct, estimate_quality, load_model, make_config, mean_dice, save_model, select_regions,
-                  simulate_noise)
+from jcas import Trainer, correct, estimate_quality, load_model, make_config, mean_dice, save_model, select_regions
 from jcas.correction.prediction import predict_slice
-from jcas.data.noise import NOISE_KINDS
-from jcas.data.realistic_noise import realistic_noise
 from jcas.nn.calibration import CALIBRATION_PIXELS, fit_temperature, sample_pixels
 from jcas.evaluation.metrics import auroc, average_precision, precision_recall
 from jcas.nn.crossfit import as_cross_fitted
 from jcas.settings import MIN_AREA, MIN_AREA_FRACTION, MIN_CONFIDENCE, MIN_SCORE
 
-import suite
 from harness import (DATASETS, NOISE_KINDS as KNOWN_KINDS, RESULTS, TUNED_ON, VARIANTS, git_commit, load_set,
-                     machine, parse_noise, posterior_wrong, region_is_right, row_key)
+                     machine, make_noise, parse_noise, posterior_wrong, region_is_right, row_key)
 
 ROWS = RESULTS / "suite" / "rows"
 THREADS = 2
@@ -50,25 +46,6 @@ SELECT_AREA, SELECT_SCORE, SELECT_CONFIDENCE = MIN_AREA, MIN_SCORE, MIN_CONFIDEN
 #: (post-processing only, no extra cost).
 SELECT_EXTRA = [(10, 0.6), (100, 0.6), (400, 0.6), (200, 0.7), (200, 0.8), (10, 0.0), (1, 0.5)]
 CLEANLAB_FOLDS = 3
-
-
-def make_noise(dataset: str, kind: str, fraction: float, seed: int, images: np.ndarray,
-               clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The noisy masks ``(N, H, W)`` of a row and the map of the pixels they changed.
-
-    ``kind`` is a simulated kind of :data:`jcas.data.noise.NOISE_KINDS` (``fraction`` as in
-    :func:`jcas.data.noise.simulate_noise`) or a realistic kind of
-    :mod:`jcas.data.realistic_noise`, made from ``images`` ``(N, H, W)`` or ``(N, H, W, 3)``
-    and ``clean``, with ``fraction`` as the kind's strength: the blur sigma in pixels for
-    ``threshold``, the step between drawn slices for ``sparse`` and ``interpolated`` (e.g.
-    ``sparse:5``), the size in px, degrees and percent for ``misregistered``. A set whose
-    images are the ordered slices of one volume (``suite.SuiteSet.stack``) is one volume;
-    the others are independent images, where slice annotation does not apply (an error).
-    ``pseudo`` needs a model's ``predict`` and is not made here.
-    """
-    if kind in NOISE_KINDS:
-        return simulate_noise(clean, kind, fraction, seed=seed)
-    return realistic_noise(clean, kind, images, strength=fraction, seed=seed, stack=suite.SETS[DATASETS[dataset]].stack)
 
 
 def build_config(method: str, seed: int, schedule: float, base_epochs: int | None, extra: dict | None = None):

@@ -13,13 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import DATASETS, RESULTS, SEEN_WHILE_CHOOSING, load_rows
-from jcas import make_config
+from harness import DATASETS, DEFAULT_FOLDS, RESULTS, SEEN_WHILE_CHOOSING, is_product, load_rows
 from jcas.settings import MIN_AREA_FRACTION, MIN_CONFIDENCE
 
 FOLDER = RESULTS / "recipe"
-#: The folds of ``jcas train``; rows with others say how many in their method's name.
-DEFAULT_FOLDS = make_config("jcas", "standard").folds
 #: The methods' names in the tables.
 NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas_noaug": "JCAS, no mirrors or augmentation",
          "plain_unet": "plain U-Net recipe", "jcas_mirrors": "JCAS on the plain recipe",
@@ -213,7 +210,6 @@ NO_HARM, MIN_RIGHT = 0.005, 0.70
 #: Floors whose mean gain is within TIED of the best count as tied; of those, the rule keeps the one nearest the
 #: core's defaults (the same confidence floor first, then the nearest area floor): no change without a gain.
 TIED = 0.002
-PRODUCT = ("JCAS on the plain recipe", "JCAS (the default)")
 
 
 def floor_choice(rows: list[dict]) -> list[str]:
@@ -223,8 +219,7 @@ def floor_choice(rows: list[dict]) -> list[str]:
     floors with no setting below ``-NO_HARM`` and every share right at least ``MIN_RIGHT`` (a setting that
     proposes nothing passes; one where no floor gains more than ``NO_HARM`` only has to come to no harm), the
     one with the best mean gain is marked, or of those within ``TIED`` of it the one nearest the core's defaults."""
-    tuning = [row for row in rows if not row["held_out_set"] and label(row) in PRODUCT and "floors" in row
-              and row.get("folds") == DEFAULT_FOLDS]
+    tuning = [row for row in rows if not row["held_out_set"] and is_product(row) and "floors" in row]
     settings = by_setting(tuning)
     # a fraction of 0 leaves the lowest floor alone, a pixel count that suits one image size: not a candidate
     floors = sorted({(area, confidence) for row in tuning for area, confidence, *_ in row["floors"] if area > 0})

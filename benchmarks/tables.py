@@ -24,6 +24,7 @@ import frame_invariance
 import guard
 import memory
 import recipe
+import region_chance
 import report
 import review
 import speed
@@ -65,6 +66,7 @@ TABLES = [
     folder_report(guard, "results/suite/other_noise", "guard.md"),
     Table(("results/suite/targets.md",), lambda root: guard.write_targets(RESULTS / "suite", root / "results/suite")),
     folder_report(boundary, "results", "boundary.md"),
+    folder_report(region_chance, "results/region_chance", "region_chance.md"),
     *(folder_report(review, folder, "review.md", "review.png") for folder in (
         "results", "results/review_learn", "results/review_oracle", "results/suite/review_seed3",
         "results/suite/review_seed3/queue")),

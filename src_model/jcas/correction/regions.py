@@ -88,10 +88,28 @@ def relative_floors(drawn: np.ndarray, object_areas: Mapping[int, float] | None 
     dict of int to int
         ``{label value: pixels}`` for every value of ``drawn``.
     """
+    return {value: max(lowest, int(round(fraction * area))) for value, area in object_sizes(drawn, object_areas).items()}
+
+
+def object_sizes(drawn: np.ndarray, object_areas: Mapping[int, float] | None = None) -> dict[int, float]:
+    """The typical object of every label value of one slice: from ``object_areas`` (the model's training masks),
+    else measured on the slice alone (:func:`jcas.data.labels.typical_areas`).
+
+    Parameters
+    ----------
+    drawn : numpy.ndarray
+        ``(H, W)`` label values.
+    object_areas : mapping of int to float, optional
+
+    Returns
+    -------
+    dict of int to float
+        ``{label value: pixels}`` for every value of ``drawn``.
+    """
     known = dict(object_areas or {})
-    here = typical_areas([drawn]) if set(np.unique(drawn).tolist()) - set(known) else {}
-    areas = {value: known.get(value, here.get(value)) for value in np.unique(drawn).tolist()}
-    return {int(value): max(lowest, int(round(fraction * area))) for value, area in areas.items()}
+    present = np.unique(drawn).tolist()
+    here = typical_areas([drawn]) if set(present) - set(known) else {}
+    return {int(value): float(known.get(value, here.get(value))) for value in present}
 
 
 def find_regions(
