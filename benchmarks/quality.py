@@ -196,8 +196,8 @@ def guard_scores(model, images, noisy, clean, corrections) -> dict:
 
 def rescore(rows: Path, models: Path) -> None:
     """Score the correction of every row in ``rows`` whose model ``models`` holds (``--save-models``) again, with
-    the selection and guard of the current code: the default's and the argmax's Dice and :func:`guard_scores`
-    under ``row["rescored"]``, with the commit. The training and the heatmaps are the row's own; a row rescored
+    the selection, guard and mask-quality estimate of the current code: the default's and the argmax's Dice,
+    :func:`guard_scores` and :func:`mask_quality` under ``row["rescored"]``, with the commit. The training and the heatmaps are the row's own; a row rescored
     at this commit already is skipped."""
     commit = git_commit()
     for model_path in sorted(models.glob("*.pt")):
@@ -216,6 +216,7 @@ def rescore(rows: Path, models: Path) -> None:
                  "dice_selective": mean_dice(list(selected(corrections, noisy)), list(clean)),
                  "dice_cleaned": mean_dice([c.corrected for c in corrections], list(clean)),
                  **guard_scores(model, images, noisy, clean, corrections)}
+        mask_quality(model, images, noisy, clean, again)
         row["rescored"] = again
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(row, indent=1, default=float))

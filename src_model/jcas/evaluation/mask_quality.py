@@ -1,14 +1,18 @@
-"""How good a drawn mask is, estimated without its truth: the expected Dice of the drawn labels against
-labels drawn from the out-of-fold model's class probabilities.
+"""How good a drawn mask is, estimated without its truth: the Dice of the drawn labels against the labels the
+out-of-fold model predicts.
 
-For one class k with drawn indicator ``d_k`` and probability ``p_k`` per pixel, the expected overlap of
-the drawn mask with the truth is ``sum(p_k d_k)`` and the expected size of the true class ``sum(p_k)``,
-so the estimated Dice is ``2 sum(p_k d_k) / (sum(p_k) + sum(d_k))`` (a ratio of expectations). A model
-that is right and certain gives the true Dice exactly; a calibrated one gives its expectation. Classes
-are averaged as :func:`jcas.evaluation.metrics.mean_dice` averages them (the background left out).
+The model that judges a slice never saw its drawn mask (:mod:`jcas.nn.crossfit`), so where its prediction and
+the drawn mask differ the drawn label is suspect; the estimate is the Dice of the drawn mask against that
+prediction (argmax), per class, averaged as :func:`jcas.evaluation.metrics.mean_dice` averages them (the
+background left out). A model that is right gives the true Dice exactly. An earlier form took the expectation
+under the class probabilities (``2 sum(p_k d_k) / (sum(p_k) + sum(d_k))``): it counted the model's doubt along
+every boundary as expected error, so it fell far below the truth (mean absolute error 0.10 on cells3d_nuclei
+and 0.16 on mni_tissue under mixed noise, seed 0, against 0.04 and 0.06 for the prediction's Dice) and ranked
+the slices worse (Spearman 0.53-0.84 against 0.67-0.95 on the tuning sets, seeds 0-2; recipe.md, "Ranking the
+masks by their estimated quality"). The share of pixels likely wrong stays an expectation, ``mean(1 - p(drawn))``.
 
 The sums of one slice are a :class:`QualityTally`; tallies add up, so a stack's or a data set's
-estimate is the ratio of its summed expectations, as its true Dice would be the ratio of its summed counts.
+estimate is the ratio of its summed counts, as its true Dice would be.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import numpy as np
 
 from .metrics import mean_over_classes
 
-#: Classes with less than this expected area (pixels) in both the drawn mask and the prediction do not count.
+#: Classes with less than this area (pixels) in both the drawn mask and the prediction do not count.
 MIN_EXPECTED_PIXELS = 0.5
 
 
@@ -48,9 +52,9 @@ class QualityTally:
     Attributes
     ----------
     overlap : numpy.ndarray
-        ``(K,)`` float64: per class, the expected overlap ``sum(p_k d_k)``.
+        ``(K,)`` float64: per class, the pixels where the drawn label and the prediction are both that class.
     expected : numpy.ndarray
-        ``(K,)`` float64: per class, the expected true area ``sum(p_k)``.
+        ``(K,)`` float64: per class, the predicted area (the estimate of the true one).
     drawn : numpy.ndarray
         ``(K,)`` float64: per class, the drawn area ``sum(d_k)``.
     wrong : float
@@ -111,8 +115,10 @@ def tally_quality(probability: np.ndarray, labels: np.ndarray) -> QualityTally:
     labelled = labels >= 0
     p = probability[:, labelled]  # (K, N)
     drawn = labels[labelled]
+    predicted = p.argmax(axis=0)
     p_drawn = np.take_along_axis(p, drawn[None], axis=0)[0].astype(np.float64)  # (N,)
-    return QualityTally(np.bincount(drawn, weights=p_drawn, minlength=classes), p.sum(axis=1, dtype=np.float64),
+    return QualityTally(np.bincount(drawn[predicted == drawn], minlength=classes).astype(np.float64),
+                        np.bincount(predicted, minlength=classes).astype(np.float64),
                         np.bincount(drawn, minlength=classes).astype(np.float64), float((1 - p_drawn).sum()),
                         int(drawn.size))
 
