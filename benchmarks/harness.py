@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jcas import make_config, simulate_noise
+from jcas import simulate_noise
+from jcas.nn.crossfit import choose_folds
 from jcas.data.noise import NOISE_KINDS as SIMULATED_KINDS
 from jcas.data.realistic_noise import REALISTIC_KINDS, realistic_noise
 
@@ -33,8 +34,6 @@ DATA = Path(os.environ.get("JCAS_BENCH_DATA", HERE.parents[1] / "shared" / "data
 DATASETS = {"mni": "mni_tissue", "cells": "cells3d_nuclei", **{name: name for name in suite.SETS}}
 #: The sets the defaults were chosen on; every row records it, and rows on the other sets are held out.
 TUNED_ON = ("mni_tissue", "cells3d_nuclei")
-#: The folds of ``jcas train`` (the product's rows use them unless they name others).
-DEFAULT_FOLDS = make_config("jcas", "standard").folds
 #: Sets outside TUNED_ON whose results were looked at while a default was chosen, with the default: they no
 #: longer count as held out (their rows keep ``held_out_set`` as run; the tables say "seen").
 SEEN_WHILE_CHOOSING = {"vlp_tomogram": "the guard's support rule", "mni_hemispheres": "the area floor"}
@@ -143,11 +142,20 @@ def make_noise(dataset: str, kind: str, fraction: float, seed: int, images: np.n
 PRODUCT_METHODS = ("jcas", "jcas_mirrors")
 
 
+def default_folds(dataset: str) -> int:
+    """The folds ``jcas train`` chooses for a set (:func:`jcas.nn.crossfit.choose_folds`), from the sizes the suite's
+    registry declares."""
+    declared = suite.SETS[DATASETS[dataset]]
+    if declared.stack and len(declared.shape) == 3:  # one volume: (Z, H, W)
+        return choose_folds([declared.shape[1:]] * declared.shape[0])
+    return choose_folds([declared.shape] * declared.count)
+
+
 def is_product(row: dict) -> bool:
     """Whether a row ran the product's recipe at the core's defaults (:data:`PRODUCT_METHODS`, no crop augmentation,
-    the default folds)."""
+    the folds the core chooses for its set)."""
     return (row["method"] in PRODUCT_METHODS and not row.get("config", {}).get("augment", False)
-            and row.get("folds", DEFAULT_FOLDS) == DEFAULT_FOLDS)
+            and row.get("folds") == default_folds(row["dataset"]))
 
 
 def saved_runs(models: Path, methods) -> list[Path]:

@@ -29,7 +29,7 @@ from jcas import Trainer, correct, estimate_quality, load_model, make_config, me
 from jcas.correction.prediction import predict_slice
 from jcas.nn.calibration import CALIBRATION_PIXELS, fit_temperature, sample_pixels
 from jcas.evaluation.metrics import auroc, average_precision, precision_recall
-from jcas.nn.crossfit import as_cross_fitted
+from jcas.nn.crossfit import as_cross_fitted, choose_folds
 from jcas.settings import MIN_AREA, MIN_AREA_FRACTION, MIN_CONFIDENCE, MIN_SCORE
 
 from harness import (DATASETS, NOISE_KINDS as KNOWN_KINDS, RESULTS, TUNED_ON, VARIANTS, git_commit, load_set,
@@ -354,6 +354,8 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
     images, clean = data
     noisy, noise_map = make_noise(dataset, noise, fraction, seed, images, clean)
     config = build_config(method, seed, schedule, base_epochs, extra)
+    if config.folds is None:  # as the Trainer would choose them, so that the row records the number
+        config = replace(config, folds=choose_folds([image.shape for image in images]))
     name = DATASETS[dataset]
     row = {
         "protocol": f"self-correction, {config.folds}-fold cross-fitted" if config.folds > 1 else "self-correction, in sample",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import DATASETS, DEFAULT_FOLDS, RESULTS, SEEN_WHILE_CHOOSING, is_product, load_rows
+from harness import DATASETS, RESULTS, SEEN_WHILE_CHOOSING, default_folds, is_product, load_rows
 from jcas.settings import MIN_AREA_FRACTION, MIN_CONFIDENCE
 
 FOLDER = RESULTS / "recipe"
@@ -28,10 +28,10 @@ def label(row: dict) -> str:
     their commit), so that they group with the variants that set the same; rows with other than the default
     folds say how many."""
     augmented = row.get("config", {}).get("augment", False)
-    folds = ("" if row.get("folds", DEFAULT_FOLDS) == DEFAULT_FOLDS or row["method"] == "cleanlab"  # its own folds
+    folds = ("" if row.get("folds") == default_folds(row["dataset"]) or row["method"] == "cleanlab"  # its own folds
              else f", {row['folds']} folds")
     if row["method"] in ("jcas", "jcas_aug"):
-        return ("JCAS with augmentation" if augmented else "JCAS (the default)") + folds
+        return "JCAS with augmentation" + folds if augmented else "JCAS" + folds if folds else "JCAS (the default)"
     if row["method"] == "ce":
         return ("plain cross-entropy with augmentation" if augmented else "plain cross-entropy") + folds
     return NAMES.get(row["method"], row["method"]) + folds

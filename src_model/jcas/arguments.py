@@ -41,6 +41,8 @@ WHOLE_NUMBER_RANGES: dict[str, tuple[int, int | Limit]] = {
     "pair_samples": (0, 2**20),
     "tile": (16, 4096),  # the side of the tiles a slice is judged in (jcas.nn.tiles.TILE)
 }
+#: Whole-number settings that may be None: chosen from the data when the run starts.
+CHOSEN_FROM_THE_DATA = frozenset({"folds"})
 #: What a setting is, added to its message.
 SETTING_HINTS = {"folds": " (1 = no cross-fitting)"}
 
@@ -70,7 +72,7 @@ def setting_problem(name: str, value: Any) -> str | None:
             return (f"offsets must be 1 to {MAX_OFFSETS} whole numbers of pixels from 1 to {MAX_OFFSET}, "
                     f"got {_shown(value)}.")
         return None
-    if name not in WHOLE_NUMBER_RANGES:
+    if name not in WHOLE_NUMBER_RANGES or (value is None and name in CHOSEN_FROM_THE_DATA):
         return None
     low, high = WHOLE_NUMBER_RANGES[name]
     top = high.value if isinstance(high, Limit) else high

@@ -8,7 +8,7 @@ from jcas.data.labels import LabelMap
 from jcas.data.noise import simulate_noise
 from jcas.data.synthetic import split_discs
 from jcas.nn.checkpoint import load_checkpoint
-from jcas.nn.crossfit import SLICES, STRIPS, Trust, plan_folds, strip_folds
+from jcas.nn.crossfit import SLICES, STRIPS, Trust, choose_folds, plan_folds, strip_folds
 from jcas.settings import make_config
 from jcas.training.dataset import CropDataset, volumes_from_arrays
 from jcas.training.trainer import Trainer
@@ -37,6 +37,26 @@ def test_every_slice_of_a_stack_ends_included_is_judged_by_a_model_that_trained_
         neighbours = [n for n in (z - 1, z + 1) if 0 <= n < slices]
         assert all(fold_of[n] != fold_of[z] for n in neighbours), (z, fold_of)
     assert sorted(set(fold_of)) == list(range(folds))
+
+
+def test_a_small_set_gets_more_folds_and_a_large_one_keeps_two():
+    sample = [(233, 197)] * 8  # the shipped sample: 0.37 million pixels
+    assert choose_folds(sample) == 4  # each fold model learns from 6 of the 8 slices
+    assert choose_folds([(200, 200)] * 60) == 2 == choose_folds([(233, 197)] * 62)  # the cost target, a tuning set
+    assert choose_folds([(200, 200)] * 30) == 3  # three folds cost what two cost on 60 such slices
+    assert choose_folds([(512, 512)]) == 2 and choose_folds([(100, 100)] * 3) == 3  # never more folds than slices
+    assert choose_folds([(200, 200)] * 20, budget=20 * 200 * 200) == 2  # a budget the data already fills
+
+
+def test_a_run_that_leaves_the_folds_to_the_data_keeps_the_number_it_chose(mni, tmp_path):
+    images, masks = mni[0][:5], mni[1][:5]
+    trainer = Trainer([images], [masks], small_config())
+    assert make_config("jcas", "fast").folds is None
+    assert trainer.config.folds == choose_folds([image.shape for image in images]) == 4
+    assert len(trainer.model.members) == 4 and [set(run.held_out) for run in trainer.runs][0] == {(0, 0), (0, 4)}
+    for _ in trainer.run():
+        pass
+    assert load_checkpoint(trainer.save(tmp_path / "m.pt")).config.folds == 4
 
 
 def test_each_slice_is_judged_by_the_fold_model_that_never_saw_its_mask(mni, tmp_path):

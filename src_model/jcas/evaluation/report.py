@@ -235,9 +235,9 @@ def render_report(title: str, files: list[ReportFile], rows: list[dict], columns
 <div><div class="muted">proposals · withheld</div><div class="big">{totals['proposals']} · {totals['withheld']}</div></div>
 <div>{histogram_svg([f.before for f in files])}</div>
 </div>
-<p class="muted">Estimates, not measurements: the expected Dice of each mask against the truth under the
-class probabilities of the model that did not train on it (out of fold). They rank the masks; a model that
-learnt the same mistakes as the masks cannot see those.</p>
+<p class="muted">Estimates, not measurements: the Dice of each mask against the prediction of the model that
+did not train on it (out of fold). They rank the masks; a model that learnt the same mistakes as the masks
+cannot see those.</p>
 {f'<ul class="muted">{note_items}</ul>' if note_items else ''}
 <h2>The worst files</h2>
 <div class="cards">{''.join(cards) or '<p>No file to show.</p>'}</div>

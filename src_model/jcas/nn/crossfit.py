@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..settings import FOLD_BUDGET_PIXELS, MAX_AUTO_FOLDS
 from .model import JCASModel
 
 #: How the training data was split: whole slices per fold, strips of every slice, or not at all.
@@ -51,6 +53,33 @@ class FoldPlan:
 
 #: With fewer slices than folds, each slice is cut into K x STRIP_CYCLES strips that take turns per fold.
 STRIP_CYCLES = 2
+
+
+def choose_folds(shapes: Sequence[tuple[int, ...]], budget: int = FOLD_BUDGET_PIXELS,
+                 most: int = MAX_AUTO_FOLDS) -> int:
+    """The folds of a run that leaves them to the data: the most, from 2 up to ``most``, whose training costs no
+    more than two folds would on ``budget`` pixels (or on the data itself, when it is larger).
+
+    K fold models each train on (K - 1) / K of the slices, so K folds cost about (K - 1) passes over the data's
+    pixels. More folds give each fold model more of a small data set to learn from (``jcas.settings.MAX_AUTO_FOLDS``
+    says why 4 at most); a large one keeps 2. There are never more folds than slices (a single image is cut into
+    strips, :func:`plan_folds`, with 2).
+
+    Parameters
+    ----------
+    shapes : sequence of tuple of int
+        ``(H, W, ...)`` of every training slice.
+    budget, most : int
+        ``jcas.settings.FOLD_BUDGET_PIXELS`` and ``MAX_AUTO_FOLDS``.
+
+    Returns
+    -------
+    int
+        At least 2.
+    """
+    pixels = sum(int(shape[0]) * int(shape[1]) for shape in shapes)
+    allowed = max(pixels, budget)
+    return max([2] + [k for k in range(3, most + 1) if k <= len(shapes) and (k - 1) * pixels <= allowed])
 
 
 def plan_folds(slices: int, folds: int) -> FoldPlan:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -29,8 +29,8 @@ from ..errors import JCASInputError
 from ..losses.objective import JCASLoss
 from ..nn.calibration import CALIBRATION_PIXELS, fit_temperature, sample_pixels
 from ..nn.checkpoint import save_checkpoint
-from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, count_agreement, fingerprint, plan_folds,
-                           strip_folds)
+from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, choose_folds, count_agreement, fingerprint,
+                           plan_folds, strip_folds)
 from ..nn.model import JCASModel
 from ..nn.tiles import tiled_probabilities
 from ..settings import (FINE_TUNE_PRESET, METHODS, NETWORK_FIELDS, PRESETS, TrainConfig, check_config,
@@ -132,10 +132,11 @@ def train(images: Sequence[np.ndarray] = (), masks: Sequence[np.ndarray] = (), c
 class Trainer:
     """Train a cross-fitted JCAS model (or a baseline) on images and their noisy masks.
 
-    With ``config.folds`` K > 1, K fold models train one after the other (under torchrun, spread
+    With ``config.folds`` K > 1 (None: chosen from the data, :func:`jcas.nn.crossfit.choose_folds`; ``config``
+    then holds the number), K fold models train one after the other (under torchrun, spread
     over the processes: :func:`jcas.training.distributed.fold_teams`), each on all slices
-    but its own block (:mod:`jcas.nn.crossfit`), and each keeps the weights that agreed best with
-    the noisy masks of its held-out block. ``trainer.model`` is the
+    but its own fold (:mod:`jcas.nn.crossfit`), and each keeps the weights that agreed best with
+    the noisy masks of its held-out fold. ``trainer.model`` is the
     :class:`~jcas.nn.crossfit.CrossFittedModel` that holds them.
 
     Parameters
@@ -206,12 +207,14 @@ class Trainer:
         if not volumes:
             raise JCASInputError("no training data: give at least one image with its mask.")
         check_training_sizes(volumes)
+        self.volumes = list(volumes)
+        units = [(v, z) for v, volume in enumerate(self.volumes) for z in range(volume.slices)]
+        if config.folds is None:  # chosen from the data; the model keeps the number
+            config = replace(config, folds=choose_folds([self.volumes[v].shape for v, _ in units]))
         self.config = config
         self.device = select_device(device)
-        self.volumes = list(volumes)
         self.label_map, prior = scan_labels(self.volumes, None if init_model is None else init_model.label_map)
         self.prior = torch.tensor(prior, dtype=torch.float32, device=self.device)
-        units = [(v, z) for v, volume in enumerate(self.volumes) for z in range(volume.slices)]
         self.plan = plan_folds(len(units), config.folds)
         channels = max(volume.channels for volume in self.volumes)
         if init_model is not None and channels != init_model.in_channels:
