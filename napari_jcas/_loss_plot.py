@@ -87,8 +87,9 @@ class LossPlot(FigureCanvasQTAgg):
             self.axes.plot(self.steps, series, label=name, linewidth=2.0 if name == "total" else 1.0)
         for step, stage in self.stages[1:]:
             self.axes.axvline(step, color=FOREGROUND, linestyle="--", linewidth=0.8, alpha=0.7)
-            self.axes.annotate(stage, (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
-                               textcoords="offset points", va="top", fontsize=6, color=FOREGROUND)
+            self.axes.annotate(stage, (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),  # upright:
+                               textcoords="offset points", va="top", ha="left", rotation=90,  # 4 folds' stages fit
+                               fontsize=6, color=FOREGROUND)
         if self.legend is not None:
             self.legend.remove()
             self.legend = None
