@@ -18,6 +18,8 @@ SECOND_TIER = {
 #: Internals a benchmark measures, by file: what it times or compares is the internal itself.
 MEASURED = {
     "quality.py": {"jcas.nn.calibration", "jcas.nn.crossfit"},  # plain temperature scaling against the core's
+    "harness.py": {"jcas.nn.crossfit"},  # the folds the core chooses for each set (which rows are the product's)
+    "region_chance.py": {"jcas.correction.guard"},  # the regions the guard withholds for their support
     "guard.py": {"jcas.correction.guard"},  # the guard's class floor against other rules
     "memory.py": {"jcas.data.stream", "jcas.training.dataset"},  # the slice cache's memory
     "speed.py": {"jcas.nn.model", "jcas.nn.affinity", "jcas.nn.affinity_reasoning"},  # the network's steps

@@ -23,7 +23,7 @@ def saved(tmp_path_factory, mni):
         write_array(tmp / "masks" / f"slice{z}.png", values[masks[2 * z, 60:172, 40:152]])
     images, masks = load_pairs(match_folders(tmp / "images", tmp / "masks"))
     # seed 5: its initial weights differ from those a run with seed 0 (the fine-tune's) starts from
-    trainer = Trainer(images, masks, make_config("jcas", "fast", epochs=2, min_steps=8, crop=64, seed=5))
+    trainer = Trainer(images, masks, make_config("jcas", "fast", epochs=2, min_steps=8, crop=64, seed=5, folds=2))
     for _ in trainer.run():
         pass
     trainer.save(tmp / "model.pt")
