@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .data.noise import NOISE_KINDS
     from .device import DEVICE_CHOICES
     from .limits import MAX_FOLDS
-    from .settings import (FINE_TUNE_PRESET, FOLD_BUDGET_PIXELS, MAX_AUTO_FOLDS, METHOD_HELP, METHODS, MIN_AREA,
+    from .settings import (FINE_TUNE_PRESET, FOLD_LEAST_SLICES, MAX_AUTO_FOLDS, METHOD_HELP, METHODS, MIN_AREA,
                            MIN_CONFIDENCE, MIN_SCORE, NETWORKS, PRESETS, SELECTION_HELP, SLICE_CACHE_MB)
 
     parser = argparse.ArgumentParser(prog="jcas", description="Clean noisy segmentation labels with JCAS.")
@@ -198,9 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=setting_value("seed"), default=0, help=f"0 to {SEED_MAX}")
     train.add_argument("--folds", type=setting_value("folds"), default=None,
                        help=f"cross-fitting: K fold models, each judges only the slices it did not train on "
-                            f"(default: chosen from the data, 2 to {MAX_AUTO_FOLDS}: more for a small set, as many as "
-                            f"cost no more than 2 on {FOLD_BUDGET_PIXELS / 1e6:g} million pixels; 1 = one model judging "
-                            f"its own training data; at most {MAX_FOLDS.default}, or ${MAX_FOLDS.variable})")
+                            f"(default: chosen from the data: 2, or up to {MAX_AUTO_FOLDS} where 2 would leave each "
+                            f"fold model fewer than {FOLD_LEAST_SLICES} slices; 1 = one model judging its own "
+                            f"training data; at most {MAX_FOLDS.default}, or ${MAX_FOLDS.variable})")
     train.add_argument("--trusted", default=None, metavar="DIR",
                        help="labels a person confirmed, e.g. in a review: a file per mask (any of them), named as "
                             "the mask, with the label where it is right and 255 elsewhere; they train as clean "

@@ -39,13 +39,13 @@ def test_every_slice_of_a_stack_ends_included_is_judged_by_a_model_that_trained_
     assert sorted(set(fold_of)) == list(range(folds))
 
 
-def test_a_small_set_gets_more_folds_and_a_large_one_keeps_two():
-    sample = [(233, 197)] * 8  # the shipped sample: 0.37 million pixels
-    assert choose_folds(sample) == 4  # each fold model learns from 6 of the 8 slices
+def test_a_set_of_few_slices_gets_more_folds_and_one_of_many_keeps_two():
+    assert choose_folds([(233, 197)] * 8) == 4  # the shipped sample: each fold model learns from 6 slices, not 4
+    assert choose_folds([(100, 100)] * 18) == 3  # 3 folds give each fold model 12 slices
+    assert choose_folds([(100, 100)] * 24) == 2 == choose_folds([(73, 91)] * 78)  # 2 folds give it 12 or more
     assert choose_folds([(200, 200)] * 60) == 2 == choose_folds([(233, 197)] * 62)  # the cost target, a tuning set
-    assert choose_folds([(200, 200)] * 30) == 3  # three folds cost what two cost on 60 such slices
     assert choose_folds([(512, 512)]) == 2 and choose_folds([(100, 100)] * 3) == 3  # never more folds than slices
-    assert choose_folds([(200, 200)] * 20, budget=20 * 200 * 200) == 2  # a budget the data already fills
+    assert choose_folds([(1000, 1000)] * 8) == 2  # 4 folds would cost 3 passes over 8 million pixels
 
 
 def test_a_run_that_leaves_the_folds_to_the_data_keeps_the_number_it_chose(mni, tmp_path):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..settings import FOLD_BUDGET_PIXELS, MAX_AUTO_FOLDS
+from ..settings import FOLD_BUDGET_PIXELS, FOLD_LEAST_SLICES, MAX_AUTO_FOLDS
 from .model import JCASModel
 
 #: How the training data was split: whole slices per fold, strips of every slice, or not at all.
@@ -55,31 +55,35 @@ class FoldPlan:
 STRIP_CYCLES = 2
 
 
-def choose_folds(shapes: Sequence[tuple[int, ...]], budget: int = FOLD_BUDGET_PIXELS,
-                 most: int = MAX_AUTO_FOLDS) -> int:
-    """The folds of a run that leaves them to the data: the most, from 2 up to ``most``, whose training costs no
-    more than two folds would on ``budget`` pixels (or on the data itself, when it is larger).
+def choose_folds(shapes: Sequence[tuple[int, ...]], budget: int = FOLD_BUDGET_PIXELS, most: int = MAX_AUTO_FOLDS,
+                 least_slices: int = FOLD_LEAST_SLICES) -> int:
+    """The folds of a run that leaves them to the data: 2, unless that leaves each fold model fewer than
+    ``least_slices`` slices to learn from; then the fewest, up to ``most``, that give it that many (``most`` where
+    none does), as long as their training costs no more than two folds would on ``budget`` pixels (or on the
+    data itself, when it is larger).
 
     K fold models each train on (K - 1) / K of the slices, so K folds cost about (K - 1) passes over the data's
-    pixels. More folds give each fold model more of a small data set to learn from (``jcas.settings.MAX_AUTO_FOLDS``
-    says why 4 at most); a large one keeps 2. There are never more folds than slices (a single image is cut into
-    strips, :func:`plan_folds`, with 2).
+    pixels. More folds give each fold model more of a small set to learn from (``jcas.settings.FOLD_LEAST_SLICES``
+    says what was measured); a set with enough slices keeps 2. There are never more folds than slices (a single
+    image is cut into strips, :func:`plan_folds`, with 2).
 
     Parameters
     ----------
     shapes : sequence of tuple of int
         ``(H, W, ...)`` of every training slice.
-    budget, most : int
-        ``jcas.settings.FOLD_BUDGET_PIXELS`` and ``MAX_AUTO_FOLDS``.
+    budget, most, least_slices : int
+        ``jcas.settings.FOLD_BUDGET_PIXELS``, ``MAX_AUTO_FOLDS`` and ``FOLD_LEAST_SLICES``.
 
     Returns
     -------
     int
         At least 2.
     """
+    slices = len(shapes)
     pixels = sum(int(shape[0]) * int(shape[1]) for shape in shapes)
-    allowed = max(pixels, budget)
-    return max([2] + [k for k in range(3, most + 1) if k <= len(shapes) and (k - 1) * pixels <= allowed])
+    affordable = [k for k in range(2, min(most, max(slices, 2)) + 1) if k == 2 or (k - 1) * pixels <= max(pixels, budget)]
+    enough = [k for k in affordable if (k - 1) * slices >= least_slices * k]
+    return min(enough) if enough else max(affordable)
 
 
 def plan_folds(slices: int, folds: int) -> FoldPlan:
