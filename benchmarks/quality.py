@@ -197,8 +197,8 @@ def guard_scores(model, images, noisy, clean, corrections) -> dict:
 def rescore(rows: Path, models: Path) -> None:
     """Score the correction of every row in ``rows`` whose model ``models`` holds (``--save-models``) again, with
     the selection, guard and mask-quality estimate of the current code: the default's and the argmax's Dice,
-    :func:`guard_scores` and :func:`mask_quality` under ``row["rescored"]``, with the commit. The training and the heatmaps are the row's own; a row rescored
-    at this commit already is skipped."""
+    :func:`guard_scores` and :func:`mask_quality` under ``row["rescored"]``, with the commit. The training and the
+    heatmaps are the row's own; a row rescored at this commit already is skipped."""
     commit = git_commit()
     for model_path in sorted(models.glob("*.pt")):
         path = rows / f"{model_path.stem}.json"

@@ -31,7 +31,9 @@ def label(row: dict) -> str:
     folds = ("" if row.get("folds") == default_folds(row["dataset"]) or row["method"] == "cleanlab"  # its own folds
              else f", {row['folds']} folds")
     if row["method"] in ("jcas", "jcas_aug"):
-        return "JCAS with augmentation" + folds if augmented else "JCAS" + folds if folds else "JCAS (the default)"
+        if augmented:
+            return "JCAS with augmentation" + folds
+        return "JCAS" + folds if folds else "JCAS (the default)"
     if row["method"] == "ce":
         return ("plain cross-entropy with augmentation" if augmented else "plain cross-entropy") + folds
     return NAMES.get(row["method"], row["method"]) + folds

@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from scipy import optimize
@@ -83,12 +84,8 @@ def slice_regions(maps, clean: np.ndarray, z: int) -> list[dict]:
     chosen = select_regions(maps, min_score=0.0, min_confidence=0.0)
     sizes = object_sizes(maps.drawn, maps.object_areas)
     held = [w.region for w in chosen.withheld if w.reason == unsupported(w.region)]
-    region_map = chosen.region_map.copy()
-    for region in held:  # withheld regions are not in the region map: put them back to judge them
-        y0, x0, y1, x1 = region.bbox
-        box = region_map[y0:y1, x0:x1]
-        changed = (maps.drawn[y0:y1, x0:x1] == region.old_label) & (maps.proposed[y0:y1, x0:x1] == region.new_label)
-        box[changed & (box == 0)] = region.index
+    # withheld regions are not in the region map; without the guard every candidate is, under the same id
+    region_map = select_regions(replace(maps, guard=False), min_score=0.0, min_confidence=0.0).region_map
     records = []
     for region, withheld in [(r, 0) for r in chosen.regions] + [(r, 1) for r in held]:
         records.append({"slice": z, "area": region.area, "object": round(smaller_object(region, sizes), 1),
@@ -213,14 +210,19 @@ def write_report(folder: Path, out: Path, rows: Path = ROWS) -> None:
              "|---|---|---|---|---|---|---|---|---|---|"]
     detail = ["", "Per bin:", "", "| set | noise | figure | bin | regions | share right | mean | gap |",
               "|---|---|---|---|---|---|---|---|"]
+    support_unknown = mean_support(tuning)
+    left_out_fits = {}  # per tuning set: the fit on the other tuning sets, and their mean support
+    for dataset in {r["set"] for r in tuning}:
+        others = [r for r in tuning if r["set"] != dataset]
+        if others:
+            left_out_fits[dataset] = fit(others), mean_support(others)
     for _, dataset, noise in groups:
         group = [r for r in regions if r["set"] == dataset and r["noise"] == noise and not r["withheld"]]
         right = np.array([r["right"] for r in group], dtype=float)
         raw = np.array([r["confidence"] for r in group])
-        fitted = chances(group, coefficients, mean_support(tuning))
+        fitted = chances(group, coefficients, support_unknown)
         role = group[0]["role"]
-        others = [r for r in tuning if r["set"] != dataset]
-        left_out = chances(group, fit(others), mean_support(others)) if role == "tuning" and others else None
+        left_out = chances(group, *left_out_fits[dataset]) if role == "tuning" and dataset in left_out_fits else None
         lines.append(f"| {dataset} | {role} | {noise} | {len(group)} | {right.mean():.2f} | "
                      f"{_f(largest_gap(raw, right, LEAST))} | {_f(largest_gap(fitted, right, LEAST))} | "
                      f"{'–' if left_out is None else _f(largest_gap(left_out, right, LEAST))} | "
@@ -233,7 +235,7 @@ def write_report(folder: Path, out: Path, rows: Path = ROWS) -> None:
     (out / "region_chance.md").write_text("\n".join(lines + runs(regions) + detail) + "\n")
     (out / "region_chance.json").write_text(json.dumps(
         {"features": list(FEATURE_NAMES), "coefficients": [round(c, 4) for c in coefficients],
-         "support_unknown": round(mean_support(tuning), 3), "penalty": PENALTY, "tuning_regions": len(tuning)},
+         "support_unknown": round(support_unknown, 3), "penalty": PENALTY, "tuning_regions": len(tuning)},
         indent=1) + "\n")
 
 

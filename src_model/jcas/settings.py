@@ -143,7 +143,7 @@ class TrainConfig:
     batch_size: int = 8
     crop: int = 128
     min_steps: int = 200  # fewest optimisation steps per fold model (a guess; docs/method.md)
-    folds: int | None = None  # None: chosen from the data (jcas.nn.crossfit.choose_folds; FOLD_BUDGET_PIXELS)
+    folds: int | None = None  # None: chosen from the data (jcas.nn.crossfit.choose_folds; FOLD_LEAST_SLICES)
     selection_points: int = 8  # held-out evaluations per fold model; the best one is kept
     # random mirror flips and transposes: "auto" = those that keep every class itself on the noisy masks
     # (jcas.training.augment.allowed_mirrors: a left hemisphere mirrored is a right one), True = all, False = none

@@ -193,8 +193,7 @@ def withhold(regions: list[Region], *, classes: dict[int, str],
 
 def unsupported(region: Region) -> str | None:
     """Why a region's proposal lacks the check models' support (below :data:`MIN_SUPPORT`), or None."""
-    min_support = MIN_SUPPORT
-    if region.support is None or region.support >= min_support:  # None: no check model to ask
+    if region.support is None or region.support >= MIN_SUPPORT:  # None: no check model to ask
         return None
     return (f"the fold models that trained on this slice propose label {region.new_label} on only "
-            f"{region.support:.0%} of the region (< {min_support:.0%}); they keep the drawn label there")
+            f"{region.support:.0%} of the region (< {MIN_SUPPORT:.0%}); they keep the drawn label there")

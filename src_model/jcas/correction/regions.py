@@ -88,7 +88,8 @@ def relative_floors(drawn: np.ndarray, object_areas: Mapping[int, float] | None 
     dict of int to int
         ``{label value: pixels}`` for every value of ``drawn``.
     """
-    return {value: max(lowest, int(round(fraction * area))) for value, area in object_sizes(drawn, object_areas).items()}
+    sizes = object_sizes(drawn, object_areas)
+    return {value: max(lowest, int(round(fraction * area))) for value, area in sizes.items()}
 
 
 def object_sizes(drawn: np.ndarray, object_areas: Mapping[int, float] | None = None) -> dict[int, float]:

@@ -81,7 +81,8 @@ def choose_folds(shapes: Sequence[tuple[int, ...]], budget: int = FOLD_BUDGET_PI
     """
     slices = len(shapes)
     pixels = sum(int(shape[0]) * int(shape[1]) for shape in shapes)
-    affordable = [k for k in range(2, min(most, max(slices, 2)) + 1) if k == 2 or (k - 1) * pixels <= max(pixels, budget)]
+    affordable = [k for k in range(2, min(most, max(slices, 2)) + 1)
+                  if k == 2 or (k - 1) * pixels <= max(pixels, budget)]
     enough = [k for k in affordable if (k - 1) * slices >= least_slices * k]
     return min(enough) if enough else max(affordable)
 
