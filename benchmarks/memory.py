@@ -57,7 +57,16 @@ def write_volume(folder: Path, suffix: str, images: np.ndarray, masks: np.ndarra
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory so far, in MiB."""
+    """This process's peak resident memory so far, in MiB.
+
+    Linux's ``VmHWM`` (the high-water mark of this process's own memory). ``ru_maxrss`` is the fallback
+    only where /proc is missing: it survives ``exec``, so a child started by a large parent reports at
+    least the parent's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        [line] = [line for line in status.read_text().splitlines() if line.startswith("VmHWM:")]
+        return round(int(line.split()[1]) / 1024, 1)  # kilobytes
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kilobytes on Linux
 
 
