@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jcas import simulate_noise
+from jcas import correct, load_model, make_config, save_model, simulate_noise, train
 from jcas.nn.crossfit import choose_folds
 from jcas.data.noise import NOISE_KINDS as SIMULATED_KINDS
 from jcas.data.realistic_noise import REALISTIC_KINDS, realistic_noise
@@ -39,9 +39,11 @@ TUNED_ON = ("mni_tissue", "cells3d_nuclei")
 SEEN_WHILE_CHOOSING = {"vlp_tomogram": "the guard's support rule", "mni_hemispheres": "the area floor",
                        "mni_volume": "the folds of a set of few slices"}
 #: Noise kinds: simulated (``jcas.data.noise``; the number is the fraction of regions) and realistic
-#: (``jcas.data.realistic_noise``; the number is the kind's strength). ``pseudo`` needs a model and
-#: is not made by the runner.
-NOISE_KINDS = SIMULATED_KINDS + tuple(kind for kind in REALISTIC_KINDS if kind != "pseudo")
+#: (``jcas.data.realistic_noise``; the number is the kind's strength; ``pseudo`` has none: write ``pseudo:0``).
+NOISE_KINDS = SIMULATED_KINDS + REALISTIC_KINDS
+#: Pseudo-labels: the set whose true masks train the model that labels a set (another source, so the
+#: labels carry a domain shift, the "real-world" noise of JCAS's paper).
+PSEUDO_SOURCES = {"timelapse_nuclei": "cells3d_nuclei"}
 
 #: Methods: name -> (core method, config overrides). ``clean`` trains on the clean masks; ``cleanlab`` is
 #: cross-fitted plain training with ``cleanlab.segmentation`` on top (``quality.run_cleanlab``). The
@@ -131,11 +133,37 @@ def make_noise(dataset: str, kind: str, fraction: float, seed: int, images: np.n
     ``sparse:5``), the size in px, degrees and percent for ``misregistered``. A set whose
     images are the ordered slices of one volume (``suite.SuiteSet.stack``) is one volume;
     the others are independent images, where slice annotation does not apply (an error).
-    ``pseudo`` needs a model's ``predict`` and is not made here.
+    ``pseudo`` (``fraction`` unused) labels each image with :func:`pseudo_labeller`.
     """
     if kind in SIMULATED_KINDS:
         return simulate_noise(clean, kind, fraction, seed=seed)
-    return realistic_noise(clean, kind, images, strength=fraction, seed=seed, stack=suite.SETS[DATASETS[dataset]].stack)
+    stack = suite.SETS[DATASETS[dataset]].stack
+    if kind == "pseudo":
+        return realistic_noise(clean, kind, images, seed=seed, stack=stack, predict=pseudo_labeller(dataset, seed))
+    return realistic_noise(clean, kind, images, strength=fraction, seed=seed, stack=stack)
+
+
+def pseudo_labeller(dataset: str, seed: int):
+    """``predict(image) -> (H, W) labels``: the argmax of the plain recipe (cross-entropy, every mirror, the standard
+    preset, ``seed``) trained on the true masks of the set's source (:data:`PSEUDO_SOURCES`); each image is new to it,
+    so the fold models' ensemble labels it. The model is trained once and kept in the suite's cache."""
+    if DATASETS[dataset] not in PSEUDO_SOURCES:
+        raise SystemExit(f"no source set for pseudo-labels of {dataset}; harness.PSEUDO_SOURCES has "
+                         f"{', '.join(PSEUDO_SOURCES)}")
+    source = PSEUDO_SOURCES[DATASETS[dataset]]
+    path = suite.CACHE / "pseudo_labellers" / f"{source}__s{seed}.pt"
+    if not path.exists():
+        images, masks = suite.load(source, shared=DATA)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        core, overrides = VARIANTS["plain_unet"]
+        save_model(train(list(images), list(masks), config=make_config(core, "standard", seed=seed, **overrides)), path)
+    model = load_model(path)
+
+    def predict(image: np.ndarray) -> np.ndarray:
+        blank = np.zeros(image.shape[:2], dtype=np.int64)  # drawn nothing: every pixel the model labels otherwise
+        return correct(model, image, blank, min_area=1, min_score=0.0, min_confidence=0.0, guard=False).corrected
+
+    return predict
 
 
 #: The product's recipe at the core's defaults: JCAS with the mirrors the masks allow and no crop augmentation

@@ -543,7 +543,8 @@ def main(argv=None) -> None:
     parser.add_argument("--datasets", nargs="+", default=["mni", "cells"], choices=list(DATASETS))
     parser.add_argument("--noise", nargs="+", default=["mixed:0.5", "mixed:0.8"],
                         help="kind:fraction ..., simulated or realistic kinds; a realistic kind's number is its "
-                             "strength (make_noise), e.g. sparse:5 threshold:1 misregistered:2")
+                             "strength (make_noise), e.g. sparse:5 threshold:1 misregistered:2; pseudo:0 labels "
+                             "each image with a model trained on another set (harness.PSEUDO_SOURCES)")
     parser.add_argument("--methods", nargs="+", default=["jcas", "ce"], choices=list(VARIANTS), metavar="METHOD",
                         help=f"any of {', '.join(VARIANTS)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
