@@ -396,6 +396,8 @@ def run_row(dataset, noise, fraction, method, seed, schedule, base_epochs, data,
         row["guard_notes"] = sorted({note for c in corrections for note in c.notes if not note.startswith("slice")})
         row.update(guard_scores(model, images, noisy, clean, corrections))
         row["temperatures"] = [float(member.temperature) for member in as_cross_fitted(model).members]
+        # the epoch whose weights each fold model kept (the best agreement with its held-out masks; -1: none)
+        row["selected_epochs"] = [-1 if epoch is None else epoch for epoch in as_cross_fitted(model).selected_epochs]
         mask_quality(model, images, noisy, clean, row)
         plain_calibration(model, images, noisy, clean, row)
         if mirror:
