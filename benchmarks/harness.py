@@ -62,6 +62,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "plain_unet": ("ce", dict(augment=False, flips=True)),
     # JCAS's terms on the plain recipe: every mirror and transpose, no other augmentation
     "jcas_mirrors": ("jcas", dict(augment=False, flips=True)),
+    # the same with a shorter warm-up: 1/4 of the epochs before the corrected stage (half by default)
+    "jcas_short_warmup": ("jcas", dict(augment=False, flips=True, epochs_warmup=10, epochs_correction=30)),
     # JCAS with the mirrors the masks allow and every crop augmented (rotation, scaling, intensity)
     "jcas_aug": ("jcas", dict(augment=True)),
     "fc": ("fc", {}),

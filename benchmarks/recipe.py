@@ -20,7 +20,8 @@ FOLDER = RESULTS / "recipe"
 #: The methods' names in the tables.
 NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas_noaug": "JCAS, no mirrors or augmentation",
          "plain_unet": "plain U-Net recipe", "jcas_mirrors": "JCAS on the plain recipe",
-         "ce_noaug": "plain, no mirrors or augmentation", "clean": "trained on the true masks (the bound)"}
+         "ce_noaug": "plain, no mirrors or augmentation", "clean": "trained on the true masks (the bound)",
+         "jcas_short_warmup": "JCAS on the plain recipe, warm-up 1/4 of the epochs"}
 
 
 def label(row: dict) -> str:
