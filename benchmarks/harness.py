@@ -150,8 +150,8 @@ def pseudo_labeller(dataset: str, seed: int):
     preset, ``seed``) trained on the true masks of the set's source (:data:`PSEUDO_SOURCES`); each image is new to it,
     so the fold models' ensemble labels it. The model is trained once and kept in the suite's cache."""
     if DATASETS[dataset] not in PSEUDO_SOURCES:
-        raise SystemExit(f"no source set for pseudo-labels of {dataset}; harness.PSEUDO_SOURCES has "
-                         f"{', '.join(PSEUDO_SOURCES)}")
+        raise ValueError(f"no source set for pseudo-labels of {dataset}: harness.PSEUDO_SOURCES names one for "
+                         f"{', '.join(PSEUDO_SOURCES)} only")
     source = PSEUDO_SOURCES[DATASETS[dataset]]
     path = suite.CACHE / "pseudo_labellers" / f"{source}__s{seed}.pt"
     if not path.exists():

@@ -67,7 +67,8 @@ def peak_mb() -> float:
     if status.exists():
         [line] = [line for line in status.read_text().splitlines() if line.startswith("VmHWM:")]
         return round(int(line.split()[1]) / 1024, 1)  # kilobytes
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kilobytes on Linux
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, kilobytes elsewhere
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20, 1)
 
 
 def child(folder: Path, cache_mb: int, steps: int, whole: bool) -> dict:
