@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jcas import correct, load_model, make_config, save_model, simulate_noise, train
+from jcas import load_model, make_config, save_model, simulate_noise, train
+from jcas.correction.prediction import predict_slice, proposed_labels
 from jcas.nn.crossfit import choose_folds
 from jcas.data.noise import NOISE_KINDS as SIMULATED_KINDS
 from jcas.data.realistic_noise import REALISTIC_KINDS, realistic_noise
@@ -145,14 +146,19 @@ def make_noise(dataset: str, kind: str, fraction: float, seed: int, images: np.n
     return realistic_noise(clean, kind, images, strength=fraction, seed=seed, stack=stack)
 
 
-def pseudo_labeller(dataset: str, seed: int):
-    """``predict(image) -> (H, W) labels``: the argmax of the plain recipe (cross-entropy, every mirror, the standard
-    preset, ``seed``) trained on the true masks of the set's source (:data:`PSEUDO_SOURCES`); each image is new to it,
-    so the fold models' ensemble labels it. The model is trained once and kept in the suite's cache."""
+def pseudo_source(dataset: str) -> str:
+    """The set whose model makes the pseudo-labels of ``dataset`` (:data:`PSEUDO_SOURCES`), or ValueError."""
     if DATASETS[dataset] not in PSEUDO_SOURCES:
         raise ValueError(f"no source set for pseudo-labels of {dataset}: harness.PSEUDO_SOURCES names one for "
                          f"{', '.join(PSEUDO_SOURCES)} only")
-    source = PSEUDO_SOURCES[DATASETS[dataset]]
+    return PSEUDO_SOURCES[DATASETS[dataset]]
+
+
+def pseudo_labeller(dataset: str, seed: int):
+    """``predict(image) -> (H, W) labels``: the argmax of the plain recipe (cross-entropy, every mirror, the standard
+    preset, ``seed``) trained on the true masks of the set's source (:func:`pseudo_source`); each image is new to it,
+    so the fold models' ensemble labels it. The model is trained once and kept in the suite's cache."""
+    source = pseudo_source(dataset)
     path = suite.CACHE / "pseudo_labellers" / f"{source}__s{seed}.pt"
     if not path.exists():
         images, masks = suite.load(source, shared=DATA)
@@ -162,8 +168,8 @@ def pseudo_labeller(dataset: str, seed: int):
     model = load_model(path)
 
     def predict(image: np.ndarray) -> np.ndarray:
-        blank = np.zeros(image.shape[:2], dtype=np.int64)  # drawn nothing: every pixel the model labels otherwise
-        return correct(model, image, blank, min_area=1, min_score=0.0, min_confidence=0.0, guard=False).corrected
+        blank = np.zeros(image.shape[:2], dtype=np.int64)  # nothing drawn: the drawn labels play no part in the argmax
+        return proposed_labels(model.label_map, predict_slice(model, image, blank), blank)
 
     return predict
 

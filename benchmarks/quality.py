@@ -32,9 +32,8 @@ from jcas.evaluation.metrics import auroc, average_precision, precision_recall
 from jcas.nn.crossfit import as_cross_fitted, choose_folds
 from jcas.settings import MIN_AREA, MIN_AREA_FRACTION, MIN_CONFIDENCE, MIN_SCORE
 
-from harness import (DATASETS, NOISE_KINDS as KNOWN_KINDS, PSEUDO_SOURCES, RESULTS, TUNED_ON, VARIANTS,
-                     git_commit, load_set, machine, make_noise, parse_noise, posterior_wrong, region_is_right,
-                     row_key)
+from harness import (DATASETS, NOISE_KINDS as KNOWN_KINDS, RESULTS, TUNED_ON, VARIANTS, git_commit, load_set,
+                     machine, make_noise, parse_noise, posterior_wrong, pseudo_source, region_is_right, row_key)
 
 ROWS = RESULTS / "suite" / "rows"
 THREADS = 2
@@ -580,10 +579,12 @@ def main(argv=None) -> None:
     unknown = sorted({parse_noise(spec)[0] for spec in args.noise} - set(KNOWN_KINDS))
     if unknown:
         parser.error(f"unknown noise kinds {', '.join(unknown)}; known: {', '.join(KNOWN_KINDS)}")
-    unlabelled = [name for name in args.datasets if DATASETS[name] not in PSEUDO_SOURCES]
-    if unlabelled and any(parse_noise(spec)[0] == "pseudo" for spec in args.noise):
-        parser.error(f"pseudo-labels need a source set, and {', '.join(unlabelled)} has none: "
-                     f"harness.PSEUDO_SOURCES names one for {', '.join(PSEUDO_SOURCES)}")
+    if any(parse_noise(spec)[0] == "pseudo" for spec in args.noise):
+        for name in args.datasets:
+            try:
+                pseudo_source(name)
+            except ValueError as error:
+                parser.error(str(error))
     torch.set_num_threads(args.threads)
     extra = None if args.folds is None else {"folds": args.folds}
     args.rows.mkdir(parents=True, exist_ok=True)
