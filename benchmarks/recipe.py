@@ -22,7 +22,8 @@ NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas_noaug": "JCAS, no mirror
          "plain_unet": "plain U-Net recipe", "jcas_mirrors": "JCAS on the plain recipe",
          "ce_noaug": "plain, no mirrors or augmentation", "clean": "trained on the true masks (the bound)",
          "jcas_short_warmup": "JCAS on the plain recipe, warm-up 1/4 of the epochs",
-         "fc": "forward correction (T_C only)"}
+         "fc": "forward correction (T_C only)",
+         "jcas_noisy_select": "JCAS, corrected stage judged through T_C"}
 
 
 def label(row: dict) -> str:
@@ -153,7 +154,9 @@ def seeds_table(rows: list[dict]) -> list[str]:
 #: The pairs the paired table compares, seed by seed: (the product or a variant of it, what it is held against).
 PAIRS = (("JCAS on the plain recipe", "plain U-Net recipe"), ("JCAS (the default)", "plain U-Net recipe"),
          ("JCAS on the plain recipe, warm-up 1/4 of the epochs", "plain U-Net recipe"),
-         ("JCAS on the plain recipe, warm-up 1/4 of the epochs", "JCAS on the plain recipe"))
+         ("JCAS on the plain recipe, warm-up 1/4 of the epochs", "JCAS on the plain recipe"),
+         ("JCAS, corrected stage judged through T_C", "plain U-Net recipe"),
+         ("JCAS, corrected stage judged through T_C", "JCAS (the default)"))
 
 
 def paired_table(rows: list[dict]) -> list[str]:

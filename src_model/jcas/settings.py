@@ -145,6 +145,9 @@ class TrainConfig:
     min_steps: int = 200  # fewest optimisation steps per fold model (a guess; docs/method.md)
     folds: int | None = None  # None: chosen from the data (jcas.nn.crossfit.choose_folds; FOLD_LEAST_SLICES)
     selection_points: int = 8  # held-out evaluations per fold model; the best one is kept
+    # judge the corrected stage's weights by their prediction of the noisy mask (p T_C) rather than the clean one:
+    # a clean prediction disagrees with held-out masks wherever the noise is systematic
+    select_through_transition: bool = False
     # random mirror flips and transposes: "auto" = those that keep every class itself on the noisy masks
     # (jcas.training.augment.allowed_mirrors: a left hemisphere mirrored is a right one), True = all, False = none
     flips: bool | str = "auto"

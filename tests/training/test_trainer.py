@@ -196,3 +196,26 @@ def test_a_config_given_with_keywords_it_already_sets_is_refused_not_half_applie
     images, masks = mni
     with pytest.raises(JCASInputError, match="got a config and epochs, folds as well"):
         Trainer([images], [masks], make_config("jcas", "fast"), folds=3, epochs=2)
+
+
+def test_judging_through_the_transition_changes_only_the_corrected_stage(mni):
+    """``select_through_transition`` judges a corrected stage's weights by argmax(p T_C) against the held-out noisy
+    masks: the warm-up's judgements stay those of the clean prediction, the corrected stage's change."""
+    from jcas.data.noise import simulate_noise
+
+    images, clean = mni[0][:4], mni[1][:4]
+    noisy, _ = simulate_noise(clean, kind="asymmetric", fraction=0.3, seed=0)  # systematic: class i -> i + 1
+
+    def judgements(through: bool) -> dict[str, list[float]]:
+        config = tiny_config(epochs=8, batch_size=4, crop=96, folds=2, selection_points=8,
+                             select_through_transition=through)
+        scores: dict[str, list[float]] = {}
+        for event in Trainer([images], [noisy], config).run():
+            if event.agreement is not None and event.fold == 0:
+                scores.setdefault(event.stage, []).append(event.agreement)
+        return scores
+
+    clean_prediction, noisy_prediction = judgements(False), judgements(True)
+    assert len(clean_prediction["warmup"]) == len(clean_prediction["jcas"]) == 4
+    assert noisy_prediction["warmup"] == clean_prediction["warmup"]
+    assert noisy_prediction["jcas"] != clean_prediction["jcas"]

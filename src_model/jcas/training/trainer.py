@@ -405,7 +405,7 @@ class _FoldRun:
                     if step == self.steps_per_epoch:
                         epochs_done += 1
                         if epochs_done in self.evaluate_after:
-                            agreement = self._evaluate(epochs_done)
+                            agreement = self._evaluate(epochs_done, stage.corrected)
                     yield self._event(stage, epoch, step, losses, started, agreement)
         self.finished = True
 
@@ -426,12 +426,19 @@ class _FoldRun:
         model.eval()
 
     @torch.no_grad()
-    def _evaluate(self, epoch: int) -> float:
-        """Agreement of the model with the noisy masks of its held-out slices; keeps the best weights."""
-        model, label_map = self.model, self.trainer.label_map
+    def _evaluate(self, epoch: int, corrected: bool) -> float:
+        """Agreement of the model with the noisy masks of its held-out slices; keeps the best weights.
+
+        The weights are judged by the mean class Dice of their prediction against the held-out noisy masks: of the
+        clean prediction, or in a corrected stage with ``select_through_transition`` of the noisy one
+        (argmax of ``p T_C``). The trust kept for the guard is always the clean prediction's."""
+        model, label_map, config = self.model, self.trainer.label_map, self.trainer.config
         model.eval()
+        through = (model.class_transition().detach().cpu().numpy()
+                   if corrected and config.select_through_transition and config.use_class_transition else None)
         total = Trust(held_out=self.trainer.plan.mode != IN_SAMPLE)
-        rng = np.random.default_rng([self.trainer.config.seed, self.fold])  # the same pixels at every evaluation
+        judged = total
+        rng = np.random.default_rng([config.seed, self.fold])  # the same pixels at every evaluation
         per_slice = CALIBRATION_PIXELS // max(1, len(self.held_out))
         sampled_probability, sampled_drawn = [], []
         for v, z in self.held_out:
@@ -440,12 +447,17 @@ class _FoldRun:
             predicted = probability.argmax(axis=0)
             if self.hidden_strip is not None:
                 labels = np.where(strip_folds(labels.shape, self.hidden_strip[1]) == self.fold, labels, IGNORE_INDEX)
-            total = total.add(count_agreement(predicted, labels, label_map.num_classes))
+            agreement_counts = count_agreement(predicted, labels, label_map.num_classes)
+            total = total.add(agreement_counts)
+            if through is not None:
+                noisy = np.einsum("kj,k...->j...", through, probability).argmax(axis=0)
+                agreement_counts = count_agreement(noisy, labels, label_map.num_classes)
+            judged = judged.add(agreement_counts)
             pixels = sample_pixels(labels, per_slice, rng)
             sampled_probability.append(probability.reshape(len(probability), -1)[:, pixels])
             sampled_drawn.append(labels.ravel()[pixels])
         model.train()
-        agreement = float(np.nanmean(total.class_agreement))
+        agreement = float(np.nanmean(judged.class_agreement))
         if self.best is None or agreement >= self.best[0]:
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             self.best = (agreement, state, total, epoch, np.concatenate(sampled_probability, axis=1),
