@@ -65,8 +65,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "jcas_mirrors": ("jcas", dict(augment=False, flips=True)),
     # the same with a shorter warm-up: 1/4 of the epochs before the corrected stage (half by default)
     "jcas_short_warmup": ("jcas", dict(augment=False, flips=True, epochs_warmup=10, epochs_correction=30)),
-    # the product, its corrected stage's weights judged by their prediction of the noisy masks (p T_C)
-    "jcas_noisy_select": ("jcas", dict(select_through_transition=True)),
+    # JCAS on the plain recipe, its corrected stage judged by the prediction of the noisy masks (argmax of p T_C)
+    "jcas_noisy_select": ("jcas", dict(augment=False, flips=True, select_through_transition=True)),
     # JCAS with the mirrors the masks allow and every crop augmented (rotation, scaling, intensity)
     "jcas_aug": ("jcas", dict(augment=True)),
     "fc": ("fc", {}),

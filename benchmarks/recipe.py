@@ -23,7 +23,7 @@ NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas_noaug": "JCAS, no mirror
          "ce_noaug": "plain, no mirrors or augmentation", "clean": "trained on the true masks (the bound)",
          "jcas_short_warmup": "JCAS on the plain recipe, warm-up 1/4 of the epochs",
          "fc": "forward correction (T_C only)",
-         "jcas_noisy_select": "JCAS, corrected stage judged through T_C"}
+         "jcas_noisy_select": "JCAS on the plain recipe, corrected stage judged through T_C"}
 
 
 def label(row: dict) -> str:
@@ -155,8 +155,8 @@ def seeds_table(rows: list[dict]) -> list[str]:
 PAIRS = (("JCAS on the plain recipe", "plain U-Net recipe"), ("JCAS (the default)", "plain U-Net recipe"),
          ("JCAS on the plain recipe, warm-up 1/4 of the epochs", "plain U-Net recipe"),
          ("JCAS on the plain recipe, warm-up 1/4 of the epochs", "JCAS on the plain recipe"),
-         ("JCAS, corrected stage judged through T_C", "plain U-Net recipe"),
-         ("JCAS, corrected stage judged through T_C", "JCAS (the default)"))
+         ("JCAS on the plain recipe, corrected stage judged through T_C", "plain U-Net recipe"),
+         ("JCAS on the plain recipe, corrected stage judged through T_C", "JCAS on the plain recipe"))
 
 
 def paired_table(rows: list[dict]) -> list[str]:
