@@ -55,15 +55,9 @@ def build_config(method: str, seed: int, schedule: float, base_epochs: int | Non
     overrides = dict(overrides, **(extra or {}))
     if method == "cleanlab":
         overrides["folds"] = 1  # cleanlab's own cross-fitting trains the fold models (run_cleanlab)
-    default = make_config(core, "standard", **overrides)
-    total = base_epochs if base_epochs is not None else default.total_epochs
-    epochs = int(round(total * schedule))
-    if default.uses_correction and epochs > 1:  # the variant's share of warm-up, at any schedule
-        warmup = max(1, int(epochs * default.epochs_warmup / default.total_epochs))
-        overrides.update(epochs_warmup=warmup, epochs_correction=epochs - warmup)
-    else:
-        overrides["epochs"] = epochs
-    return make_config(core, "standard", seed=seed, **overrides)
+    total = base_epochs if base_epochs is not None else make_config(core, "standard", **overrides).total_epochs
+    # the variant's share of warm-up, at any schedule (make_config keeps a configured split)
+    return make_config(core, "standard", seed=seed, epochs=int(round(total * schedule)), **overrides)
 
 
 def train(images, masks, config, log: dict, hook=None, context=None) -> tuple[object, float]:

@@ -40,6 +40,19 @@ def test_bad_settings_say_what_is_wrong(overrides, message):
         make_config(**overrides)
 
 
+@pytest.mark.parametrize("method, overrides, epochs, stages", [
+    ("jcas", {}, 3, (1, 2)),  # every preset splits half and half
+    ("jcas", {}, 1, (1, 0)),
+    ("jcas", dict(epochs_warmup=10, epochs_correction=30), 80, (20, 60)),  # a configured split is kept
+    ("jcas", dict(epochs_warmup=10, epochs_correction=30), 2, (1, 1)),  # each stage gets one at least
+    ("jcas", dict(epochs_warmup=0, epochs_correction=0), 4, (2, 2)),  # no split configured: half and half
+    ("ce", {}, 5, (5, 0)),  # no corrected stage
+])
+def test_epochs_in_all_keep_the_configured_split_between_the_stages(method, overrides, epochs, stages):
+    config = make_config(method, "standard", epochs=epochs, **overrides)
+    assert (config.epochs_warmup, config.epochs_correction) == stages
+
+
 def test_the_device_is_a_runtime_choice_not_a_saved_setting():
     config = make_config("jcas", "fast")
     assert "device" not in config.to_dict()

@@ -267,6 +267,19 @@ def fine_tune_config(base: TrainConfig, preset: str = FINE_TUNE_PRESET, **overri
     return make_config(method, preset, **{**values, **overrides})
 
 
+def split_epochs(config: TrainConfig, epochs: int) -> dict[str, int]:
+    """``epochs`` in all, split between the stages as ``config`` splits its own (half and half in every preset).
+
+    A method without a corrected stage, or a single epoch, trains it all as warm-up; with a corrected stage and
+    two epochs or more, each stage gets at least one.
+    """
+    if not config.uses_correction or epochs < 2:
+        return {"epochs_warmup": epochs, "epochs_correction": 0}
+    share = config.epochs_warmup / config.total_epochs if config.total_epochs else 0.5
+    warmup = min(epochs - 1, max(1, int(epochs * share)))
+    return {"epochs_warmup": warmup, "epochs_correction": epochs - warmup}
+
+
 def make_config(method: str = "jcas", preset: str = "standard", **overrides) -> TrainConfig:
     """Build a config from a method, a preset and any field overrides.
 
@@ -278,7 +291,8 @@ def make_config(method: str = "jcas", preset: str = "standard", **overrides) -> 
     preset : {"fast", "standard", "long"}
         Schedule and crop size.
     **overrides
-        Any :class:`TrainConfig` field; ``epochs=N`` scales both stages to N epochs in all;
+        Any :class:`TrainConfig` field; ``epochs=N`` scales both stages to N epochs in all, keeping the
+        configured split between them (:func:`split_epochs`);
         ``folds=1`` trains one model on everything (in-sample correction, for comparison).
     """
     if method not in METHODS:
@@ -290,8 +304,7 @@ def make_config(method: str = "jcas", preset: str = "standard", **overrides) -> 
     epochs = overrides.pop("epochs", None)
     config = replace(config, **overrides)
     if epochs is not None:
-        warmup = max(1, epochs // 2) if config.uses_correction and epochs > 1 else epochs
-        config = replace(config, epochs_warmup=warmup, epochs_correction=epochs - warmup)
+        config = replace(config, **split_epochs(config, epochs))
     if config.flips not in (True, False, "auto"):
         raise JCASInputError(f"flips must be true, false or 'auto', got {config.flips!r}.")
     if config.norm not in NORMS:
