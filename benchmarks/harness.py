@@ -67,6 +67,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "jcas_short_warmup": ("jcas", dict(augment=False, flips=True, epochs_warmup=10, epochs_correction=30)),
     # JCAS on the plain recipe, its corrected stage judged by the prediction of the noisy masks (argmax of p T_C)
     "jcas_noisy_select": ("jcas", dict(augment=False, flips=True, select_through_transition=True)),
+    # JCAS on the plain recipe, judging and keeping a moving average of the weights over about 2 epochs
+    "jcas_averaged": ("jcas", dict(augment=False, flips=True, average_epochs=2.0)),
     # JCAS with the mirrors the masks allow and every crop augmented (rotation, scaling, intensity)
     "jcas_aug": ("jcas", dict(augment=True)),
     "fc": ("fc", {}),

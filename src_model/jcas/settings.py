@@ -148,6 +148,9 @@ class TrainConfig:
     # judge the corrected stage's weights by their prediction of the noisy mask (p T_C) rather than the clean one:
     # a clean prediction disagrees with held-out masks wherever the noise is systematic
     select_through_transition: bool = False
+    # judge and keep a moving average of the network's weights over about this many epochs (0: the weights as
+    # trained); it smooths the swings that noisy labels cause between steps
+    average_epochs: float = 0.0
     # random mirror flips and transposes: "auto" = those that keep every class itself on the noisy masks
     # (jcas.training.augment.allowed_mirrors: a left hemisphere mirrored is a right one), True = all, False = none
     flips: bool | str = "auto"
@@ -307,6 +310,8 @@ def make_config(method: str = "jcas", preset: str = "standard", **overrides) -> 
         config = replace(config, **split_epochs(config, epochs))
     if config.flips not in (True, False, "auto"):
         raise JCASInputError(f"flips must be true, false or 'auto', got {config.flips!r}.")
+    if not config.average_epochs >= 0:
+        raise JCASInputError(f"average_epochs must be 0 (no average) or more, got {config.average_epochs!r}.")
     if config.norm not in NORMS:
         raise JCASInputError(f"norm must be one of {', '.join(NORMS)}, got {config.norm!r}.")
     if config.affinity not in ("local", "global"):

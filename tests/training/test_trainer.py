@@ -219,3 +219,21 @@ def test_judging_through_the_transition_changes_only_the_corrected_stage(mni):
     assert len(clean_prediction["warmup"]) == len(clean_prediction["jcas"]) == 4
     assert noisy_prediction["warmup"] == clean_prediction["warmup"]
     assert noisy_prediction["jcas"] != clean_prediction["jcas"]
+
+
+def test_averaged_weights_are_judged_and_kept(mni):
+    """With ``average_epochs`` each fold model is judged, and kept, with the moving average of its weights."""
+    images, masks = [mni[0][:2]], [mni[1][:2]]
+
+    def trained(**overrides):
+        trainer = Trainer(images, masks, tiny_config(epochs=4, selection_points=4, **overrides))
+        agreements = [e.agreement for e in trainer.run() if e.agreement is not None]
+        return agreements, trainer.model.members[0].network.state_dict()
+
+    plain_agreements, plain_weights = trained()
+    averaged_agreements, averaged_weights = trained(average_epochs=1.0)
+    assert trained(average_epochs=1.0)[0] == averaged_agreements  # reproducible
+    assert averaged_agreements != plain_agreements
+    assert any(not torch.equal(plain_weights[name], averaged_weights[name]) for name in plain_weights)
+    with pytest.raises(JCASInputError, match="average_epochs must be 0"):
+        tiny_config(average_epochs=-1.0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -37,6 +38,7 @@ from ..settings import (FINE_TUNE_PRESET, METHODS, NETWORK_FIELDS, PRESETS, Trai
                         fine_tune_config, make_config)
 from . import distributed
 from .augment import MIRRORS, Augmenter, allowed_mirrors
+from .averaging import WeightAverage
 from .dataset import CropDataset, Volume, scan_labels, volumes_from_arrays
 
 __all__ = ["METHODS", "PRESETS", "TrainConfig", "TrainEvent", "Trainer", "available_devices", "make_config"]
@@ -376,6 +378,8 @@ class _FoldRun:
         self.evaluate_after = {round(total_epochs * (j + 1) / points) for j in range(points)}
         # (agreement, weights, trust, epoch, held-out probabilities (K, N) and drawn labels (N,) to calibrate on)
         self.best: tuple[float, dict, Trust, int, np.ndarray, np.ndarray] | None = None
+        self.average = (WeightAverage(self.model.network, config.average_epochs, self.steps_per_epoch)
+                        if config.average_epochs > 0 else None)
         self.finished = False
 
     def steps(self, started: float) -> Iterator[TrainEvent]:
@@ -400,12 +404,15 @@ class _FoldRun:
                     for group, rate in zip(optimizer.param_groups, base_rates):
                         group["lr"] = rate * decay
                     losses = self._step(images, labels, trusted, stage.corrected, optimizer, scaler)
+                    if self.average is not None:
+                        self.average.update(model.network)
                     step_in_run += 1
                     agreement = None
                     if step == self.steps_per_epoch:
                         epochs_done += 1
                         if epochs_done in self.evaluate_after:
-                            agreement = self._evaluate(epochs_done, stage.corrected)
+                            with self.average.applied(model.network) if self.average is not None else nullcontext():
+                                agreement = self._evaluate(epochs_done, stage.corrected)
                     yield self._event(stage, epoch, step, losses, started, agreement)
         self.finished = True
 
