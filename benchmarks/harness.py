@@ -59,21 +59,27 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # no mirrors, no rotation, scaling or intensity changes
     "jcas_noaug": ("jcas", dict(augment=False, flips=False)),
     "ce_noaug": ("ce", dict(augment=False, flips=False)),
-    # the plain U-Net recipe: cross-entropy, every mirror and transpose, no other augmentation
-    "plain_unet": ("ce", dict(augment=False, flips=True)),
-    # JCAS's terms on the plain recipe: every mirror and transpose, no other augmentation
-    "jcas_mirrors": ("jcas", dict(augment=False, flips=True)),
+    # the plain U-Net recipe: cross-entropy, every mirror and transpose, no other augmentation, no weight average
+    "plain_unet": ("ce", dict(augment=False, flips=True, average_epochs=0.0)),
+    # JCAS's terms on the plain recipe: every mirror and transpose, no other augmentation, no weight average (the
+    # default before the weight average)
+    "jcas_mirrors": ("jcas", dict(augment=False, flips=True, average_epochs=0.0)),
     # the same with a shorter warm-up: 1/4 of the epochs before the corrected stage (half by default)
-    "jcas_short_warmup": ("jcas", dict(augment=False, flips=True, epochs_warmup=10, epochs_correction=30)),
-    # JCAS on the plain recipe, its corrected stage judged by the prediction of the noisy masks (argmax of p T_C)
-    "jcas_noisy_select": ("jcas", dict(augment=False, flips=True, select_through_transition=True)),
-    # JCAS on the plain recipe, judging and keeping a moving average of the weights over about 2 epochs
+    "jcas_short_warmup": ("jcas", dict(augment=False, flips=True, epochs_warmup=10, epochs_correction=30,
+                                       average_epochs=0.0)),
+    # the same, its corrected stage judged by the prediction of the noisy masks (argmax of p T_C)
+    "jcas_noisy_select": ("jcas", dict(augment=False, flips=True, select_through_transition=True,
+                                       average_epochs=0.0)),
+    # JCAS on the plain recipe, judging and keeping a moving average of the weights over about 2 epochs (the default
+    # since it was measured; on sets whose masks allow every mirror, the default)
     "jcas_averaged": ("jcas", dict(augment=False, flips=True, average_epochs=2.0)),
+    # the default without the weight average (the default before it)
+    "jcas_unaveraged": ("jcas", dict(average_epochs=0.0)),
     # JCAS with the mirrors the masks allow and every crop augmented (rotation, scaling, intensity)
     "jcas_aug": ("jcas", dict(augment=True)),
     "fc": ("fc", {}),
-    "clean": ("ce", {}),
-    "cleanlab": ("ce", {}),
+    "clean": ("ce", dict(average_epochs=0.0)),
+    "cleanlab": ("ce", dict(average_epochs=0.0)),
     # ablation, each a config override; "+consistency" (T_C + local affinity + T_A, so the consistency
     # term is on) is "jcas" and "full" is "jcas_dar" (report.ALIASES)
     "+dar": ("ce", dict(use_dar=True)),

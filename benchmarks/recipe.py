@@ -24,7 +24,8 @@ NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas_noaug": "JCAS, no mirror
          "jcas_short_warmup": "JCAS on the plain recipe, warm-up 1/4 of the epochs",
          "fc": "forward correction (T_C only)",
          "jcas_noisy_select": "JCAS on the plain recipe, corrected stage judged through T_C",
-         "jcas_averaged": "JCAS on the plain recipe, weights averaged over 2 epochs"}
+         "jcas_averaged": "JCAS on the plain recipe, weights averaged over 2 epochs",
+         "jcas_unaveraged": "JCAS without the weight average"}
 
 
 def label(row: dict) -> str:
@@ -159,7 +160,8 @@ PAIRS = (("JCAS on the plain recipe", "plain U-Net recipe"), ("JCAS (the default
          ("JCAS on the plain recipe, corrected stage judged through T_C", "plain U-Net recipe"),
          ("JCAS on the plain recipe, corrected stage judged through T_C", "JCAS on the plain recipe"),
          ("JCAS on the plain recipe, weights averaged over 2 epochs", "plain U-Net recipe"),
-         ("JCAS on the plain recipe, weights averaged over 2 epochs", "JCAS on the plain recipe"))
+         ("JCAS on the plain recipe, weights averaged over 2 epochs", "JCAS on the plain recipe"),
+         ("JCAS (the default)", "JCAS without the weight average"))
 
 
 def paired_table(rows: list[dict]) -> list[str]:

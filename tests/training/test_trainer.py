@@ -230,7 +230,7 @@ def test_averaged_weights_are_judged_and_kept(mni):
         agreements = [e.agreement for e in trainer.run() if e.agreement is not None]
         return agreements, trainer.model.members[0].network.state_dict()
 
-    plain_agreements, plain_weights = trained()
+    plain_agreements, plain_weights = trained(average_epochs=0.0)
     averaged_agreements, averaged_weights = trained(average_epochs=1.0)
     assert trained(average_epochs=1.0)[0] == averaged_agreements  # reproducible
     assert averaged_agreements != plain_agreements
