@@ -38,7 +38,8 @@ TUNED_ON = ("mni_tissue", "cells3d_nuclei")
 #: Sets outside TUNED_ON whose results were looked at while a default was chosen, with the default: they no
 #: longer count as held out (their rows keep ``held_out_set`` as run; the tables say "seen").
 SEEN_WHILE_CHOOSING = {"vlp_tomogram": "the guard's support rule", "mni_hemispheres": "the area floor",
-                       "mni_volume": "the folds of a set of few slices"}
+                       "mni_volume": "the folds of a set of few slices",
+                       "skin_layers": "the weight average, turned off again"}
 #: Noise kinds: simulated (``jcas.data.noise``; the number is the fraction of regions) and realistic
 #: (``jcas.data.realistic_noise``; the number is the kind's strength; ``pseudo`` has none: write ``pseudo:0``).
 NOISE_KINDS = SIMULATED_KINDS + REALISTIC_KINDS
@@ -62,7 +63,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # the plain U-Net recipe: cross-entropy, every mirror and transpose, no other augmentation, no weight average
     "plain_unet": ("ce", dict(augment=False, flips=True, average_epochs=0.0)),
     # JCAS's terms on the plain recipe: every mirror and transpose, no other augmentation, no weight average (the
-    # default before the weight average)
+    # default where the masks allow every mirror)
     "jcas_mirrors": ("jcas", dict(augment=False, flips=True, average_epochs=0.0)),
     # the same with a shorter warm-up: 1/4 of the epochs before the corrected stage (half by default)
     "jcas_short_warmup": ("jcas", dict(augment=False, flips=True, epochs_warmup=10, epochs_correction=30,
@@ -70,10 +71,9 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # the same, its corrected stage judged by the prediction of the noisy masks (argmax of p T_C)
     "jcas_noisy_select": ("jcas", dict(augment=False, flips=True, select_through_transition=True,
                                        average_epochs=0.0)),
-    # JCAS on the plain recipe, judging and keeping a moving average of the weights over about 2 epochs (the default
-    # since it was measured; on sets whose masks allow every mirror, the default)
+    # JCAS on the plain recipe, judging and keeping a moving average of the weights over about 2 epochs
     "jcas_averaged": ("jcas", dict(augment=False, flips=True, average_epochs=2.0)),
-    # the default without the weight average (the default before it)
+    # the default without the weight average: run while the average was the default (for a while), the default now
     "jcas_unaveraged": ("jcas", dict(average_epochs=0.0)),
     # JCAS with the mirrors the masks allow and every crop augmented (rotation, scaling, intensity)
     "jcas_aug": ("jcas", dict(augment=True)),
@@ -186,7 +186,7 @@ def pseudo_labeller(dataset: str, seed: int):
 
 #: The product's recipe at the core's defaults: JCAS with the mirrors the masks allow and no crop augmentation
 #: ("jcas" since augmentation was turned off; "jcas_mirrors" where the masks allow every mirror), default folds.
-PRODUCT_METHODS = ("jcas", "jcas_mirrors")
+PRODUCT_METHODS = ("jcas", "jcas_mirrors", "jcas_unaveraged")
 
 
 def default_folds(dataset: str) -> int:
@@ -200,9 +200,10 @@ def default_folds(dataset: str) -> int:
 
 def is_product(row: dict) -> bool:
     """Whether a row ran the product's recipe at the core's defaults (:data:`PRODUCT_METHODS`, no crop augmentation,
-    the folds the core chooses for its set)."""
-    return (row["method"] in PRODUCT_METHODS and not row.get("config", {}).get("augment", False)
-            and row.get("folds") == default_folds(row["dataset"]))
+    no weight average, the folds the core chooses for its set)."""
+    config = row.get("config", {})
+    return (row["method"] in PRODUCT_METHODS and not config.get("augment", False)
+            and not config.get("average_epochs", 0) and row.get("folds") == default_folds(row["dataset"]))
 
 
 def saved_runs(models: Path, methods) -> list[Path]:

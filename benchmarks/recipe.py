@@ -24,21 +24,26 @@ NAMES = {"cleanlab": "cleanlab (plain, 3 folds)", "jcas_noaug": "JCAS, no mirror
          "jcas_short_warmup": "JCAS on the plain recipe, warm-up 1/4 of the epochs",
          "fc": "forward correction (T_C only)",
          "jcas_noisy_select": "JCAS on the plain recipe, corrected stage judged through T_C",
-         "jcas_averaged": "JCAS on the plain recipe, weights averaged over 2 epochs",
-         "jcas_unaveraged": "JCAS without the weight average"}
+         "jcas_averaged": "JCAS on the plain recipe, weights averaged over 2 epochs"}
+
+
+#: The product at the core's defaults, and JCAS with the weight average (the default for a while; see ``label``).
+DEFAULT, AVERAGED = "JCAS (the default)", "JCAS, weights averaged over 2 epochs"
 
 
 def label(row: dict) -> str:
     """The row's method for people; rows of "jcas" and "ce" by whether their crops were augmented (the default of
-    their commit), so that they group with the variants that set the same; rows with other than the default
-    folds say how many."""
+    their commit), and of "jcas" by whether its weights were averaged, so that they group with the variants that
+    set the same; rows with other than the default folds say how many."""
     augmented = row.get("config", {}).get("augment", False)
     folds = ("" if row.get("folds") == default_folds(row["dataset"]) or row["method"] == "cleanlab"  # its own folds
              else f", {row['folds']} folds")
-    if row["method"] in ("jcas", "jcas_aug"):
+    if row["method"] in ("jcas", "jcas_aug", "jcas_unaveraged"):
         if augmented:
             return "JCAS with augmentation" + folds
-        return "JCAS" + folds if folds else "JCAS (the default)"
+        if row.get("config", {}).get("average_epochs", 0):  # rows of the commits whose default averaged
+            return AVERAGED + folds
+        return "JCAS" + folds if folds else DEFAULT
     if row["method"] == "ce":
         return ("plain cross-entropy with augmentation" if augmented else "plain cross-entropy") + folds
     return NAMES.get(row["method"], row["method"]) + folds
@@ -154,14 +159,14 @@ def seeds_table(rows: list[dict]) -> list[str]:
 
 
 #: The pairs the paired table compares, seed by seed: (the product or a variant of it, what it is held against).
-PAIRS = (("JCAS on the plain recipe", "plain U-Net recipe"), ("JCAS (the default)", "plain U-Net recipe"),
+PAIRS = (("JCAS on the plain recipe", "plain U-Net recipe"), (DEFAULT, "plain U-Net recipe"),
          ("JCAS on the plain recipe, warm-up 1/4 of the epochs", "plain U-Net recipe"),
          ("JCAS on the plain recipe, warm-up 1/4 of the epochs", "JCAS on the plain recipe"),
          ("JCAS on the plain recipe, corrected stage judged through T_C", "plain U-Net recipe"),
          ("JCAS on the plain recipe, corrected stage judged through T_C", "JCAS on the plain recipe"),
          ("JCAS on the plain recipe, weights averaged over 2 epochs", "plain U-Net recipe"),
          ("JCAS on the plain recipe, weights averaged over 2 epochs", "JCAS on the plain recipe"),
-         ("JCAS (the default)", "JCAS without the weight average"))
+         (AVERAGED, DEFAULT))
 
 
 def paired_table(rows: list[dict]) -> list[str]:
@@ -380,7 +385,7 @@ def review_cost_table(rows: list[dict]) -> list[str]:
     cleanlab's image score (where a cleanlab row of the same noisy masks exists), in a random order (the
     expectation) and in the true order (the best any order can do)."""
     product = {(r["dataset"], r["noise"], r["fraction"], r["seed"]): r for r in rows
-               if label(r) in ("JCAS on the plain recipe", "JCAS (the default)") and "slice_quality" in r}
+               if label(r) in ("JCAS on the plain recipe", DEFAULT) and "slice_quality" in r}
     peers = {(r["dataset"], r["noise"], r["fraction"], r["seed"]): r for r in rows
              if r["method"] == "cleanlab" and "slice_quality" in r}
     header = " | ".join(f"{share:.0%}: {order}" for share in REVIEWED
@@ -421,7 +426,9 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
              "truth on more pixels than the drawn mask. Plain rows ran 1.2x the epochs of JCAS rows (equal time or",
              "more: a plain step costs less). *JCAS on the plain recipe* is JCAS with every mirror and no other",
              "augmentation: the default since augmentation was turned off, where the masks allow every mirror",
-             "(they do on both tuning sets). Rows *with augmentation* ran the default of their commit before that.",
+             "(they do on both tuning sets). Rows *with augmentation* ran the default of their commit before that;",
+             "*weights averaged over 2 epochs*: the default of the commits that averaged them (measured, then",
+             "turned off again).",
              "*held out* *seen*: a set outside the tuning sets whose results were looked at while a default was",
              "chosen (" + "; ".join(f"{name}: {what}" for name, what in SEEN_WHILE_CHOOSING.items()) + "): no longer",
              "held out.",

@@ -146,13 +146,15 @@ class TrainConfig:
     folds: int | None = None  # None: chosen from the data (jcas.nn.crossfit.choose_folds; FOLD_LEAST_SLICES)
     selection_points: int = 8  # held-out evaluations per fold model; the best one is kept
     # judge the corrected stage's weights by their prediction of the noisy mask (p T_C) rather than the clean one:
-    # a clean prediction disagrees with held-out masks wherever the noise is systematic
+    # a clean prediction disagrees with held-out masks wherever the noise is systematic. Off: on the tuning sets it
+    # changed nothing (mixed noise, seeds 0-2: mni_tissue -0.000 +- 0.001, cells3d_nuclei 0.000; docs/benchmarks.md)
     select_through_transition: bool = False
     # judge and keep a moving average of the network's weights over about this many epochs (0: the weights as
-    # trained); it smooths the swings that noisy labels cause between steps. 2 against 0 on the tuning sets (mixed
-    # noise, seeds 0-2, benchmarks/results/recipe/recipe.md): mni_tissue argmax +0.005 +- 0.004, default
-    # +0.002 +- 0.008, heatmap AP +0.01; cells3d_nuclei -0.001, -0.000, +0.01. The only value tried: a guess.
-    average_epochs: float = 2.0
+    # trained); it smooths the swings that noisy labels cause between steps. Off: 2 against 0 on the tuning sets
+    # (mixed noise, seeds 0-2, benchmarks/results/recipe/recipe.md) lifted mni_tissue's argmax (+0.005 +- 0.004)
+    # but not its default (+0.002 +- 0.008) nor the nuclei (-0.000), and `jcas demo` (fast preset) fell from
+    # 0.862 to 0.726 with it (docs/benchmarks.md).
+    average_epochs: float = 0.0
     # random mirror flips and transposes: "auto" = those that keep every class itself on the noisy masks
     # (jcas.training.augment.allowed_mirrors: a left hemisphere mirrored is a right one), True = all, False = none
     flips: bool | str = "auto"
