@@ -159,13 +159,9 @@ def seeds_table(rows: list[dict]) -> list[str]:
 
 
 #: The pairs the paired table compares, seed by seed: (the product or a variant of it, what it is held against).
-PAIRS = (("JCAS on the plain recipe", "plain U-Net recipe"), (DEFAULT, "plain U-Net recipe"),
-         ("JCAS on the plain recipe, warm-up 1/4 of the epochs", "plain U-Net recipe"),
-         ("JCAS on the plain recipe, warm-up 1/4 of the epochs", "JCAS on the plain recipe"),
-         ("JCAS on the plain recipe, corrected stage judged through T_C", "plain U-Net recipe"),
-         ("JCAS on the plain recipe, corrected stage judged through T_C", "JCAS on the plain recipe"),
-         ("JCAS on the plain recipe, weights averaged over 2 epochs", "plain U-Net recipe"),
-         ("JCAS on the plain recipe, weights averaged over 2 epochs", "JCAS on the plain recipe"),
+PAIRS = ((NAMES["jcas_mirrors"], NAMES["plain_unet"]), (DEFAULT, NAMES["plain_unet"]),
+         *((NAMES[variant], against) for variant in ("jcas_short_warmup", "jcas_noisy_select", "jcas_averaged")
+           for against in (NAMES["plain_unet"], NAMES["jcas_mirrors"])),
          (AVERAGED, DEFAULT))
 
 

@@ -443,8 +443,7 @@ class _FoldRun:
         model.eval()
         through = (model.class_transition().detach().cpu().numpy()
                    if corrected and config.select_through_transition and config.use_class_transition else None)
-        total = Trust(held_out=self.trainer.plan.mode != IN_SAMPLE)
-        judged = total
+        total = judged = Trust(held_out=self.trainer.plan.mode != IN_SAMPLE)
         rng = np.random.default_rng([config.seed, self.fold])  # the same pixels at every evaluation
         per_slice = CALIBRATION_PIXELS // max(1, len(self.held_out))
         sampled_probability, sampled_drawn = [], []
@@ -454,17 +453,15 @@ class _FoldRun:
             predicted = probability.argmax(axis=0)
             if self.hidden_strip is not None:
                 labels = np.where(strip_folds(labels.shape, self.hidden_strip[1]) == self.fold, labels, IGNORE_INDEX)
-            agreement_counts = count_agreement(predicted, labels, label_map.num_classes)
-            total = total.add(agreement_counts)
+            total = total.add(count_agreement(predicted, labels, label_map.num_classes))
             if through is not None:
                 noisy = np.einsum("kj,k...->j...", through, probability).argmax(axis=0)
-                agreement_counts = count_agreement(noisy, labels, label_map.num_classes)
-            judged = judged.add(agreement_counts)
+                judged = judged.add(count_agreement(noisy, labels, label_map.num_classes))
             pixels = sample_pixels(labels, per_slice, rng)
             sampled_probability.append(probability.reshape(len(probability), -1)[:, pixels])
             sampled_drawn.append(labels.ravel()[pixels])
         model.train()
-        agreement = float(np.nanmean(judged.class_agreement))
+        agreement = float(np.nanmean((total if through is None else judged).class_agreement))
         if self.best is None or agreement >= self.best[0]:
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             self.best = (agreement, state, total, epoch, np.concatenate(sampled_probability, axis=1),
