@@ -130,27 +130,27 @@ def rescored_commits(rows: list[dict]) -> list[str]:
     return [f"Rows scored again: {count} of {len(rows)}, at {', '.join(commits) or '–'}."]
 
 
-def by_setting(rows: list[dict], *fields: str) -> dict[tuple, list[dict]]:
-    """The rows grouped by set, noise and method as people read it (:func:`label`), and ``fields`` besides:
-    ``{(held out, set, noise, fraction, method, *fields): [rows of its seeds]}``."""
+def by_setting(rows: list[dict]) -> dict[tuple, list[dict]]:
+    """The rows grouped by set, noise, and method as people read it (:func:`label`) with its schedule:
+    ``{(held out, set, noise, fraction, "method (schedule)"): [rows of its seeds, by seed]}``."""
     groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        key = (row["held_out_set"], row["dataset"], row["noise"], row["fraction"], label(row))
-        groups.setdefault(key + tuple(row[name] for name in fields), []).append(row)
+    for row in sorted(rows, key=lambda row: row["seed"]):
+        key = (row["held_out_set"], row["dataset"], row["noise"], row["fraction"], f"{label(row)} ({row['schedule']})")
+        groups.setdefault(key, []).append(row)
     return groups
 
 
 def seeds_table(rows: list[dict]) -> list[str]:
-    """Per set, noise and method (and schedule): the mean and standard deviation over the seeds of the drawn
+    """Per set, noise and method with its schedule: the mean and standard deviation over the seeds of the drawn
     masks' Dice, the default's, its gain over the drawn masks (the seeds' noise differs), the argmax's, the
     heatmap's AP, the default's regions and their share right."""
-    groups = by_setting(rows, "schedule")
+    groups = by_setting(rows)
     lines = ["| set | held out | noise | method | seeds | noisy | default | gain | argmax | AP class | regions | "
              "right | train s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (held_out_set, dataset, noise, fraction, method, schedule), group in sorted(groups.items()):
+    for (held_out_set, dataset, noise, fraction, method), group in sorted(groups.items()):
         pick = lambda name: [r.get(name) for r in group]  # noqa: E731
         lines.append(f"| {dataset} | {held_out(dataset, held_out_set)} | {noise}:{fraction:g} | "
-                     f"{method} ({schedule}) | {', '.join(str(r['seed']) for r in group)} | "
+                     f"{method} | {', '.join(str(r['seed']) for r in group)} | "
                      f"{_mean_sd(pick('dice_noisy'))} | {_mean_sd(pick('dice_selective'))} | "
                      f"{_mean_sd([r['dice_selective'] - r['dice_noisy'] for r in group])} | "
                      f"{_mean_sd(pick('dice_cleaned'))} | {_mean_sd(pick('ap'), 2)} | "
