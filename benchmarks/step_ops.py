@@ -26,8 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import git_commit, load_run, save_provenance, write_lines
-
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PHASES = ("forward", "loss", "backward", "optimizer", "other")
@@ -147,6 +145,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="CPU steps timed per run (their median is reported)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    from harness import git_commit, save_provenance  # not at the top: a child imports this module with an older jcas
+
     rows = {commit: in_commit(commit, args.steps) for commit in args.against}
     rows[f"{git_commit()} (working tree)"] = in_commit("HEAD", args.steps)  # its own row, whatever --against names
     args.out.mkdir(parents=True, exist_ok=True)
@@ -158,6 +158,8 @@ def main(argv=None) -> int:
 
 def write_report(folder: Path, out: Path) -> Path:
     """``out/step_ops.md`` from ``folder/step_ops.json`` and its provenance record."""
+    from harness import load_run, write_lines
+
     rows, run = load_run(folder / "step_ops.json")
     lines = ["# Operations per training step (`benchmarks/step_ops.py`)", "",
              f"{run['machine']}, torch threads {run['threads']}; standard preset, crop 128, "
