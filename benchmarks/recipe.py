@@ -130,12 +130,18 @@ def rescored_commits(rows: list[dict]) -> list[str]:
     return [f"Rows scored again: {count} of {len(rows)}, at {', '.join(commits) or '–'}."]
 
 
+def at_schedule(method: str, schedule: str) -> str:
+    """A method as people read it (:func:`label`) with its schedule, e.g. ``"plain U-Net recipe (1.2x)"``."""
+    return f"{method} ({schedule})"
+
+
 def by_setting(rows: list[dict]) -> dict[tuple, list[dict]]:
-    """The rows grouped by set, noise, and method as people read it (:func:`label`) with its schedule:
+    """The rows grouped by set, noise, and method as people read it with its schedule (:func:`at_schedule`):
     ``{(held out, set, noise, fraction, "method (schedule)"): [rows of its seeds, by seed]}``."""
     groups: dict[tuple, list[dict]] = {}
     for row in sorted(rows, key=lambda row: row["seed"]):
-        key = (row["held_out_set"], row["dataset"], row["noise"], row["fraction"], f"{label(row)} ({row['schedule']})")
+        key = (row["held_out_set"], row["dataset"], row["noise"], row["fraction"],
+               at_schedule(label(row), row["schedule"]))
         groups.setdefault(key, []).append(row)
     return groups
 
@@ -160,24 +166,26 @@ def seeds_table(rows: list[dict]) -> list[str]:
 
 
 #: The pairs the paired table compares, seed by seed: (the product or a variant of it, what it is held against), each
-#: a label and a schedule. Against the plain recipe at equal time or more (1.2x its epochs), at equal time by the
-#: CPU step times of ``step_ops.md`` (1.1x: a JCAS step costs 1.07-1.13 plain ones), and at the same epochs (1x:
-#: what JCAS's terms add to the same training).
-PLAIN, EQUAL_TIME, STEP_TIME, SAME_EPOCHS = NAMES["plain_unet"], "1.2x", "1.1x", "1x"
-PAIRS = (*(((product, SAME_EPOCHS), (PLAIN, schedule)) for schedule in (EQUAL_TIME, STEP_TIME, SAME_EPOCHS)
-           for product in (NAMES["jcas_mirrors"], DEFAULT)),
-         *(((NAMES[variant], SAME_EPOCHS), against) for variant in ("jcas_short_warmup", "jcas_noisy_select",
-                                                                     "jcas_averaged")
-           for against in ((PLAIN, EQUAL_TIME), (NAMES["jcas_mirrors"], SAME_EPOCHS))),
-         ((NAMES["jcas_fixedT"], SAME_EPOCHS), (DEFAULT, SAME_EPOCHS)),
-         ((AVERAGED, SAME_EPOCHS), (DEFAULT, SAME_EPOCHS)))
+#: a method at a schedule (:func:`at_schedule`). Against the plain recipe at equal time or more (1.2x its epochs), at
+#: equal time by the CPU step times of ``step_ops.md`` (1.1x: a JCAS step costs 1.04-1.13 plain ones), and at the
+#: same epochs (1x: what JCAS's terms add to the same training).
+EQUAL_TIME, STEP_TIME, SAME_EPOCHS = "1.2x", "1.1x", "1x"
+PLAIN_AT_EQUAL_TIME = at_schedule(NAMES["plain_unet"], EQUAL_TIME)
+MIRRORS, PRODUCT = at_schedule(NAMES["jcas_mirrors"], SAME_EPOCHS), at_schedule(DEFAULT, SAME_EPOCHS)
+PAIRS = (*((product, at_schedule(NAMES["plain_unet"], schedule)) for schedule in (EQUAL_TIME, STEP_TIME, SAME_EPOCHS)
+           for product in (MIRRORS, PRODUCT)),
+         *((at_schedule(NAMES[variant], SAME_EPOCHS), against)
+           for variant in ("jcas_short_warmup", "jcas_noisy_select", "jcas_averaged")
+           for against in (PLAIN_AT_EQUAL_TIME, MIRRORS)),
+         (at_schedule(NAMES["jcas_fixedT"], SAME_EPOCHS), PRODUCT),
+         (at_schedule(AVERAGED, SAME_EPOCHS), PRODUCT))
 
 
 def paired_table(rows: list[dict]) -> list[str]:
     """For each pair of :data:`PAIRS`, set and noise: the differences between the two methods on the same seed (the
     same noisy masks), mean ± sd over the seeds both ran: the default's Dice, the argmax's and the heatmap's AP."""
-    by_key = {(row["dataset"], row["noise"], row["fraction"], (label(row), row["schedule"]), row["seed"]): row
-              for row in rows}
+    by_key = {(row["dataset"], row["noise"], row["fraction"], at_schedule(label(row), row["schedule"]), row["seed"]):
+              row for row in rows}
     lines = ["| set | noise | method | against | seeds | default, difference | argmax, difference | "
              "AP, difference |", "|---|---|---|---|---|---|---|---|"]
     for product, baseline in PAIRS:
@@ -191,10 +199,9 @@ def paired_table(rows: list[dict]) -> list[str]:
                                                                                   seed)]) for seed in seeds]
             differences = {name: [a[name] - b[name] for a, b in pairs]
                            for name in ("dice_selective", "dice_cleaned", "ap")}
-            lines.append(f"| {dataset} | {noise}:{fraction:g} | {product[0]} ({product[1]}) | "
-                         f"{baseline[0]} ({baseline[1]}) | {', '.join(map(str, seeds))} | "
-                         f"{_mean_sd(differences['dice_selective'])} | {_mean_sd(differences['dice_cleaned'])} | "
-                         f"{_mean_sd(differences['ap'], 2)} |")
+            lines.append(f"| {dataset} | {noise}:{fraction:g} | {product} | {baseline} | "
+                         f"{', '.join(map(str, seeds))} | {_mean_sd(differences['dice_selective'])} | "
+                         f"{_mean_sd(differences['dice_cleaned'])} | {_mean_sd(differences['ap'], 2)} |")
     return lines
 
 
@@ -394,7 +401,7 @@ def review_cost_table(rows: list[dict]) -> list[str]:
     cleanlab's image score (where a cleanlab row of the same noisy masks exists), in a random order (the
     expectation) and in the true order (the best any order can do)."""
     product = {(r["dataset"], r["noise"], r["fraction"], r["seed"]): r for r in rows
-               if label(r) in ("JCAS on the plain recipe", DEFAULT) and "slice_quality" in r}
+               if label(r) in (NAMES["jcas_mirrors"], DEFAULT) and "slice_quality" in r}
     peers = {(r["dataset"], r["noise"], r["fraction"], r["seed"]): r for r in rows
              if r["method"] == "cleanlab" and "slice_quality" in r}
     header = " | ".join(f"{share:.0%}: {order}" for share in REVIEWED
@@ -432,8 +439,9 @@ def report(rows: list[dict], slice_floor_rows: list[dict], current_rows: list[di
              "`jcas train` and `jcas correct` unless the method says otherwise). *default*: the correction the",
              "core makes (relative area floor, score and confidence floors, the guard); *argmax*: every pixel",
              "where the model disagrees. *right*: share of the default's regions where the proposal matches the",
-             "truth on more pixels than the drawn mask. Plain rows ran 1.2x the epochs of JCAS rows (equal time or",
-             "more: a plain step costs less). *JCAS on the plain recipe* is JCAS with every mirror and no other",
+             "truth on more pixels than the drawn mask. Each method names its schedule: plain rows ran 1.2x the",
+             "epochs of JCAS rows (equal time or more: a plain step costs less) unless it says 1.1x or 1x.",
+             "*JCAS on the plain recipe* is JCAS with every mirror and no other",
              "augmentation: the default since augmentation was turned off, where the masks allow every mirror",
              "(they do on both tuning sets). Rows *with augmentation* ran the default of their commit before that;",
              "*weights averaged over 2 epochs*: the default of the commits that averaged them (measured, then",
