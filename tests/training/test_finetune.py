@@ -63,6 +63,19 @@ def test_each_fold_starts_from_the_saved_fold_model_that_held_its_slices_out(sav
         assert torch.equal(member_weights(reversed_order.model.members[k]), member_weights(start.members[1 - k]))
 
 
+def test_the_python_api_fine_tunes_on_the_preset_it_is_given_and_refuses_another_method(saved):
+    start = load_checkpoint(saved / "model.pt", "cpu")
+    images, masks = load_pairs(match_folders(saved / "images", saved / "masks"))
+    assert Trainer(images, masks, init_model=start).config.preset == "fast"  # the fine-tune's own default
+    long = Trainer(images, masks, init_model=start, preset="long").config
+    assert (long.preset, long.epochs_warmup) == ("long", 60)
+    assert long.learning_rate == start.config.learning_rate * FINE_TUNE_RATE
+    assert Trainer(images, masks, init_model=start, method="jcas").config.method == "jcas"  # its own: accepted
+    with pytest.raises(JCASInputError, match="trained with method 'jcas', and a fine-tune keeps it"):
+        Trainer(images, masks, init_model=start, method="ce")
+    assert Trainer(images, masks, preset="fast", folds=2).config.method == "jcas"  # a new run's defaults
+
+
 def test_a_fine_tune_refuses_other_classes_channels_and_networks(saved, tmp_path, capsys):
     tmp = tmp_path
     write_array(tmp / "other" / "slice0.png", np.where(np.arange(112 * 112).reshape(112, 112) % 7 == 0, 9, 0)

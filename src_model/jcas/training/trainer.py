@@ -153,10 +153,15 @@ class Trainer:
         set is refused rather than half-applied (``make_config(..., folds=3)`` sets them in a config).
     volumes : sequence of Volume, optional
         Pairs loaded on demand (see :func:`jcas.training.dataset.volumes_from_files`).
+    method : str, optional
+        The loss (:data:`jcas.settings.METHODS`; default ``"jcas"``). A fine-tune keeps the saved
+        model's and refuses another.
+    preset : {"fast", "standard", "long"}, optional
+        The schedule; default ``"standard"``, or :data:`jcas.settings.FINE_TUNE_PRESET` for a fine-tune.
     init_model : CrossFittedModel, optional
         Fine-tune: start every fold model from one of this model's fold models, on its
         classes and channels, with its network (``config`` by default:
-        :func:`jcas.settings.fine_tune_config`, the fast preset's schedule). Fold model k starts
+        :func:`jcas.settings.fine_tune_config` with ``preset``'s schedule). Fold model k starts
         from the saved fold model that saw the fewest of fold k's held-out slices, so slices
         the saved model trained on stay out of sample where its folds allow.
     trusted : sequence of numpy.ndarray or None, optional
@@ -177,8 +182,8 @@ class Trainer:
         config: TrainConfig | None = None,
         *,
         volumes: Sequence[Volume] | None = None,
-        method: str = "jcas",
-        preset: str = "standard",
+        method: str | None = None,
+        preset: str | None = None,
         device: str = "auto",
         seed: int = 0,
         epochs: int | None = None,
@@ -187,7 +192,7 @@ class Trainer:
         trusted: Sequence[np.ndarray | None] | None = None,
     ):
         check_init_model(init_model)
-        given = {name: value for name, value, default in (("method", method, "jcas"), ("preset", preset, "standard"),
+        given = {name: value for name, value, default in (("method", method, None), ("preset", preset, None),
                                                           ("seed", seed, 0), ("epochs", epochs, None),
                                                           ("folds", folds, None)) if value != default}
         if config is not None and given:
@@ -198,8 +203,14 @@ class Trainer:
             extra = {} if epochs is None else {"epochs": epochs}
             if folds is not None:
                 extra["folds"] = folds
-            config = (make_config(method, preset, seed=seed, **extra) if init_model is None else
-                      fine_tune_config(init_model.config, FINE_TUNE_PRESET, seed=seed, **extra))
+            if init_model is None:
+                config = make_config(method or TrainConfig.method, preset or TrainConfig.preset, seed=seed, **extra)
+            else:
+                if method not in (None, init_model.config.method):
+                    raise JCASInputError(f"method {method!r}: the model to fine-tune was trained with method "
+                                         f"{init_model.config.method!r}, and a fine-tune keeps it. Leave out "
+                                         "method, or train a new model without init_model.")
+                config = fine_tune_config(init_model.config, preset or FINE_TUNE_PRESET, seed=seed, **extra)
         check_config(config)
         if init_model is not None:
             _check_fine_tune(init_model, config)
