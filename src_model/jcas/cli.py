@@ -281,7 +281,7 @@ def simulate_noise_command(args: argparse.Namespace) -> int:
 def train_command(args: argparse.Namespace) -> int:
     from .data.pairs import check_training_sizes, match_folders, match_trusted
     from .outputs import check_clear_of_inputs, check_writable
-    from .settings import FINE_TUNE_PRESET, TrainConfig, fine_tune_config, make_config
+    from .settings import FINE_TUNE_PRESET, TrainConfig, check_fine_tune_keeps, fine_tune_config, make_config
     from .data.stream import SliceStore
     from .training import distributed
     from .training.dataset import volumes_from_files
@@ -308,11 +308,8 @@ def train_command(args: argparse.Namespace) -> int:
         config = make_config(args.method or TrainConfig.method, args.preset or TrainConfig.preset,
                              seed=args.seed, **extra)
     else:
-        for name in ("method", "network"):
-            if getattr(args, name) not in (None, getattr(init_model.config, name)):
-                raise JCASInputError(f"--{name} {getattr(args, name)}: the model to fine-tune was trained with "
-                                     f"{name} {getattr(init_model.config, name)}, and a fine-tune keeps it. "
-                                     f"Leave out --{name}, or train a new model without --init-model.")
+        check_fine_tune_keeps(init_model.config, {"method": args.method, "network": args.network},
+                              command_line=True)
         config = fine_tune_config(init_model.config, args.preset or FINE_TUNE_PRESET, seed=args.seed, **extra)
     if distributed.launched():  # torchrun: one of several processes; rank 0 alone prints and saves
         device = distributed.start(args.device)

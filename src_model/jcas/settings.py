@@ -248,6 +248,29 @@ SCHEDULE_FIELDS = ("preset", "epochs_warmup", "epochs_correction", "crop", "min_
 FINE_TUNE_RATE = 0.25
 
 
+def check_fine_tune_keeps(base: TrainConfig, asked: Mapping[str, Any], command_line: bool = False) -> None:
+    """Refuse a setting a user asked for that a fine-tune of a model trained with ``base`` cannot honour.
+
+    Parameters
+    ----------
+    base : TrainConfig
+        The saved model's settings.
+    asked : mapping
+        ``{field of NETWORK_FIELDS: value}`` as the user gave them, None where not given; a value equal to the saved
+        model's is accepted.
+    command_line : bool
+        Name the settings as ``jcas train``'s options (``--method``, ``--init-model``) rather than as keywords.
+    """
+    def spelled(name: str) -> str:
+        return f"--{name.replace('_', '-')}" if command_line else name
+
+    for name, value in asked.items():
+        if value not in (None, getattr(base, name)):
+            raise JCASInputError(f"{spelled(name)} {value!r}: the model to fine-tune was trained with {name} "
+                                 f"{getattr(base, name)!r}, and a fine-tune keeps it. Leave out {spelled(name)}, or "
+                                 f"train a new model without {spelled('init_model')}.")
+
+
 def fine_tune_config(base: TrainConfig, preset: str = FINE_TUNE_PRESET, **overrides) -> TrainConfig:
     """Settings to continue training a saved model: its network and loss, another preset's schedule,
     and :data:`FINE_TUNE_RATE` times its learning rate.

@@ -35,7 +35,7 @@ from ..nn.crossfit import (IN_SAMPLE, SLICES, STRIPS, CrossFittedModel, Trust, c
 from ..nn.model import JCASModel
 from ..nn.tiles import tiled_probabilities
 from ..settings import (FINE_TUNE_PRESET, METHODS, NETWORK_FIELDS, PRESETS, TrainConfig, check_config,
-                        fine_tune_config, make_config)
+                        check_fine_tune_keeps, fine_tune_config, make_config)
 from . import distributed
 from .augment import MIRRORS, Augmenter, allowed_mirrors
 from .averaging import WeightAverage
@@ -206,10 +206,7 @@ class Trainer:
             if init_model is None:
                 config = make_config(method or TrainConfig.method, preset or TrainConfig.preset, seed=seed, **extra)
             else:
-                if method not in (None, init_model.config.method):
-                    raise JCASInputError(f"method {method!r}: the model to fine-tune was trained with method "
-                                         f"{init_model.config.method!r}, and a fine-tune keeps it. Leave out "
-                                         "method, or train a new model without init_model.")
+                check_fine_tune_keeps(init_model.config, {"method": method})
                 config = fine_tune_config(init_model.config, preset or FINE_TUNE_PRESET, seed=seed, **extra)
         check_config(config)
         if init_model is not None:
